@@ -1,0 +1,12 @@
+"""advdiff_sens: velocity sensitivity of the advection–diffusion equation.
+
+``∂t θ = (κΔ − u·∇)θ`` is discretised by finite differences into a sparse generator L(u),
+``θ(t) = exp(tL)θ0``, and the library computes ``∂θ(t)/∂u[v]`` (a Fréchet derivative of the
+matrix exponential) by tangent, adjoint and surrogate methods.
+"""
+
+from .grid import Grid
+from .model import AdvectionDiffusion
+
+__all__ = ["Grid", "AdvectionDiffusion"]
+__version__ = "0.1.0"

@@ -1,0 +1,30 @@
+"""Shared fixtures and helpers for the test-suite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261123)
+
+
+def run_script(args: list[str], cwd: Path, *, extra_env: dict | None = None,
+               timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python args...`` in a subprocess with the Agg backend and quick sizes."""
+    env = dict(os.environ, MPLBACKEND="Agg", ADVDIFF_SENS_QUICK="1",
+               ADVDIFF_SENS_FIGDIR=str(cwd))
+    env.update(extra_env or {})
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{args} failed:\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc

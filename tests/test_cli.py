@@ -1,0 +1,28 @@
+"""The CLI and the foundation examples run end to end (subprocess, Agg backend)."""
+
+from conftest import ROOT, run_script
+
+
+def test_cli_help(tmp_path):
+    proc = run_script(["-m", "advdiff_sens", "--help"], tmp_path)
+    assert "forward" in proc.stdout
+
+
+def test_cli_forward_saves_figure(tmp_path):
+    proc = run_script(["-m", "advdiff_sens", "forward", "--n", "32", "--outdir", "out"], tmp_path)
+    assert "R2 forward solve" in proc.stdout
+    assert (tmp_path / "out" / "forward.png").stat().st_size > 1000
+
+
+def test_cli_rejects_bad_resolution(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "advdiff_sens", "forward", "--n", "2"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2 and "--n" in proc.stderr
+
+
+def test_example_convergence_r1(tmp_path):
+    proc = run_script([str(ROOT / "examples" / "convergence_r1.py")], tmp_path)
+    assert "fitted order" in proc.stdout
+    assert (tmp_path / "convergence_r1.png").exists()
