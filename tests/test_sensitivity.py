@@ -1,0 +1,232 @@
+"""Tangent, adjoint and surrogate velocity sensitivities, verified three ways."""
+
+import numpy as np
+import pytest
+
+import advdiff_sens as ads
+from advdiff_sens.reference import cellular_flow, gaussian_blob
+from advdiff_sens.verification import dot_test, finite_difference_check, taylor_test
+
+SHAPES = {1: (24,), 2: (14, 12)}
+
+
+def make_problem(ndim, bc, scheme, rng, *, compressible=True, kappa=0.02):
+    grid = ads.Grid(SHAPES[ndim], bc=bc)
+    model = ads.AdvectionDiffusion(grid, kappa=kappa, scheme=scheme)
+    if ndim == 2 and not compressible:   # divergence free, |u_a| >= 0.3 (no upwind kinks)
+        x, y = grid.coords
+        u = np.stack([0.6 + 0.3 * np.sin(2 * np.pi * x) * np.cos(2 * np.pi * y),
+                      -0.6 - 0.3 * np.cos(2 * np.pi * x) * np.sin(2 * np.pi * y)])
+    else:
+        u = 0.5 + 0.5 * rng.uniform(size=(ndim, *grid.shape))   # compressible, |u| >= 0.5
+        u[0] *= np.sign(rng.standard_normal(grid.shape))        # both signs, no zeros
+    theta0 = gaussian_blob(grid, [0.4] * ndim, 0.02) + 0.1 * rng.standard_normal(grid.shape)
+    v = rng.standard_normal(u.shape)
+    return model, u, theta0, v
+
+
+@pytest.mark.parametrize("scheme", ["central", "upwind", "exponential"])
+@pytest.mark.parametrize("bc", ["periodic", "neumann", "dirichlet"])
+@pytest.mark.parametrize("ndim, compressible", [(1, True), (2, True), (2, False)])
+def test_tangent_against_finite_differences(scheme, bc, ndim, compressible, rng):
+    model, u, theta0, v = make_problem(ndim, bc, scheme, rng, compressible=compressible)
+    times = np.array([0.1, 0.35])
+    rho = model.tangent(u, theta0, v, times)
+    if scheme == "upwind":   # stay on one side of every kink: step smaller than min |u|
+        assert np.abs(u).min() > 1e-3
+    err = finite_difference_check(lambda w: model.solve(w, theta0, times), u, v, rho, step=1e-4)
+    # central difference: O(step^2 |θ'''|) ≈ 1e-8 truncation, rounding 1e-16/step ≈ 1e-12
+    assert err <= 1e-6
+
+
+def test_tangent_sign_of_equation_4_6(rng):
+    # the derivative of −u·∇θ along v is −v·∇θ: ρ solves ρ' = Lρ − v·∇_hθ (central)
+    model, u, theta0, v = make_problem(2, "periodic", "central", rng)
+    t = 0.2
+    rho = model.tangent(u, theta0, v, t)
+    fd = (model.solve(u + 1e-5 * v, theta0, t) - model.solve(u - 1e-5 * v, theta0, t)) / 2e-5
+    assert np.sum(rho * fd) > 0 and np.linalg.norm(rho - fd) <= 1e-6 * np.linalg.norm(fd)
+    # the note's printed sign (+v·∇θ) gives -ρ, which the finite difference rejects
+    assert np.linalg.norm(-rho - fd) > np.linalg.norm(fd)
+
+
+def test_tangent_block_of_directions(rng):
+    model, u, theta0, v = make_problem(2, "periodic", "exponential", rng)
+    block = np.stack([v, 2 * v, rng.standard_normal(v.shape)])
+    out = model.tangent(u, theta0, block, 0.3)
+    assert out.shape == (3, *model.grid.shape)
+    for k in range(3):
+        single = model.tangent(u, theta0, block[k], 0.3)
+        assert np.allclose(out[k], single, rtol=0, atol=1e-14 * np.abs(single).max())
+
+
+def point_sensor_objective(grid, rng, n_sensors, n_times):
+    idx = tuple(rng.integers(0, s, size=n_sensors) for s in grid.shape)
+    data = rng.standard_normal((n_times, n_sensors))
+
+    def objective(theta):
+        theta = theta.reshape((n_times, *grid.shape))
+        residual = theta[(slice(None),) + idx] - data
+        grad = np.zeros_like(theta)
+        for k in range(n_times):
+            np.add.at(grad[k], idx, residual[k])
+        return 0.5 * float(np.sum(residual**2)), grad
+
+    return objective
+
+
+@pytest.mark.parametrize("scheme", ["central", "upwind", "exponential"])
+@pytest.mark.parametrize("bc", ["periodic", "neumann", "dirichlet"])
+def test_adjoint_matches_tangent_smooth_objective(scheme, bc, rng):
+    model, u, theta0, v = make_problem(2, bc, scheme, rng)
+    weight = np.cos(np.pi * model.grid.coords[0]) + model.grid.coords[1]
+
+    def objective(theta):
+        return 0.5 * float(np.sum(weight * theta**2)), weight * theta
+
+    t = 0.4
+    value, grad = model.gradient(u, theta0, objective, t)
+    rho = model.tangent(u, theta0, v, t)
+    theta = model.solve(u, theta0, t)
+    directional = float(np.sum(weight * theta * rho))
+    assert value == pytest.approx(objective(theta)[0], rel=1e-14)
+    # quadrature tolerance 1e-10 relative; expm_multiply at double precision
+    assert abs(np.sum(grad * v) - directional) <= 1e-8 * abs(directional)
+
+
+@pytest.mark.parametrize("scheme", ["central", "exponential"])
+def test_adjoint_matches_tangent_point_sensors_many_times(scheme, rng):
+    grid = ads.Grid((32, 32), bc="periodic")
+    model = ads.AdvectionDiffusion(grid, kappa=0.005, scheme=scheme)
+    u = cellular_flow(grid)
+    theta0 = gaussian_blob(grid, (0.3, 0.5))
+    times = np.array([0.1, 0.3, 0.6])
+    objective = point_sensor_objective(grid, rng, 20, len(times))
+    result = model.gradient(u, theta0, objective, times)
+    assert result.info.converged and result.info.relative_error_estimate <= 1e-10
+    theta = model.solve(u, theta0, times)
+    _, g = objective(theta)
+    for _ in range(3):
+        v = rng.standard_normal(u.shape)
+        directional = float(np.sum(g * model.tangent(u, theta0, v, times)))
+        assert abs(np.sum(result[1] * v) - directional) <= 1e-6 * abs(directional)
+
+
+def test_dot_test_tangent_against_adjoint(rng):
+    model, u, theta0, _ = make_problem(2, "neumann", "exponential", rng)
+    t = 0.3
+
+    def forward(v):
+        return model.tangent(u, theta0, v, t)
+
+    def adjoint(w):
+        return model.gradient(u, theta0, lambda th: (float(np.sum(w * th)), w), t)[1]
+
+    assert dot_test(forward, adjoint, u.shape, model.grid.shape, rng=rng) <= 1e-9
+
+
+def test_taylor_remainder_rates(rng):
+    model, u, theta0, v = make_problem(2, "periodic", "exponential", rng)
+    objective = point_sensor_objective(model.grid, rng, 10, 2)
+    times = np.array([0.2, 0.5])
+    value, grad = model.gradient(u, theta0, objective, times)
+    result = taylor_test(lambda w: objective(model.solve(w, theta0, times))[0], u, v,
+                         float(np.sum(grad * v)), step=1e-2, n_steps=5)
+    assert np.all(result.rates0 > 0.9) and np.all(result.rates0 < 1.1)
+    assert result.min_rate1 > 1.9
+    # a wrong gradient fails the test: the second-order rate drops to 1
+    wrong = taylor_test(lambda w: objective(model.solve(w, theta0, times))[0], u, v,
+                        1.01 * float(np.sum(grad * v)), step=1e-2, n_steps=5)
+    assert wrong.min_rate1 < 1.5
+
+
+def test_first_order_surrogate_exact_for_constant_flow(rng):
+    # constant u and v on a periodic grid: J = −v·∇_h commutes with L
+    grid = ads.Grid((16, 12), bc="periodic")
+    for scheme in ("central", "exponential", "upwind"):
+        model = ads.AdvectionDiffusion(grid, kappa=0.03, scheme=scheme)
+        u = np.stack([np.full(grid.shape, 0.8), np.full(grid.shape, -0.3)])
+        v = np.stack([np.full(grid.shape, 0.5), np.full(grid.shape, 1.5)])
+        theta0 = rng.standard_normal(grid.shape)
+        for t in (0.1, 1.0, 3.0):
+            exact = model.tangent(u, theta0, v, t)
+            approx = model.surrogate(u, theta0, v, t, order=1)
+            assert np.abs(approx - exact).max() <= 1e-9 * np.abs(exact).max()
+
+
+def test_surrogate_gradient_exact_for_constant_flow(rng):
+    grid = ads.Grid((16, 12), bc="periodic")
+    model = ads.AdvectionDiffusion(grid, kappa=0.03, scheme="central")
+    u = np.stack([np.full(grid.shape, 0.8), np.full(grid.shape, -0.3)])
+    theta0 = rng.standard_normal(grid.shape)
+    times = np.array([0.2, 0.7])
+    objective = point_sensor_objective(grid, rng, 6, 2)
+    _, exact = model.gradient(u, theta0, objective, times)
+    _, approx = model.surrogate_gradient(u, theta0, objective, times)
+    # only constant directions commute with L: compare along them
+    for e in np.eye(2):
+        v = e[:, None, None] * np.ones((2, *grid.shape))
+        assert abs(np.sum((approx - exact) * v)) <= 1e-9 * np.abs(exact).sum()
+
+
+def test_third_order_surrogate_is_a_short_time_expansion(rng):
+    model, u, theta0, v = make_problem(2, "periodic", "central", rng)
+    errors = {}
+    for order in (1, 3):
+        errors[order] = []
+        for t in (1e-3, 2e-3):
+            exact = model.tangent(u, theta0, v, t)
+            errors[order].append(np.linalg.norm(model.surrogate(u, theta0, v, t, order=order) - exact))
+    # local error orders in t: (1.6) is O(t^2); (4.1) matches the series (1.5) through t^2
+    # but keeps only −t³/3·QJQ of the t³ term t³/6·(JQ² − 2QJQ + Q²J), so it is O(t^3)
+    assert np.log2(errors[1][1] / errors[1][0]) == pytest.approx(2, abs=0.1)
+    assert np.log2(errors[3][1] / errors[3][0]) == pytest.approx(3, abs=0.1)
+
+
+def test_asymptotic_surrogate_converges_at_large_t():
+    from advdiff_sens.matrix import spectral_gap
+    grid = ads.Grid((10, 8), bc="neumann")
+    model = ads.AdvectionDiffusion(grid, kappa=0.05, scheme="exponential")
+    rng = np.random.default_rng(3)
+    u = rng.standard_normal((2, *grid.shape))
+    v = rng.standard_normal(u.shape)
+    theta0 = rng.standard_normal(grid.shape)
+    gap, _ = spectral_gap(model.generator(u).toarray())
+    errors = []
+    for t in (2 / gap, 8 / gap, 25 / gap):
+        exact = model.tangent(u, theta0, v, t)
+        approx = model.surrogate(u, theta0, v, t, order="asymptotic")
+        errors.append(np.linalg.norm(approx - exact) / np.linalg.norm(exact))
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] <= 1e-8
+
+
+def test_asymptotic_surrogate_rejects_sub_generator(rng):
+    model, u, theta0, v = make_problem(2, "dirichlet", "upwind", rng)
+    with pytest.raises(ValueError, match="rate matrix|generator"):
+        model.surrogate(u, theta0, v, 1.0, order="asymptotic")
+
+
+@pytest.mark.parametrize("bad, exc, match", [
+    (lambda th: 1.0, TypeError, "tuple"),
+    (lambda th: (np.nan, th), ValueError, "finite"),
+    (lambda th: (1.0, th[..., :-1]), ValueError, "shape"),
+    (lambda th: (1.0, np.full_like(th, np.inf)), ValueError, "NaN or inf"),
+    ("not callable", TypeError, "callable"),
+])
+def test_gradient_rejects_bad_objective(bad, exc, match, rng):
+    model, u, theta0, _ = make_problem(1, "periodic", "central", rng)
+    with pytest.raises(exc, match=match):
+        model.gradient(u, theta0, bad, 0.1)
+
+
+def test_gradient_rejects_bad_rtol(rng):
+    model, u, theta0, _ = make_problem(1, "periodic", "central", rng)
+    with pytest.raises(ValueError, match="rtol"):
+        model.gradient(u, theta0, lambda th: (0.0, th), 0.1, rtol=-1)
+
+
+def test_tangent_rejects_bad_direction(rng):
+    model, u, theta0, _ = make_problem(2, "periodic", "central", rng)
+    with pytest.raises(ValueError, match="v must have shape"):
+        model.tangent(u, theta0, np.ones((2, 3, 3)), 0.1)
