@@ -11,7 +11,7 @@ import numpy as np
 
 from .grid import Grid
 
-__all__ = ["plot_fields", "save_figure"]
+__all__ = ["plot_fields", "plot_sensitivity_study", "save_figure"]
 
 
 def plot_fields(grid: Grid, fields: Mapping[str, np.ndarray], *, suptitle: str | None = None,
@@ -44,6 +44,20 @@ def plot_fields(grid: Grid, fields: Mapping[str, np.ndarray], *, suptitle: str |
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity_study(grid: Grid, study, *, title: str | None = None):
+    """θ(T), the tangent ρ(T), the adjoint gradient (x-component, sensors marked) and the
+    first-order surrogate's error, from a :class:`advdiff_sens.studies.SensitivityStudy`."""
+    fields = {"θ(T)": study.theta, "ρ(T) = ∂θ/∂u[v] (tangent)": study.rho,
+              "adjoint gradient ∂Φ/∂u_x": study.gradient[0],
+              "surrogate (1.6) error ρ̃ − ρ": study.surrogate_error}
+    fig = plot_fields(grid, fields, suptitle=title,
+                      symmetric={name: name != "θ(T)" for name in fields})
+    if grid.ndim == 2:
+        ax = fig.axes[2]              # panels come first in fig.axes, colour bars after
+        ax.plot(study.sensors[:, 0], study.sensors[:, 1], "k.", ms=4)
     return fig
 
 

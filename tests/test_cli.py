@@ -26,3 +26,15 @@ def test_example_convergence_r1(tmp_path):
     proc = run_script([str(ROOT / "examples" / "convergence_r1.py")], tmp_path)
     assert "fitted order" in proc.stdout
     assert (tmp_path / "convergence_r1.png").exists()
+
+
+def test_cli_sensitivity_prints_table_and_saves_figure(tmp_path):
+    proc = run_script(["-m", "advdiff_sens", "sensitivity", "--n", "24", "--outdir", "out"], tmp_path)
+    assert "adjoint gradient" in proc.stdout and "tangent (exact)" in proc.stdout
+    assert (tmp_path / "out" / "sensitivity.png").stat().st_size > 1000
+
+
+def test_example_sensitivity_map(tmp_path):
+    proc = run_script([str(ROOT / "examples" / "sensitivity_map.py")], tmp_path)
+    assert "surrogate, order 1" in proc.stdout
+    assert (tmp_path / "sensitivity_map.png").exists()
