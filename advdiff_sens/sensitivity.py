@@ -17,9 +17,10 @@ Notation: :math:`J(\mathbf v) = ∂L/∂\mathbf u[\mathbf v] = \sum_a \operatorn
       \frac{∂Φ}{∂u_{a,i}} = \int_0^{t_k} λ_i(s)\,(P_aθ(s))_i\,ds,
 
   the discrete form of (4.7). λ jumps by :math:`g_j` at each :math:`t_j`, so the integral is
-  taken panel by panel with :func:`advdiff_sens.quadrature.adaptive_gauss_legendre`, its
-  first partition graded toward both panel ends down to :math:`1/\|L\|_1` (the width of
-  the point-sensor layer of λ, ~h²/κ, and of a rough θ0's layer); θ and λ at the quadrature
+  taken panel by panel with :func:`advdiff_sens.quadrature.adaptive_gauss_kronrod`, its
+  first partition graded toward the panel's end down to :math:`1/\|L\|_1` (the width of
+  the point-sensor layer of λ, ~h²/κ) and, on the first panel, toward s = 0 (a rough θ0's
+  layer; θ is smooth at later panel starts); θ and λ at the quadrature
   nodes come from stepping the nearest stored state (checkpoint).
 * **Surrogates**: first order (1.6) :math:`ρ ≈ t e^{tL}Jθ_0`, third order (4.1), asymptotic
   (corrected Theorem 2.1), all from :func:`advdiff_sens.matrix.surrogate_action`. The
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .matrix import expm_action, expm_frechet_action, surrogate_action
-from .quadrature import adaptive_gauss_legendre
+from .quadrature import adaptive_gauss_kronrod
 
 __all__ = ["tangent", "surrogate", "adjoint_gradient", "surrogate_gradient",
            "GradientInfo", "GradientResult", "Checkpoints", "Objective",
@@ -52,7 +53,7 @@ def tangent(L, J, theta0: np.ndarray, t, *, backend: str) -> np.ndarray:
 
 def surrogate(L, J, theta0: np.ndarray, t, order, *, backend: str) -> np.ndarray:
     """Surrogate of :math:`ρ(t)` of the given order (see :func:`advdiff_sens.matrix.surrogate_action`)."""
-    return surrogate_action(L, J, theta0, t, order=order, backend=backend)
+    return surrogate_action(L, J, theta0, t, backend=backend)
 
 
 class Checkpoints:
@@ -152,7 +153,7 @@ class GradientInfo:
 
 def adjoint_gradient(L, partials: list, theta0: np.ndarray, times: np.ndarray,
                      thetas: np.ndarray, grads: np.ndarray, *, backend: str,
-                     rtol: float = 1e-10, order: int = 8, max_intervals: int = 400
+                     rtol: float = 1e-10, max_intervals: int = 400
                      ) -> tuple[np.ndarray, GradientInfo]:
     r"""Adjoint gradient :math:`∂Φ/∂u_{a,i} = \int_0^{t_k} λ_i(s)(P_aθ(s))_i\,ds` (module docstring).
 
@@ -205,8 +206,10 @@ def adjoint_gradient(L, partials: list, theta0: np.ndarray, times: np.ndarray,
                 out[k] *= adjoint.at(float(s_nodes[k]))[None, :]
             return out
 
-        result = adaptive_gauss_legendre(integrand, a, b, rtol=rtol, order=order,
-                                         end_width=fastest, max_intervals=max_intervals)
+        # λ has its layer at the panel end; θ only at s = 0 (a rough θ0)
+        ends = (fastest if j == 0 else None, fastest)
+        result = adaptive_gauss_kronrod(integrand, a, b, rtol=rtol,
+                                         end_width=ends, max_intervals=max_intervals)
         total += result.value
         error += result.error_estimate
         nodes += result.nodes.size
