@@ -53,7 +53,7 @@ def tangent(L, J, theta0: np.ndarray, t, *, backend: str) -> np.ndarray:
 
 def surrogate(L, J, theta0: np.ndarray, t, order, *, backend: str) -> np.ndarray:
     """Surrogate of :math:`ρ(t)` of the given order (see :func:`advdiff_sens.matrix.surrogate_action`)."""
-    return surrogate_action(L, J, theta0, t, backend=backend)
+    return surrogate_action(L, J, theta0, t, order=order, backend=backend)
 
 
 class Checkpoints:

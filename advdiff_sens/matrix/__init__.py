@@ -1,6 +1,26 @@
 """Matrix level: the exponential of a generator Q, its Fréchet derivative, surrogates and
 the rate-matrix theory of the source note. Knows nothing of grids or PDEs."""
 
+from .frechet import (expm_frechet, expm_frechet_action, frechet_integral_reference,
+                      frechet_ode_reference, frechet_series_reference)
 from .propagate import BACKENDS, expm_action, expm_pair_action
+from .random_matrices import ENSEMBLES, random_rate_matrix
+from .rate_matrices import (RATE_MATRIX_RTOL, GroupInverseSolver, check_generator, decay_rate,
+                            eigenvector_condition, group_inverse, group_inverse_solve,
+                            is_irreducible, is_rate_matrix, moore_penrose,
+                            singular_value_extremes, spectral_gap, stationary_distribution)
+from .surrogates import ORDERS, asymptotic_surrogate, surrogate, surrogate_action
+from .theorem import Theorem21Constants, theorem_2_1_constants, theorem_2_1_error
 
-__all__ = ["expm_action", "expm_pair_action", "BACKENDS"]
+__all__ = [
+    "expm_action", "expm_pair_action", "BACKENDS",
+    "expm_frechet_action", "expm_frechet",
+    "frechet_ode_reference", "frechet_integral_reference", "frechet_series_reference",
+    "surrogate", "surrogate_action", "asymptotic_surrogate", "ORDERS",
+    "is_rate_matrix", "RATE_MATRIX_RTOL", "is_irreducible", "check_generator",
+    "stationary_distribution",
+    "group_inverse", "GroupInverseSolver", "group_inverse_solve", "moore_penrose",
+    "spectral_gap", "decay_rate", "eigenvector_condition", "singular_value_extremes",
+    "random_rate_matrix", "ENSEMBLES",
+    "Theorem21Constants", "theorem_2_1_constants", "theorem_2_1_error",
+]

@@ -1,0 +1,141 @@
+"""Section 3 of the note: how e_m, sigma_m and ||Q^+ J (I - Q Q^+)|| behave as d grows.
+
+For random irreducible rate matrices from three ensembles (iid Exp(1) rates — reference
+problem R4 —, iid U(0,1) rates, and a sparse random graph with edge probability
+2 log d / d and Exp(1) rates) and several seeds, compute
+
+* e_m, e_M (2.4) and the eigenvector condition ||M||_F ||M^-1||_F,
+* sigma_m, sigma_M (3.2),
+* ||Q^+ J (I - Q Q^+)||_F for the single-entry J = e_1 e_2^T, with the two bounds of the
+  note: sqrt(d-1)/e_m ||M||_F ||M^-1||_F ||J||_F (3.1) and ||J||_2/sigma_m (3.2),
+
+then fit power laws q ~ d^p (least squares in log-log on the seed means, over d >= 50;
+d >= 20 in quick mode) and print the exponents.
+
+Q^+ e_a is computed without an SVD from any generalized inverse G (here the group inverse
+through a bordered LU): Q^+ = P_row G P_col with P_row = I - 1 1^T/d the projector onto
+range(Q^T) and P_col = I - pi pi^T/|pi|^2 the projector onto range(Q); since
+I - QQ^+ = pi pi^T/|pi|^2, ||Q^+ e_a e_b^T (I - QQ^+)||_F = |pi_b| ||Q^+ e_a|| / |pi|.
+
+Run:  python examples/high_dimensional.py   (full size: d up to 2000, ~9 minutes on 2 cores;
+      ADVDIFF_SENS_QUICK=1 for d up to 80)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from advdiff_sens import matrix as am
+
+QUICK = os.environ.get("ADVDIFF_SENS_QUICK") == "1"
+DIMENSIONS = [10, 20, 40, 80] if QUICK else [10, 20, 50, 100, 200, 500, 1000, 2000]
+SEEDS = [0, 1] if QUICK else [0, 1, 2]
+FIT_FROM = 20 if QUICK else 50
+QUANTITIES = ("e_m", "e_M", "sigma_m", "sigma_M", "cond_F", "norm_QpJ", "bound_3_1",
+              "bound_3_2")
+
+
+def pseudo_inverse_column(Q: np.ndarray, a: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (Q^+ e_a, pi) via the group-inverse solve (see the module docstring)."""
+    d = Q.shape[0]
+    solver = am.GroupInverseSolver(Q)
+    pi = solver.pi
+    e_a = np.zeros(d)
+    e_a[a] = 1.0
+    x = solver.solve(e_a - pi * (pi[a] / (pi @ pi)))
+    return x - x.mean(), pi
+
+
+def measure(Q) -> dict[str, float]:
+    """All Section-3 quantities of one generator, for J = e_0 e_1^T."""
+    Q = Q.toarray() if hasattr(Q, "toarray") else Q
+    e_m, e_M = am.spectral_gap(Q)
+    sigma_m, sigma_M = am.singular_value_extremes(Q)
+    cond_F = am.eigenvector_condition(Q, norm="fro")
+    column, pi = pseudo_inverse_column(Q, 0)
+    d = Q.shape[0]
+    return {"e_m": e_m, "e_M": e_M, "sigma_m": sigma_m, "sigma_M": sigma_M,
+            "cond_F": cond_F,
+            "norm_QpJ": abs(pi[1]) * np.linalg.norm(column) / np.linalg.norm(pi),
+            "bound_3_1": np.sqrt(d - 1) / e_m * cond_F,
+            "bound_3_2": 1.0 / sigma_m}
+
+
+def study() -> dict[str, dict[str, np.ndarray]]:
+    """results[ensemble][quantity] has shape (len(DIMENSIONS), len(SEEDS))."""
+    results = {}
+    for ensemble in am.ENSEMBLES:
+        table = {q: np.empty((len(DIMENSIONS), len(SEEDS))) for q in QUANTITIES}
+        for i, d in enumerate(DIMENSIONS):
+            for j, seed in enumerate(SEEDS):
+                for q, value in measure(am.random_rate_matrix(d, seed, ensemble)).items():
+                    table[q][i, j] = value
+        results[ensemble] = table
+    return results
+
+
+def fit_exponents(results) -> dict[str, dict[str, float]]:
+    """Least-squares slope of log(mean over seeds) against log d, for d >= FIT_FROM."""
+    dims = np.array(DIMENSIONS, dtype=float)
+    use = dims >= FIT_FROM
+    return {ens: {q: float(np.polyfit(np.log(dims[use]), np.log(v.mean(axis=1)[use]), 1)[0])
+                  for q, v in table.items()} for ens, table in results.items()}
+
+
+def check_pseudo_inverse_identity() -> float:
+    """Relative difference of the LU route to Q^+ e_a from numpy.linalg.pinv (d = 40)."""
+    Q = am.random_rate_matrix(40, 99)
+    column, _ = pseudo_inverse_column(Q, 0)
+    reference = am.moore_penrose(Q)[:, 0]
+    return float(np.linalg.norm(column - reference) / np.linalg.norm(reference))
+
+
+RESULTS = study()
+EXPONENTS = fit_exponents(RESULTS)
+PINV_CHECK = check_pseudo_inverse_identity()
+
+
+def summary() -> str:
+    lines = [f"d = {DIMENSIONS}, seeds = {SEEDS}; fitted exponents p in q ~ d^p "
+             f"(d >= {FIT_FROM}, seed means)",
+             f"LU route to Q^+ e_a vs numpy pinv: relative difference {PINV_CHECK:.1e}",
+             f"{'ensemble':12s}" + "".join(f"{q:>11s}" for q in QUANTITIES)]
+    for ens, exps in EXPONENTS.items():
+        lines.append(f"{ens:12s}" + "".join(f"{exps[q]:11.3f}" for q in QUANTITIES))
+    lines.append(f"values at d = {DIMENSIONS[-1]} (seed means):")
+    for ens, table in RESULTS.items():
+        lines.append(f"{ens:12s}" + "".join(f"{table[q][-1].mean():11.3g}" for q in QUANTITIES))
+    return "\n".join(lines)
+
+
+def plot(figdir: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    shown = ("e_m", "sigma_m", "norm_QpJ", "bound_3_1", "bound_3_2", "cond_F")
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
+    dims = np.array(DIMENSIONS)
+    for ax, q in zip(axes.ravel(), shown):
+        for ens, table in RESULTS.items():
+            mean = table[q].mean(axis=1)
+            line, = ax.loglog(dims, mean, "o-", label=f"{ens}: d^{EXPONENTS[ens][q]:.2f}")
+            ax.loglog(np.repeat(dims, len(SEEDS)), table[q].ravel(), ".",
+                      color=line.get_color(), alpha=0.4)
+        ax.set_title(q)
+        ax.set_xlabel("d")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Random rate matrices, seeds {SEEDS}; J = e_1 e_2^T")
+    fig.tight_layout()
+    path = figdir / "high_dimensional.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+if __name__ == "__main__":
+    figdir = Path(os.environ.get("ADVDIFF_SENS_FIGDIR", "figures"))
+    figdir.mkdir(parents=True, exist_ok=True)
+    print(summary())
+    print(f"saved {plot(figdir)}")
