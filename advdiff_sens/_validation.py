@@ -19,6 +19,7 @@ __all__ = [
     "check_nonnegative_scalar",
     "as_times",
     "as_square_operator",
+    "as_operator_pair",
     "check_integer",
 ]
 
@@ -149,3 +150,13 @@ def as_square_operator(Q, name: str):
     if arr.shape[0] != arr.shape[1]:
         raise ValueError(f"{name} must be square, got shape {arr.shape}")
     return arr
+
+
+def as_operator_pair(Q, J, names: tuple[str, str] = ("Q", "J")):
+    """Validate a generator and a direction of the same square shape (see
+    :func:`as_square_operator`)."""
+    Q = as_square_operator(Q, names[0])
+    J = as_square_operator(J, names[1])
+    if J.shape != Q.shape:
+        raise ValueError(f"{names[1]} must have the shape of {names[0]} {Q.shape}, got {J.shape}")
+    return Q, J

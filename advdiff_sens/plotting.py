@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from .grid import Grid
 
-__all__ = ["plot_fields", "plot_sensitivity_study", "save_figure"]
+__all__ = ["plot_fields", "plot_sensitivity_study", "save_figure", "figure_directory"]
 
 
 def plot_fields(grid: Grid, fields: Mapping[str, np.ndarray], *, suptitle: str | None = None,
@@ -70,3 +71,8 @@ def save_figure(fig, path: str | Path) -> Path:
     return path
 
 
+
+
+def figure_directory() -> Path:
+    """Where example scripts save figures: ``$ADVDIFF_SENS_FIGDIR``, default ``figures``."""
+    return Path(os.environ.get("ADVDIFF_SENS_FIGDIR", "figures"))

@@ -8,7 +8,6 @@ Run:  python examples/convergence_r1.py     (ADVDIFF_SENS_QUICK=1 for a smaller 
 """
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -40,7 +39,7 @@ print("| fitted order (last 4) | " + " | ".join(f"{orders[s]:.2f}" for s in erro
 if __name__ == "__main__":
     import matplotlib.pyplot as plt
 
-    from advdiff_sens.plotting import save_figure
+    from advdiff_sens.plotting import figure_directory, save_figure
 
     fig, ax = plt.subplots(figsize=(5, 4))
     for scheme, err in errors.items():
@@ -49,5 +48,5 @@ if __name__ == "__main__":
     ax.set_ylabel("max error at t = 0.5")
     ax.set_title("R1: convergence against the exact solution")
     ax.legend()
-    path = save_figure(fig, Path(os.environ.get("ADVDIFF_SENS_FIGDIR", "figures")) / "convergence_r1.png")
+    path = save_figure(fig, figure_directory() / "convergence_r1.png")
     print(f"figure saved to {path}")

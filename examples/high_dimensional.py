@@ -114,6 +114,8 @@ def summary() -> str:
 def plot(figdir: Path) -> Path:
     import matplotlib.pyplot as plt
 
+    from advdiff_sens.plotting import save_figure
+
     shown = ("e_m", "sigma_m", "norm_QpJ", "bound_3_1", "bound_3_2", "cond_F")
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
     dims = np.array(DIMENSIONS)
@@ -128,14 +130,12 @@ def plot(figdir: Path) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle(f"Random rate matrices, seeds {SEEDS}; J = e_1 e_2^T")
     fig.tight_layout()
-    path = figdir / "high_dimensional.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, figdir / "high_dimensional.png")
 
 
 if __name__ == "__main__":
-    figdir = Path(os.environ.get("ADVDIFF_SENS_FIGDIR", "figures"))
-    figdir.mkdir(parents=True, exist_ok=True)
+    from advdiff_sens.plotting import figure_directory
+
+    figdir = figure_directory()
     print(summary())
     print(f"saved {plot(figdir)}")

@@ -179,6 +179,8 @@ def summary() -> str:
 def plot(figdir: Path) -> Path:
     import matplotlib.pyplot as plt
 
+    from advdiff_sens.plotting import save_figure
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     axes[0].semilogy(FITS[BEST][1], label="exact gradient (expm_frechet_action)")
     axes[0].semilogy(SURROGATE_FIT[1], label="first-order surrogate gradient (1.6)")
@@ -192,14 +194,12 @@ def plot(figdir: Path) -> Path:
     axes[1].set_ylabel(r"$\|t e^{tA}J x_0 - \nabla_J e^{tA} x_0\| / \|\nabla_J e^{tA} x_0\|$")
     axes[1].set_title("first-order surrogate error at the true A")
     fig.tight_layout()
-    path = figdir / "quantum_toy.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, figdir / "quantum_toy.png")
 
 
 if __name__ == "__main__":
-    figdir = Path(os.environ.get("ADVDIFF_SENS_FIGDIR", "figures"))
-    figdir.mkdir(parents=True, exist_ok=True)
+    from advdiff_sens.plotting import figure_directory
+
+    figdir = figure_directory()
     print(summary())
     print(f"saved {plot(figdir)}")

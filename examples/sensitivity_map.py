@@ -8,7 +8,6 @@ Run:  python examples/sensitivity_map.py      (ADVDIFF_SENS_QUICK=1: 32² instea
 """
 
 import os
-from pathlib import Path
 
 from advdiff_sens.reference import r2_problem
 from advdiff_sens.studies import compare_methods
@@ -20,8 +19,8 @@ print(f"R2 at {N}x{N}")
 print(study.table())
 
 if __name__ == "__main__":
-    from advdiff_sens.plotting import plot_sensitivity_study, save_figure
+    from advdiff_sens.plotting import figure_directory, plot_sensitivity_study, save_figure
 
     fig = plot_sensitivity_study(problem.model.grid, study, title=f"R2 sensitivity map, {N}²")
-    path = save_figure(fig, Path(os.environ.get("ADVDIFF_SENS_FIGDIR", "figures")) / "sensitivity_map.png")
+    path = save_figure(fig, figure_directory() / "sensitivity_map.png")
     print(f"figure saved to {path}")

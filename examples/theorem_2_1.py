@@ -82,6 +82,8 @@ def summary() -> str:
 def plot(figdir: Path) -> Path:
     import matplotlib.pyplot as plt
 
+    from advdiff_sens.plotting import save_figure
+
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, (name, errs) in zip(axes, ERRORS.items()):
         c = CONSTANTS[name]
@@ -97,14 +99,12 @@ def plot(figdir: Path) -> Path:
     axes[0].set_ylabel(r"$\|S(t) - \nabla_J e^{tQ}\|_F$")
     axes[1].legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    path = figdir / "theorem_2_1.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, figdir / "theorem_2_1.png")
 
 
 if __name__ == "__main__":
-    figdir = Path(os.environ.get("ADVDIFF_SENS_FIGDIR", "figures"))
-    figdir.mkdir(parents=True, exist_ok=True)
+    from advdiff_sens.plotting import figure_directory
+
+    figdir = figure_directory()
     print(summary())
     print(f"saved {plot(figdir)}")

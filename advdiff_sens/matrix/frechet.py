@@ -29,7 +29,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 
-from .._validation import as_square_operator, check_integer, check_nonnegative_scalar
+from .._validation import as_operator_pair, check_integer, check_nonnegative_scalar
 from .propagate import expm_pair_action
 
 __all__ = [
@@ -58,14 +58,6 @@ def _direction_scale(norm_q: float, norm_j: float) -> float:
     if norm_j <= reference:
         return 1.0
     return 2.0 ** -math.ceil(math.log2(norm_j / reference))
-
-
-def _as_pair(Q, J) -> tuple:
-    Q = as_square_operator(Q, "Q")
-    J = as_square_operator(J, "J")
-    if J.shape != Q.shape:
-        raise ValueError(f"J must have the shape of Q {Q.shape}, got {J.shape}")
-    return Q, J
 
 
 def _dense(A) -> np.ndarray:
@@ -111,7 +103,7 @@ def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False, backend: str = "
     x : ndarray
         :math:`\exp(tQ)\,b`, same shape; only if ``with_expm``.
     """
-    Q, J = _as_pair(Q, J)
+    Q, J = as_operator_pair(Q, J)
     eps = _direction_scale(_norm1(Q), _norm1(J))
     x, y = expm_pair_action(Q, eps * J, b, t, backend=backend)
     y = y / eps
@@ -138,7 +130,7 @@ def expm_frechet(Q, J, t: float = 1.0, *, with_expm: bool = False):
     expm : ndarray, shape (d, d)
         Only if ``with_expm``.
     """
-    Q, J = _as_pair(Q, J)
+    Q, J = as_operator_pair(Q, J)
     t = check_nonnegative_scalar(t, "t")
     expm, frechet = sla.expm_frechet(t * _dense(Q), t * _dense(J), method="SPS")
     return (frechet, expm) if with_expm else frechet
@@ -158,7 +150,7 @@ def frechet_ode_reference(Q, J, t: float, *, rtol: float = 1e-12,
     with :math:`t\|Q\|` (explicit step-size limit), so it is meant for small ``d`` and
     moderate :math:`t\|Q\|`. Not a fast path.
     """
-    Q, J = _as_pair(Q, J)
+    Q, J = as_operator_pair(Q, J)
     Q, J = _dense(Q), _dense(J)
     t = check_nonnegative_scalar(t, "t")
     d = Q.shape[0]
@@ -193,7 +185,7 @@ def frechet_integral_reference(Q, J, t: float, *, panels: int | None = None,
     default ``panels = ceil(t‖Q‖_1 / 2)`` with 16 nodes reaches rounding level. Not a fast
     path.
     """
-    Q, J = _as_pair(Q, J)
+    Q, J = as_operator_pair(Q, J)
     Q, J = _dense(Q), _dense(J)
     t = check_nonnegative_scalar(t, "t")
     nodes = check_integer(nodes, "nodes", minimum=1)
@@ -226,7 +218,7 @@ def frechet_series_reference(Q, J, t: float, *, max_terms: int = 200) -> np.ndar
     :math:`e^{2t\|Q\|}` in relative accuracy: use it for :math:`t\|Q\| \lesssim 1`.
     Truncating after :math:`n = 0` gives the first-order surrogate (1.6).
     """
-    Q, J = _as_pair(Q, J)
+    Q, J = as_operator_pair(Q, J)
     Q, J = _dense(Q), _dense(J)
     t = check_nonnegative_scalar(t, "t")
     max_terms = check_integer(max_terms, "max_terms", minimum=1)

@@ -46,7 +46,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from .._validation import as_array, as_square_operator, as_times, check_nonnegative_scalar
+from .._validation import as_array, as_operator_pair, as_times, check_nonnegative_scalar
 from .propagate import expm_action
 from .rate_matrices import GroupInverseSolver, check_generator, group_inverse, moore_penrose
 
@@ -102,14 +102,6 @@ def _apply(Q, J, b: np.ndarray, times: np.ndarray, order, propagate: Callable,
     return out if constant is None else out + constant
 
 
-def _pair(Q, J) -> tuple:
-    Q = as_square_operator(Q, "Q")
-    J = as_square_operator(J, "J")
-    if J.shape != Q.shape:
-        raise ValueError(f"J must have the shape of Q {Q.shape}, got {J.shape}")
-    return Q, J
-
-
 def asymptotic_surrogate(Q, J, t: float, *, inverse: str = "group",
                          constant_sign: float = -1.0) -> np.ndarray:
     r"""Dense asymptotic surrogate of Theorem 2.1, with the errata switchable.
@@ -142,7 +134,7 @@ def asymptotic_surrogate(Q, J, t: float, *, inverse: str = "group",
         raise ValueError(f"inverse must be one of {_INVERSES}, got {inverse!r}")
     if constant_sign not in (-1, 1):
         raise ValueError(f"constant_sign must be -1 or +1, got {constant_sign!r}")
-    Q, J = _pair(Q, J)
+    Q, J = as_operator_pair(Q, J)
     Q = check_generator(Q)
     return _dense_surrogate(Q, J, t, "asymptotic", inverse, float(constant_sign))
 
@@ -188,7 +180,7 @@ def surrogate(Q, J, t: float, order: int | str = 1) -> np.ndarray:
     order = _check_order(order)
     if order == "asymptotic":
         return asymptotic_surrogate(Q, J, t)
-    Q, J = _pair(Q, J)
+    Q, J = as_operator_pair(Q, J)
     return _dense_surrogate(Q, J, t, order, "group", -1.0)
 
 
@@ -227,7 +219,7 @@ def surrogate_action(Q, J, b, t, order: int | str = 1, *,
         an irreducible rate matrix or ``solver`` has the wrong shape.
     """
     order = _check_order(order)
-    Q, J = _pair(Q, J)
+    Q, J = as_operator_pair(Q, J)
     b = as_array(b, "b")
     d = Q.shape[0]
     if b.ndim not in (1, 2) or b.shape[0] != d:
