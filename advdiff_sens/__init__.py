@@ -6,7 +6,8 @@ matrix exponential) by tangent, adjoint and surrogate methods.
 """
 
 from .grid import Grid
+from .inverse import VelocityEstimate, estimate_velocity
 from .model import AdvectionDiffusion
 
-__all__ = ["Grid", "AdvectionDiffusion"]
+__all__ = ["Grid", "AdvectionDiffusion", "estimate_velocity", "VelocityEstimate"]
 __version__ = "0.1.0"

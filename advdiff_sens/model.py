@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from . import operators, sensitivity
 from ._validation import as_times, check_positive_scalar
 from .grid import Grid
-from .matrix.propagate import BACKENDS, expm_action
+from .matrix.propagate import BACKENDS, DEFAULT_BACKEND, Propagator
 from .sensitivity import GradientResult, Objective
 
 __all__ = ["AdvectionDiffusion"]
@@ -45,7 +45,7 @@ class AdvectionDiffusion:
     """
 
     def __init__(self, grid: Grid, kappa: float, scheme: str = "central", *,
-                 backend: str = BACKENDS[0]) -> None:
+                 backend: str = DEFAULT_BACKEND) -> None:
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be an advdiff_sens.Grid, got {type(grid).__name__}")
         if scheme not in operators.SCHEMES:
@@ -59,6 +59,7 @@ class AdvectionDiffusion:
         self._mats = operators.difference_matrices(grid)
         self._cached_u: np.ndarray | None = None
         self._cached_generator: sp.csr_array | None = None
+        self._cached_propagators: dict[bool, Propagator] = {}
 
     def __repr__(self) -> str:
         return (f"AdvectionDiffusion({self.grid!r}, kappa={self.kappa}, "
@@ -75,7 +76,17 @@ class AdvectionDiffusion:
             return self._cached_generator
         L = operators.assemble_generator(self.grid, self.kappa, self.scheme, u, self._mats)
         self._cached_u, self._cached_generator = u.copy(), L
+        self._cached_propagators = {}
         return L
+
+    def propagator(self, u, *, transpose: bool = False) -> Propagator:
+        r""":class:`~advdiff_sens.matrix.propagate.Propagator` of :math:`L(\mathbf u)` (or of
+        :math:`L^T`, the adjoint), cached with the generator."""
+        L = self.generator(u)
+        if transpose not in self._cached_propagators:
+            self._cached_propagators[transpose] = Propagator(L.T.tocsr() if transpose else L,
+                                                             backend=self.backend)
+        return self._cached_propagators[transpose]
 
     def partial_generators(self, u) -> list[sp.csr_array]:
         """Matrices :math:`P_a` with :math:`∂L/∂\\mathbf u[\\mathbf v] = \\sum_a \\operatorname{diag}(v_a)P_a`."""
@@ -116,42 +127,48 @@ class AdvectionDiffusion:
         ndarray
             Shape ``grid.shape`` for scalar ``t``, ``(len(t), *grid.shape)`` otherwise.
         """
-        L = self.generator(u)
         theta0 = self._check_theta0(theta0)
-        out = expm_action(L, theta0.ravel(), t, backend=self.backend)
+        out = self.propagator(u).apply(theta0.ravel(), t)
         return out.reshape(out.shape[:-1] + self.grid.shape)
 
     def _flat_output(self, x: np.ndarray) -> np.ndarray:
         return x.reshape(x.shape[:-1] + self.grid.shape)
 
-    def tangent(self, u, theta0, v, t) -> np.ndarray:
+    def tangent(self, u, theta0, v, t, *, with_solution: bool = False):
         r"""Exact velocity sensitivity :math:`ρ(t) = ∂θ(t)/∂\mathbf u[\mathbf v]` ((4.5), (1.3)).
 
         Solves :math:`\dot ρ = Lρ + J(\mathbf v)θ`, :math:`ρ(0) = 0` through the
-        block-triangular system of :func:`advdiff_sens.matrix.expm_frechet_action`.
+        block-triangular system of :func:`advdiff_sens.matrix.expm_frechet_actions` (the
+        pair for one direction; for a block of directions one arrow system that shares θ).
 
         Parameters
         ----------
         u : array_like, shape (ndim, *grid.shape)
         theta0 : array_like, shape grid.shape
         v : array_like, shape (ndim, *grid.shape) or (m, ndim, *grid.shape)
-            One direction, or a block of ``m`` directions (a loop sharing the generator).
+            One direction, or a block of ``m`` directions.
         t : float or array_like
             As in :meth:`solve`.
+        with_solution : bool
+            Also return θ(t) (from the same propagation).
 
         Returns
         -------
-        ndarray
+        rho : ndarray
             The shape :meth:`solve` returns, with a leading ``m`` axis for a block of
             directions.
+        theta : ndarray
+            Only if ``with_solution``: the shape :meth:`solve` returns.
         """
         L = self.generator(u)
         theta0 = self._check_theta0(theta0).ravel()
-        v = np.asarray(v) if not isinstance(v, np.ndarray) else v
-        if v.ndim == self.grid.ndim + 2:
-            return np.stack([self.tangent(u, theta0.reshape(self.grid.shape), vk, t) for vk in v])
-        J = self.generator_derivative(u, v)
-        return self._flat_output(sensitivity.tangent(L, J, theta0, t, backend=self.backend))
+        v = np.asarray(v)
+        block = v.ndim == self.grid.ndim + 2
+        directions = v if block else v[None]
+        Js = [self.generator_derivative(u, vk) for vk in directions]
+        theta, rho = sensitivity.tangent(L, Js, theta0, t, backend=self.backend)
+        rho = self._flat_output(rho if block else rho[0])
+        return (rho, self._flat_output(theta)) if with_solution else rho
 
     def surrogate(self, u, theta0, v, t, order: int | str = 1) -> np.ndarray:
         r"""Surrogate of :math:`ρ(t)`: order 1 (1.6) :math:`tE Jθ_0`, order 3 (4.1), or
@@ -210,11 +227,10 @@ class AdvectionDiffusion:
         """
         rtol = check_positive_scalar(rtol, "rtol")
         times, thetas, value, grads = self._objective_gradients(u, theta0, objective, t)
-        L = self.generator(u)
         theta0 = self._check_theta0(theta0).ravel()
         grad, info = sensitivity.adjoint_gradient(
-            L, self.partial_generators(u), theta0, times, thetas, grads,
-            backend=self.backend, rtol=rtol)
+            self.propagator(u), self.propagator(u, transpose=True), self.partial_generators(u),
+            theta0, times, thetas, grads, rtol=rtol)
         return GradientResult(value, grad.reshape((self.grid.ndim, *self.grid.shape)), info)
 
     def surrogate_gradient(self, u, theta0, objective: Objective, t) -> GradientResult:
@@ -223,8 +239,7 @@ class AdvectionDiffusion:
         and no quadrature. Exact when every :math:`J(\mathbf v)` commutes with :math:`L`.
         """
         times, _, value, grads = self._objective_gradients(u, theta0, objective, t)
-        L = self.generator(u)
         theta0 = self._check_theta0(theta0).ravel()
-        grad = sensitivity.surrogate_gradient(L, self.partial_generators(u), theta0, times,
-                                              grads, backend=self.backend)
+        grad = sensitivity.surrogate_gradient(self.propagator(u, transpose=True),
+                                              self.partial_generators(u), theta0, times, grads)
         return GradientResult(value, grad.reshape((self.grid.ndim, *self.grid.shape)))

@@ -76,3 +76,56 @@ def save_figure(fig, path: str | Path) -> Path:
 def figure_directory() -> Path:
     """Where example scripts save figures: ``$ADVDIFF_SENS_FIGDIR``, default ``figures``."""
     return Path(os.environ.get("ADVDIFF_SENS_FIGDIR", "figures"))
+def _quiver(ax, grid: Grid, velocity: np.ndarray, title: str, stride: int) -> None:
+    x, y = grid.coords
+    speed = np.hypot(velocity[0], velocity[1])
+    extent = (grid.axes[0][0], grid.axes[0][-1], grid.axes[1][0], grid.axes[1][-1])
+    image = ax.imshow(speed.T, origin="lower", extent=extent, cmap="viridis")
+    s = (slice(None, None, stride),) * 2
+    ax.quiver(x[s], y[s], velocity[0][s], velocity[1][s], color="w", scale_units="xy")
+    ax.figure.colorbar(image, ax=ax, shrink=0.85, label="|u|")
+    ax.set(title=title, xlabel="x", ylabel="y")
+
+
+def plot_flow_estimate(grid: Grid, estimate: np.ndarray, truth: np.ndarray | None = None,
+                       sensors: np.ndarray | None = None):
+    """Estimated velocity (speed and arrows), and the truth and the error when given."""
+    panels = [("estimated flow", estimate)]
+    if truth is not None:
+        panels = [("true flow", truth)] + panels + [("error", estimate - truth)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.0), squeeze=False)
+    stride = max(1, grid.shape[0] // 12)
+    for ax, (title, field) in zip(axes[0], panels):
+        _quiver(ax, grid, field, title, stride)
+        if sensors is not None:
+            ax.plot(sensors[:, 0], sensors[:, 1], "r.", ms=4)
+    fig.tight_layout()
+    return fig
+
+
+def plot_data_fit(times: np.ndarray, data: np.ndarray, predicted: np.ndarray, noise_std: float,
+                  *, max_sensors: int = 6):
+    """Observed (±σ error bars) and fitted sensor time series for the first few sensors."""
+    k = min(max_sensors, data.shape[1])
+    fig, axes = plt.subplots(1, k, figsize=(2.6 * k, 2.8), squeeze=False, sharey=True)
+    for s, ax in enumerate(axes[0]):
+        ax.errorbar(times, data[:, s], yerr=noise_std, fmt="k.", ms=3, label="data")
+        ax.plot(times, predicted[:, s], "C1-", label="fit")
+        ax.set(title=f"sensor {s}", xlabel="t")
+    axes[0][0].set_ylabel("θ at sensor")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_traces(samples: np.ndarray, *, names: list[str] | None = None, max_params: int = 4):
+    """Trace plots of the first few parameters for every chain; ``samples`` (chains, draws, p)."""
+    p = min(max_params, samples.shape[-1])
+    fig, axes = plt.subplots(p, 1, figsize=(7, 1.6 * p + 0.6), squeeze=False, sharex=True)
+    for j, ax in enumerate(axes[:, 0]):
+        for chain in samples:
+            ax.plot(chain[:, j], lw=0.8)
+        ax.set_ylabel(names[j] if names else f"c_{j}")
+    axes[-1, 0].set_xlabel("draw")
+    fig.tight_layout()
+    return fig

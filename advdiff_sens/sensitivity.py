@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .matrix import expm_action, expm_frechet_action, surrogate_action
+from .matrix import expm_frechet_actions, surrogate_action
+from .matrix.propagate import Propagator
 from .quadrature import adaptive_gauss_kronrod
 
 __all__ = ["tangent", "surrogate", "adjoint_gradient", "surrogate_gradient",
@@ -46,9 +47,13 @@ __all__ = ["tangent", "surrogate", "adjoint_gradient", "surrogate_gradient",
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
-def tangent(L, J, theta0: np.ndarray, t, *, backend: str) -> np.ndarray:
-    """Exact :math:`ρ(t) = ∇_J e^{tL}θ_0` (flat states; ``t`` scalar or increasing array)."""
-    return expm_frechet_action(L, J, theta0, t, backend=backend)
+def tangent(L, Js: list, theta0: np.ndarray, t, *, backend: str
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact :math:`θ(t)` and :math:`ρ_i(t) = ∇_{J_i} e^{tL}θ_0` for each direction (flat
+    states; ``t`` scalar or increasing array), by
+    :func:`advdiff_sens.matrix.expm_frechet_actions`: the pair propagation for one
+    direction, the arrow system for several."""
+    return expm_frechet_actions(L, Js, theta0, t, backend=backend)
 
 
 def surrogate(L, J, theta0: np.ndarray, t, order, *, backend: str) -> np.ndarray:
@@ -61,12 +66,12 @@ class Checkpoints:
 
     ``direction=+1``: :math:`x(s) = e^{(s − c)A}x(c)` from the latest checkpoint :math:`c ≤ s`;
     ``direction=-1``: :math:`x(s) = e^{(c − s)A}x(c)` from the earliest checkpoint
-    :math:`c ≥ s` (the adjoint, with ``A = L^T``). Every computed state is stored, so the
-    memory is ``len(self) × n`` values.
+    :math:`c ≥ s` (the adjoint, with ``A = L^T``), ``propagator`` applying :math:`e^{τA}`.
+    Every computed state is stored, so the memory is ``len(self) × n`` values.
     """
 
-    def __init__(self, A, direction: int, backend: str) -> None:
-        self.A, self.direction, self.backend = A, direction, backend
+    def __init__(self, propagator: Propagator, direction: int) -> None:
+        self.propagator, self.direction = propagator, direction
         self._times: list[float] = []
         self._states: list[np.ndarray] = []
 
@@ -93,7 +98,7 @@ class Checkpoints:
         c = self._times[k]
         if c == s:
             return self._states[k]
-        x = expm_action(self.A, self._states[k], abs(s - c), backend=self.backend)
+        x = self.propagator.apply(self._states[k], abs(s - c))
         self.add(s, x)
         return x
 
@@ -151,16 +156,17 @@ class GradientInfo:
     converged: bool
 
 
-def adjoint_gradient(L, partials: list, theta0: np.ndarray, times: np.ndarray,
-                     thetas: np.ndarray, grads: np.ndarray, *, backend: str,
+def adjoint_gradient(forward_propagator: Propagator, adjoint_propagator: Propagator,
+                     partials: list, theta0: np.ndarray, times: np.ndarray,
+                     thetas: np.ndarray, grads: np.ndarray, *,
                      rtol: float = 1e-10, max_intervals: int = 400
                      ) -> tuple[np.ndarray, GradientInfo]:
     r"""Adjoint gradient :math:`∂Φ/∂u_{a,i} = \int_0^{t_k} λ_i(s)(P_aθ(s))_i\,ds` (module docstring).
 
     Parameters
     ----------
-    L : sparse matrix (n, n)
-        Generator :math:`L(\mathbf u)`.
+    forward_propagator, adjoint_propagator : Propagator
+        :math:`e^{τL}` and :math:`e^{τL^T}` for :math:`L = L(\mathbf u)`.
     partials : list of sparse matrices
         :math:`P_a` for each axis.
     theta0 : ndarray (n,)
@@ -178,11 +184,11 @@ def adjoint_gradient(L, partials: list, theta0: np.ndarray, times: np.ndarray,
     gradient : ndarray (ndim, n)
     info : GradientInfo
     """
-    forward = Checkpoints(L, +1, backend)
+    forward = Checkpoints(forward_propagator, +1)
     forward.add(0.0, theta0)
     for t, th in zip(times, thetas):
         forward.add(float(t), th)
-    LT = L.T.tocsr()
+    L = forward_propagator.A
     fastest = 1.0 / max(float(abs(L).sum(axis=0).max()), 1e-300)   # 1/‖L‖₁: layer width
     ndim = len(partials)
     total = np.zeros((ndim, theta0.size))
@@ -194,7 +200,7 @@ def adjoint_gradient(L, partials: list, theta0: np.ndarray, times: np.ndarray,
         a, b = float(starts[j]), float(times[j])
         if b == a:
             continue
-        adjoint = Checkpoints(LT, -1, backend)
+        adjoint = Checkpoints(adjoint_propagator, -1)
         adjoint.add(b, lam_end)
 
         def integrand(s_nodes: np.ndarray, adjoint=adjoint) -> np.ndarray:
@@ -221,19 +227,18 @@ def adjoint_gradient(L, partials: list, theta0: np.ndarray, times: np.ndarray,
     return total, info
 
 
-def surrogate_gradient(L, partials: list, theta0: np.ndarray, times: np.ndarray,
-                       grads: np.ndarray, *, backend: str) -> np.ndarray:
+def surrogate_gradient(adjoint_propagator: Propagator, partials: list, theta0: np.ndarray,
+                       times: np.ndarray, grads: np.ndarray) -> np.ndarray:
     r"""First-order surrogate gradient :math:`w ⊙ (P_aθ_0)`, :math:`w = \sum_j t_j e^{t_jL^T}g_j`.
 
     The adjoint of (1.6): :math:`g^T t e^{tL}J(\mathbf v)θ_0 = \sum_a v_a·(t e^{tL^T}g ⊙ P_aθ_0)`;
     ``w`` is accumulated in one backward sweep,
     :math:`w ← e^{(t_j − t_{j−1})L^T}(w + t_j g_j)` from the last time to 0.
     """
-    LT = L.T.tocsr()
     w = np.zeros_like(grads[0])
     starts = np.concatenate([[0.0], times[:-1]])
     for j in range(len(times) - 1, -1, -1):
-        w = expm_action(LT, w + times[j] * grads[j], float(times[j] - starts[j]), backend=backend)
+        w = adjoint_propagator.apply(w + times[j] * grads[j], float(times[j] - starts[j]))
     return np.stack([w * (P @ theta0) for P in partials])
 
 

@@ -267,3 +267,21 @@ def test_sign_of_velocity_sensitivity_against_finite_differences():
     L = k * D2 - np.diag(u) @ D1
     assert rel(am.expm_frechet_action(L, -np.diag(v) @ D1, theta0, T), fd) <= 1e-7
     assert rel(am.expm_frechet_action(L, np.diag(v) @ D1, theta0, T), fd) > 1.0
+
+
+def test_frechet_actions_several_directions_match_single_pairs():
+    from advdiff_sens.matrix import expm_frechet_actions
+    rng = np.random.default_rng(5)
+    Q = am.random_rate_matrix(12, rng=rng)
+    Js = [rng.standard_normal((12, 12)) * s for s in (1e-3, 1.0, 1e3)]   # scaling exercised
+    b = rng.standard_normal(12)
+    times = np.array([0.1, 0.4])
+    x, ys = expm_frechet_actions(Q, Js, b, times)
+    assert ys.shape == (3, 2, 12) and x.shape == (2, 12)
+    for J, y in zip(Js, ys):
+        for k, t in enumerate(times):
+            expected = sla.expm_frechet(t * Q, t * J, compute_expm=False) @ b
+            assert np.linalg.norm(y[k] - expected) <= 1e-10 * np.linalg.norm(expected)
+    assert np.allclose(x[1], sla.expm(0.4 * Q) @ b, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="at least one direction"):
+        expm_frechet_actions(Q, [], b, 0.1)

@@ -1,9 +1,11 @@
 """Matrix level: the exponential of a generator Q, its Fréchet derivative, surrogates and
 the rate-matrix theory of the source note. Knows nothing of grids or PDEs."""
 
-from .frechet import (expm_frechet, expm_frechet_action, frechet_integral_reference,
+from .frechet import (expm_frechet, expm_frechet_action, expm_frechet_actions,
+                      frechet_integral_reference,
                       frechet_ode_reference, frechet_series_reference)
-from .propagate import BACKENDS, expm_action, expm_pair_action
+from .propagate import (BACKENDS, DEFAULT_BACKEND, DEFAULT_TOL, Propagator, count_products,
+                        expm_action, expm_pair_action)
 from .random_matrices import ENSEMBLES, random_rate_matrix
 from .rate_matrices import (RATE_MATRIX_RTOL, GroupInverseSolver, check_generator, decay_rate,
                             eigenvector_condition, group_inverse, group_inverse_solve,
@@ -13,8 +15,9 @@ from .surrogates import ORDERS, asymptotic_surrogate, surrogate, surrogate_actio
 from .theorem import Theorem21Constants, theorem_2_1_constants, theorem_2_1_error
 
 __all__ = [
-    "expm_action", "expm_pair_action", "BACKENDS",
-    "expm_frechet_action", "expm_frechet",
+    "expm_action", "expm_pair_action", "Propagator", "count_products", "BACKENDS",
+    "DEFAULT_BACKEND", "DEFAULT_TOL",
+    "expm_frechet_action", "expm_frechet_actions", "expm_frechet",
     "frechet_ode_reference", "frechet_integral_reference", "frechet_series_reference",
     "surrogate", "surrogate_action", "asymptotic_surrogate", "ORDERS",
     "is_rate_matrix", "RATE_MATRIX_RTOL", "is_irreducible", "check_generator",

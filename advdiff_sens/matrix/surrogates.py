@@ -47,7 +47,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from .._validation import as_array, as_operator_pair, as_times, check_nonnegative_scalar
-from .propagate import expm_action
+from .propagate import DEFAULT_BACKEND, expm_action
 from .rate_matrices import GroupInverseSolver, check_generator, group_inverse, moore_penrose
 
 __all__ = ["ORDERS", "surrogate", "surrogate_action", "asymptotic_surrogate"]
@@ -186,7 +186,7 @@ def surrogate(Q, J, t: float, order: int | str = 1) -> np.ndarray:
 
 def surrogate_action(Q, J, b, t, order: int | str = 1, *,
                      solver: GroupInverseSolver | None = None,
-                     backend: str = "scipy") -> np.ndarray:
+                     backend: str = DEFAULT_BACKEND) -> np.ndarray:
     r"""Surrogate of :math:`\nabla_J \exp(tQ)\,b` without forming any dense matrix.
 
     Evaluates :math:`S(t)b = \sum_p t^p e^{tQ}c_p + c_{\mathrm{const}}` (module docstring)

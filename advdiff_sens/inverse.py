@@ -1,0 +1,475 @@
+r"""Velocity estimation from point-sensor data: posterior, MAP (with continuation) and Laplace.
+
+Model (reference problem R3, DESIGN.md §4). The velocity is divergence free,
+:math:`\mathbf u = Bc` with :math:`B` the stream-function basis of
+:class:`advdiff_sens.velocity.StreamFunctionBasis` (modes :math:`0 < |k| ≤ k_{max}`), and
+
+.. math::
+
+    d_j = Hθ(t_j; c) + ε_j,\quad ε_j \sim N(0, σ^2 I),\qquad
+    c_k \sim N(0, s_k^2),\quad s_k = s_0|k|^{-γ}.
+
+The negative log-posterior (up to a constant) is
+
+.. math::
+
+    Ψ(c) = \underbrace{\tfrac12\sum_j \|(Hθ(t_j; c) − d_j)/σ\|^2}_{Φ(c)}
+           + \tfrac12\sum_k (c_k/s_k)^2 .
+
+Gradients:
+
+* **adjoint** — :math:`∇_cΦ = B^T∇_{\mathbf u}Φ` with :math:`∇_{\mathbf u}Φ` from
+  :meth:`advdiff_sens.AdvectionDiffusion.gradient` (one forward and one adjoint sweep with
+  quadrature, cost independent of the number of parameters p);
+* **tangent** — the whitened Jacobian :math:`G = σ^{-1}[Hρ_i(t_j)]`, one exact tangent solve
+  per basis direction, :math:`ρ_i = ∂θ/∂\mathbf u[Bε_i]`, then :math:`∇_cΦ = G^T r`; cheaper
+  than the adjoint for few parameters (measured crossover in :data:`TANGENT_MAX_PARAMS`) and
+  it gives the Gauss–Newton Hessian :math:`G^TG + S^{-2}` outright;
+* **surrogate** — the first-order surrogate (1.6) adjoint, one backward solve, approximate.
+
+The Gauss–Newton Hessian-vector product is the tangent in direction :math:`Bv` followed by the
+adjoint of the linearised misfit, :math:`(G^TG + S^{-2})v`. The Laplace approximation at the
+MAP :math:`\hat c` is :math:`N(\hat c, (G^TG + S^{-2})^{-1})`.
+
+Globalisation. Φ is strongly non-convex for long windows (the observed scalar is a
+many-to-one function of a flow that has stirred it for several turnover times).
+:func:`estimate_velocity` therefore fits a growing prefix of the observation window
+(continuation: first 3, 6, 10, then all times), warm-starting each stage from the last.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares, minimize
+
+from ._validation import as_real_array, as_times, check_integer, check_positive_scalar
+from .model import AdvectionDiffusion
+from .observations import LeastSquaresObjective
+from .velocity import StreamFunctionBasis
+
+__all__ = ["VelocityPosterior", "VelocityEstimate", "StageRecord", "estimate_velocity",
+           "continuation_schedule", "stacked_tangent", "GRADIENT_METHODS", "OPTIMIZERS",
+           "TANGENT_MAX_PARAMS", "BOX_PRIOR_SDS"]
+
+GRADIENT_METHODS = ("auto", "adjoint", "tangent", "surrogate")
+OPTIMIZERS = ("gauss-newton", "lbfgs", "newton-cg")
+#: ``gradient="auto"`` uses the tangent Jacobian up to this many parameters and the adjoint
+#: above it. Measured on R3 (24², 20 times, 2 cores): 12 tangent directions 0.57 s against
+#: 2.8–3.8 s for one adjoint gradient, i.e. about 0.05 s per direction.
+TANGENT_MAX_PARAMS = 48
+DEFAULT_PRIOR_STD = 1 / (2 * np.pi)
+#: L-BFGS-B searches the box ``|c_k| ≤ BOX_PRIOR_SDS·s_k`` (prior mass outside ≈ 1e-23): an
+#: unbounded line search driven by a poor (surrogate) gradient tried flows so strong that a
+#: single solve took minutes and overflowed.
+BOX_PRIOR_SDS = 10.0
+
+
+def stacked_tangent(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray,
+                    directions: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""θ(t_j) and the exact tangents ρ_i(t_j) = ∂θ(t_j)/∂u[v_i] for p directions in one solve
+    (the arrow system of :func:`advdiff_sens.matrix.expm_frechet_actions`, through
+    :meth:`AdvectionDiffusion.tangent`).
+
+    Returns
+    -------
+    theta : ndarray (k, n)
+    rho : ndarray (p, k, n)
+    """
+    rho, theta = model.tangent(u, theta0, directions, times, with_solution=True)
+    n = model.grid.n
+    return theta.reshape(len(times), n), rho.reshape(len(directions), len(times), n)
+
+
+def _coefficient_prior_std(basis: StreamFunctionBasis, prior_std) -> np.ndarray:
+    """Per-coefficient prior sd: ``prior_std·|k|^-decay`` (scalar or None) or an explicit (p,) array."""
+    if prior_std is None:
+        return DEFAULT_PRIOR_STD * basis.prior_scale
+    if np.ndim(prior_std) == 0:
+        return check_positive_scalar(prior_std, "prior_std") * basis.prior_scale
+    s = as_real_array(prior_std, "prior_std", shape=(basis.n_params,))
+    if np.any(s <= 0):
+        raise ValueError("prior_std must be > 0 for every coefficient")
+    return s
+
+
+class VelocityPosterior:
+    r"""The posterior of the stream-function coefficients given point-sensor data.
+
+    Parameters
+    ----------
+    model : AdvectionDiffusion
+        On a 2-D doubly periodic grid.
+    theta0 : array_like, grid.shape
+        Known initial scalar field.
+    sensors : array_like (m, 2)
+        Sensor coordinates inside the domain.
+    times : array_like (k,)
+        Strictly increasing observation times > 0.
+    data : array_like (k, m)
+        Sensor readings.
+    noise_std : float
+        Noise standard deviation σ > 0.
+    basis : StreamFunctionBasis
+    prior_std : None, float or array_like (p,)
+        See :func:`estimate_velocity`.
+    """
+
+    def __init__(self, model: AdvectionDiffusion, theta0, sensors, times, data, noise_std,
+                 basis: StreamFunctionBasis, prior_std=None) -> None:
+        if not isinstance(model, AdvectionDiffusion):
+            raise TypeError(f"model must be an AdvectionDiffusion, got {type(model).__name__}")
+        if not isinstance(basis, StreamFunctionBasis) or basis.grid is not model.grid:
+            raise TypeError("basis must be a StreamFunctionBasis on model.grid")
+        self.model, self.basis = model, basis
+        self.theta0 = model.grid.check_field(theta0, "theta0")
+        self.times = as_times(times, "times")[0]
+        if self.times[0] <= 0:
+            raise ValueError(f"times must be > 0, got first time {self.times[0]}")
+        data = as_real_array(data, "data", ndim=2)
+        if data.shape[0] != self.times.size:
+            raise ValueError(f"data must have one row per time: shape ({self.times.size}, "
+                             f"n_sensors), got {data.shape}")
+        self.objective = LeastSquaresObjective(model.grid, sensors, data, noise_std)
+        self.sensors = as_real_array(sensors, "sensors", ndim=2)
+        self.data, self.noise_std = self.objective.data, self.objective.noise_std
+        self.prior_std = _coefficient_prior_std(basis, prior_std)
+        self._directions = np.stack([basis.to_velocity(e) for e in np.eye(basis.n_params)])
+
+    @property
+    def n_params(self) -> int:
+        """Number of coefficients p."""
+        return self.basis.n_params
+
+    def truncated(self, n_times: int) -> VelocityPosterior:
+        """The posterior given only the first ``n_times`` observation times."""
+        n_times = check_integer(n_times, "n_times", minimum=1)
+        return VelocityPosterior(self.model, self.theta0, self.sensors, self.times[:n_times],
+                                 self.data[:n_times], self.noise_std, self.basis, self.prior_std)
+
+    def _coefficients(self, c) -> np.ndarray:
+        return as_real_array(c, "c", shape=(self.n_params,))
+
+    def velocity(self, c) -> np.ndarray:
+        """Velocity field :math:`Bc`, shape ``(2, *grid.shape)``."""
+        return self.basis.to_velocity(c)
+
+    def predict(self, c) -> np.ndarray:
+        """Noise-free sensor readings :math:`Hθ(t_j; c)`, shape ``(k, m)``."""
+        theta = self.model.solve(self.velocity(c), self.theta0, self.times)
+        return self.objective.predict(theta)
+
+    def residuals(self, c) -> np.ndarray:
+        r"""Whitened residual vector :math:`[(Hθ − d)/σ;\ c/s]` of length ``k·m + p``.
+
+        :math:`Ψ(c) = \tfrac12\|\,\text{residuals}(c)\|^2`.
+        """
+        c = self._coefficients(c)
+        misfit = (self.predict(c) - self.data) / self.noise_std
+        return np.concatenate([misfit.ravel(), c / self.prior_std])
+
+    def misfit(self, c) -> float:
+        """Data misfit :math:`Φ(c)` (the negative log-likelihood up to a constant)."""
+        c = self._coefficients(c)
+        r = (self.predict(c) - self.data) / self.noise_std
+        return 0.5 * float(np.sum(r**2))
+
+    def log_likelihood(self, c) -> float:
+        """:math:`−Φ(c)`, the log-likelihood pCN needs."""
+        return -self.misfit(c)
+
+    def neg_log_posterior(self, c) -> float:
+        """:math:`Ψ(c) = Φ(c) + \\tfrac12\\|c/s\\|^2` (up to an additive constant)."""
+        return 0.5 * float(np.sum(self.residuals(c) ** 2))
+
+    def log_density(self, c) -> float:
+        """Unnormalised log-posterior :math:`−Ψ(c)`."""
+        return -self.neg_log_posterior(c)
+
+    def _misfit_and_jacobian(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whitened data residual (k·m,) and its Jacobian (k·m, p) from one stacked tangent solve."""
+        theta, rho = stacked_tangent(self.model, self.velocity(c), self.theta0,
+                                     self._directions, self.times)
+        residual = (self.objective.predict(theta) - self.data).ravel() / self.noise_std
+        sens = np.stack([self.objective.predict(r) for r in rho], axis=-1)
+        return residual, sens.reshape(-1, self.n_params) / self.noise_std
+
+    def misfit_jacobian(self, c) -> np.ndarray:
+        r"""Whitened Jacobian :math:`G = ∂[(Hθ − d)/σ]/∂c`, shape ``(k·m, p)``
+        (:func:`stacked_tangent`)."""
+        return self._misfit_and_jacobian(self._coefficients(c))[1]
+
+    def jacobian(self, c) -> np.ndarray:
+        """Jacobian of :meth:`residuals`, shape ``(k·m + p, p)``."""
+        return np.vstack([self.misfit_jacobian(c), np.diag(1.0 / self.prior_std)])
+
+    def _method(self, method: str) -> str:
+        if method not in GRADIENT_METHODS:
+            raise ValueError(f"method must be one of {GRADIENT_METHODS}, got {method!r}")
+        if method == "auto":
+            return "tangent" if self.n_params <= TANGENT_MAX_PARAMS else "adjoint"
+        return method
+
+    def value_and_gradient(self, c, method: str = "auto") -> tuple[float, np.ndarray]:
+        r""":math:`Ψ(c)` and :math:`∇Ψ(c) = ∇_cΦ + c/s^2`.
+
+        Parameters
+        ----------
+        c : array_like (p,)
+        method : {"auto", "adjoint", "tangent", "surrogate"}
+            How :math:`∇_cΦ` is computed (module docstring); ``"surrogate"`` is the
+            first-order surrogate (1.6) and is approximate.
+        """
+        c = self._coefficients(c)
+        method = self._method(method)
+        prior_value = 0.5 * float(np.sum((c / self.prior_std) ** 2))
+        prior_grad = c / self.prior_std**2
+        if method == "tangent":
+            misfit, G = self._misfit_and_jacobian(c)
+            return 0.5 * float(misfit @ misfit) + prior_value, G.T @ misfit + prior_grad
+        u = self.velocity(c)
+        if method == "adjoint":
+            value, grad_u = self.model.gradient(u, self.theta0, self.objective, self.times)
+        else:
+            value, grad_u = self.model.surrogate_gradient(u, self.theta0, self.objective, self.times)
+        return value + prior_value, self.basis.pullback(grad_u) + prior_grad
+
+    def gauss_newton_hvp(self, c, v) -> np.ndarray:
+        r"""Gauss–Newton Hessian-vector product :math:`(G^TG + S^{-2})v`.
+
+        One tangent solve gives :math:`Gv = σ^{-1}Hρ(t_j)`, :math:`ρ = ∂θ/∂\mathbf u[Bv]`; one
+        adjoint solve of the linear functional :math:`θ ↦ σ^{-1}(Gv)^T Hθ` gives
+        :math:`G^T(Gv)`.
+        """
+        c = self._coefficients(c)
+        v = as_real_array(v, "v", shape=(self.n_params,))
+        u = self.velocity(c)
+        rho = self.model.tangent(u, self.theta0, self.velocity(v), self.times)
+        gv = self.objective.predict(rho) / self.noise_std
+        weight = (self.objective.H.T @ gv.T).T.reshape(rho.shape) / self.noise_std
+
+        def linearised(theta):
+            return float(np.sum(weight * theta)), weight
+
+        _, grad_u = self.model.gradient(u, self.theta0, linearised, self.times)
+        return self.basis.pullback(grad_u) + v / self.prior_std**2
+
+    def gauss_newton_hessian(self, c) -> np.ndarray:
+        """Dense Gauss–Newton Hessian :math:`G^TG + S^{-2}` (p tangent solves)."""
+        G = self.misfit_jacobian(c)
+        return G.T @ G + np.diag(1.0 / self.prior_std**2)
+
+    def laplace_covariance(self, c) -> np.ndarray:
+        """Laplace covariance :math:`(G^TG + S^{-2})^{-1}` at ``c`` (meant for the MAP)."""
+        return np.linalg.inv(self.gauss_newton_hessian(c))
+
+
+@dataclass
+class StageRecord:
+    """One continuation stage of :func:`estimate_velocity`.
+
+    Attributes
+    ----------
+    n_times : int
+        Observation times fitted in this stage.
+    iterations : int
+        Optimiser iterations.
+    evaluations : int
+        Forward solves (objective evaluations).
+    neg_log_posterior : float
+        Ψ at the end of the stage (on the stage's data).
+    seconds : float
+        Wall time of the stage.
+    values : list of float
+        Ψ at every objective evaluation, in order.
+    """
+
+    n_times: int
+    iterations: int
+    evaluations: int
+    neg_log_posterior: float
+    seconds: float
+    values: list = field(default_factory=list)
+
+
+@dataclass
+class VelocityEstimate:
+    """Result of :func:`estimate_velocity`.
+
+    Attributes
+    ----------
+    coefficients : ndarray (p,)
+        MAP stream-function coefficients.
+    velocity : ndarray (2, *grid.shape)
+        MAP velocity :math:`B\\hat c`.
+    covariance : ndarray (p, p)
+        Laplace (Gauss–Newton) posterior covariance at the MAP.
+    posterior : VelocityPosterior
+        The full-data posterior (for sampling or predictions).
+    history : list of StageRecord
+        The continuation stages, in order.
+    misfit : float
+        Φ at the MAP (half the whitened sum of squares of the data residuals).
+    seconds : float
+        Total wall time including the Laplace covariance.
+    """
+
+    coefficients: np.ndarray
+    velocity: np.ndarray
+    covariance: np.ndarray
+    posterior: VelocityPosterior
+    history: list
+    misfit: float
+    seconds: float
+
+    @property
+    def iterations(self) -> int:
+        """Optimiser iterations summed over the stages."""
+        return sum(stage.iterations for stage in self.history)
+
+    @property
+    def std(self) -> np.ndarray:
+        """Laplace standard deviations of the coefficients."""
+        return np.sqrt(np.diag(self.covariance))
+
+    def velocity_std(self) -> np.ndarray:
+        """Pointwise Laplace sd of each velocity component, shape ``(2, *grid.shape)``.
+
+        :math:`\\operatorname{sd}(u_a(x)) = \\sqrt{b_a(x)^TΣ\\,b_a(x)}` with :math:`b_a(x)` the
+        basis fields at :math:`x`.
+        """
+        fields = self.posterior._directions.reshape(self.posterior.n_params, -1)
+        var = np.einsum("pi,pq,qi->i", fields, self.covariance, fields)
+        return np.sqrt(np.maximum(var, 0)).reshape(self.velocity.shape)
+
+
+def continuation_schedule(n_times: int, stages=(3, 6, 10)) -> list[int]:
+    """Prefix lengths to fit in turn: the entries of ``stages`` below ``n_times``, then ``n_times``."""
+    n_times = check_integer(n_times, "n_times", minimum=1)
+    return sorted({int(s) for s in stages if 0 < int(s) < n_times} | {n_times})
+
+
+def _fit_stage(posterior: VelocityPosterior, c0: np.ndarray, optimizer: str, gradient: str,
+               tol: float, max_iter: int) -> tuple[np.ndarray, StageRecord]:
+    values: list[float] = []
+    start = time.perf_counter()
+    if optimizer == "gauss-newton":
+
+        def fun(c):
+            r = posterior.residuals(c)
+            values.append(0.5 * float(r @ r))
+            return r
+
+        res = least_squares(fun, c0, jac=posterior.jacobian, method="trf", x_scale="jac",
+                            ftol=tol, xtol=tol, gtol=tol, max_nfev=max_iter)
+        iterations = res.njev
+    else:
+
+        def fun(c):
+            value, grad = posterior.value_and_gradient(c, gradient)
+            values.append(value)
+            return value, grad
+
+        if optimizer == "lbfgs":
+            bound = BOX_PRIOR_SDS * posterior.prior_std
+            res = minimize(fun, c0, jac=True, method="L-BFGS-B", bounds=list(zip(-bound, bound)),
+                           options={"maxiter": max_iter, "ftol": tol, "gtol": tol})
+        else:
+            res = minimize(fun, c0, jac=True, method="Newton-CG",
+                           hessp=posterior.gauss_newton_hvp,
+                           options={"maxiter": max_iter, "xtol": tol})
+        iterations = res.nit
+    record = StageRecord(posterior.times.size, int(iterations), len(values),
+                         float(min(values)), time.perf_counter() - start, values)
+    return res.x, record
+
+
+def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, noise_std,
+                      kmax: float = 2, prior_std=None, rng=None, *, decay: float = 1.0,
+                      continuation=(3, 6, 10), optimizer: str = "gauss-newton",
+                      gradient: str = "auto", n_starts: int = 1, tol: float = 1e-8,
+                      max_iter: int = 100) -> VelocityEstimate:
+    r"""MAP estimate and Laplace approximation of a divergence-free velocity from sensor data.
+
+    Minimises :math:`Ψ(c) = \tfrac12\sum_j\|(Hθ(t_j;c) − d_j)/σ\|^2 + \tfrac12\|c/s\|^2`
+    (module docstring) over the stream-function coefficients, by continuation over the
+    observation window: the first ``continuation[0]`` times, then the next prefix, …, then all
+    times, each stage started from the previous optimum. Measured on R3 (32², 12 coefficients,
+    25 sensors × 20 times), a fit from zero on all times at once stalls in a wrong local
+    minimum while the continuation reaches the truth to within the noise (see
+    ``docs/estimation.md``).
+
+    Parameters
+    ----------
+    model : AdvectionDiffusion
+        On a 2-D doubly periodic grid.
+    theta0 : array_like, grid.shape
+        Initial scalar field (known).
+    sensors : array_like (m, 2)
+        Sensor coordinates inside the domain.
+    times : array_like (k,)
+        Strictly increasing observation times > 0.
+    data : array_like (k, m)
+        Observations, one row per time, one column per sensor.
+    noise_std : float
+        Noise standard deviation σ > 0.
+    kmax : float
+        Stream-function modes :math:`0 < |k| ≤ k_{max}`.
+    prior_std : None, float or array_like (p,)
+        Prior sd :math:`s_k = \text{prior\_std}·|k|^{-\text{decay}}` for a scalar (None means
+        :math:`1/2π`, unit velocity sd per mode for decay 1), or one sd per coefficient.
+    rng : None, int or numpy.random.Generator
+        Draws the extra starting points when ``n_starts > 1``.
+    decay : float
+        Spectral decay γ of the prior.
+    continuation : sequence of int
+        Prefix lengths fitted before the full window; ``()`` fits all times at once.
+    optimizer : {"gauss-newton", "lbfgs", "newton-cg"}
+        ``"gauss-newton"``: trust-region least squares (``scipy.optimize.least_squares``)
+        with the tangent Jacobian; ``"lbfgs"``: L-BFGS-B with the gradient ``gradient`` in
+        the box :data:`BOX_PRIOR_SDS` prior sds wide;
+        ``"newton-cg"``: Newton-CG with Gauss–Newton Hessian-vector products.
+    gradient : {"auto", "adjoint", "tangent", "surrogate"}
+        Gradient used by ``"lbfgs"`` / ``"newton-cg"``.
+    n_starts : int
+        Number of starting points: zero, then prior draws; the lowest Ψ wins.
+    tol : float
+        Optimiser tolerance (relative change of Ψ / of c).
+    max_iter : int
+        Iteration (evaluation for Gauss–Newton) limit per stage.
+
+    Returns
+    -------
+    VelocityEstimate
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if gradient not in GRADIENT_METHODS:
+        raise ValueError(f"gradient must be one of {GRADIENT_METHODS}, got {gradient!r}")
+    n_starts = check_integer(n_starts, "n_starts", minimum=1)
+    max_iter = check_integer(max_iter, "max_iter", minimum=1)
+    tol = check_positive_scalar(tol, "tol")
+    if not isinstance(model, AdvectionDiffusion):
+        raise TypeError(f"model must be an AdvectionDiffusion, got {type(model).__name__}")
+    basis = StreamFunctionBasis(model.grid, kmax, decay=decay)
+    posterior = VelocityPosterior(model, theta0, sensors, times, data, noise_std, basis, prior_std)
+    start = time.perf_counter()
+    rng = np.random.default_rng(rng)
+    starts = [np.zeros(basis.n_params)] + [posterior.prior_std * rng.standard_normal(basis.n_params)
+                                           for _ in range(n_starts - 1)]
+    best = None
+    for c in starts:
+        history = []
+        for n_times in continuation_schedule(posterior.times.size, continuation):
+            c, record = _fit_stage(posterior.truncated(n_times), c, optimizer, gradient, tol, max_iter)
+            history.append(record)
+        value = posterior.neg_log_posterior(c)
+        if best is None or value < best[0]:
+            best = (value, c, history)
+    _, c, history = best
+    covariance = posterior.laplace_covariance(c)
+    return VelocityEstimate(c, posterior.velocity(c), covariance, posterior, history,
+                            posterior.misfit(c),
+                            time.perf_counter() - start)

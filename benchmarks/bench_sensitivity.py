@@ -1,0 +1,130 @@
+"""Benchmark of the sensitivity methods on reference problem R2 (DESIGN.md §4–5).
+
+Prints, measured side by side in one run for each grid: seconds (median of repeats), ratio to
+the library's forward solve, matrix–vector products with L or Lᵀ, peak Python memory
+(tracemalloc), and the accuracy of dΦ/du[v] against the tangent, for
+
+* forward solve θ(T); tangent ρ(T) (exact);
+* adjoint gradient of a 20-point-sensor objective for all 2n nodal velocity parameters;
+* first-order surrogate gradient (all parameters, one backward solve);
+* finite-difference gradient of all 2n parameters (extrapolated: 2·2n forward solves);
+* Crank–Nicolson with the tangent-linear model (θ and ρ), the fewest steps (doubling) that
+  reach 1e-6 relative accuracy on dΦ/du[v].
+
+Usage::
+
+    python benchmarks/bench_sensitivity.py              # 128² and 256²
+    python benchmarks/bench_sensitivity.py --n 64 128   # chosen sizes
+    python benchmarks/bench_sensitivity.py --large      # adds 512²
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import tracemalloc
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from advdiff_sens.matrix import propagate
+from advdiff_sens.observations import LeastSquaresObjective
+from advdiff_sens.reference import r2_problem
+from advdiff_sens.studies import default_direction
+
+
+def measure(fn, repeats: int):
+    """Median seconds, peak traced memory (MiB), products with L, and the last result."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    tracemalloc.start()
+    with propagate.count_products() as counter:
+        fn()
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return statistics.median(times), peak, counter.products, result
+
+
+def crank_nicolson_tangent(L, J, theta0, T, steps):
+    """θ and ρ at T by Crank–Nicolson with the tangent-linear model (one LU, reused)."""
+    dt = T / steps
+    eye = sp.identity(L.shape[0], format="csc")
+    lu = spla.splu((eye - 0.5 * dt * L).tocsc())
+    explicit = (eye + 0.5 * dt * L).tocsr()
+    theta, rho = theta0.copy(), np.zeros_like(theta0)
+    for _ in range(steps):
+        new_theta = lu.solve(explicit @ theta)
+        rho = lu.solve(explicit @ rho + 0.5 * dt * (J @ (theta + new_theta)))
+        theta = new_theta
+    return theta, rho
+
+
+def run(n: int, repeats: int, rng) -> list[tuple]:
+    problem = r2_problem(n)
+    model, u, theta0, T = problem.model, problem.u, problem.theta0, problem.T
+    sensors = rng.uniform(0, 1, size=(20, 2))
+    objective = LeastSquaresObjective(model.grid, sensors, np.zeros((1, 20)))
+    v = default_direction(model)
+    model.generator(u)                               # assemble once, outside the timings
+
+    fwd_s, fwd_mem, fwd_mv, theta = measure(lambda: model.solve(u, theta0, [T]), repeats)
+    g = objective(theta)[1][0]
+    tan_s, tan_mem, tan_mv, rho = measure(lambda: model.tangent(u, theta0, v, T), repeats)
+    reference = float(np.sum(g * rho))
+
+    def err(value):
+        return abs(value - reference) / abs(reference)
+
+    adj_s, adj_mem, adj_mv, adj = measure(lambda: model.gradient(u, theta0, objective, [T]), repeats)
+    sur_s, sur_mem, sur_mv, sur = measure(lambda: model.surrogate_gradient(u, theta0, objective, [T]),
+                                          repeats)
+    rows = [("forward θ(T)", fwd_s, fwd_mv, fwd_mem, float("nan")),
+            ("tangent ρ(T)", tan_s, tan_mv, tan_mem, 0.0),
+            (f"adjoint gradient, {2 * n * n} params", adj_s, adj_mv, adj_mem,
+             err(float(np.sum(adj[1] * v)))),
+            ("surrogate gradient (1.6)", sur_s, sur_mv, sur_mem, err(float(np.sum(sur[1] * v)))),
+            (f"finite differences, {2 * n * n} params (extrapolated)", 4 * n * n * fwd_s,
+             4 * n * n * fwd_mv, fwd_mem, float("nan"))]
+    L = model.generator(u)
+    J = model.generator_derivative(u, v)
+    steps = 32
+    while True:
+        start = time.perf_counter()
+        _, rho_cn = crank_nicolson_tangent(L, J, theta0.ravel(), T, steps)
+        cn_s = time.perf_counter() - start
+        cn_err = err(float(np.sum(g.ravel() * rho_cn)))
+        if cn_err <= 1e-6 or steps >= 8192:
+            break
+        steps *= 2
+    rows.append((f"Crank–Nicolson TLM, {steps} steps (LU solves)", cn_s, 3 * steps, float("nan"),
+                 cn_err))
+    print(f"\nR2 at {n}x{n} (n = {n * n}), adjoint: {adj.info.nodes} quadrature nodes, "
+          f"estimated relative error {adj.info.relative_error_estimate:.1e}, checkpoints "
+          f"{adj.info.checkpoint_bytes / 2**20:.0f} MiB")
+    print("| method | seconds | × forward | products | peak MiB | rel. error of dΦ/du[v] |")
+    print("|---|---|---|---|---|---|")
+    for name, seconds, products, memory, error in rows:
+        print(f"| {name} | {seconds:.3f} | {seconds / fwd_s:.2f} | {products} | "
+              f"{memory:.0f} | {error:.1e} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[128, 256])
+    parser.add_argument("--large", action="store_true", help="also run 512²")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    sizes = args.n + ([512] if args.large else [])
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        run(n, args.repeats, rng)
+
+
+if __name__ == "__main__":
+    main()

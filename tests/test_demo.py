@@ -1,0 +1,53 @@
+"""The `demo` and `estimate` commands and the estimation examples run end to end."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_script
+
+
+def test_demo_quick_runs_and_writes_figures(tmp_path):
+    proc = run_script(["-m", "advdiff_sens", "demo", "--quick", "--outdir", "out"], tmp_path)
+    assert "velocity relative L2 error" in proc.stdout and "HMC" in proc.stdout
+    for name in ("flow.png", "data_fit.png", "posterior_sd.png", "traces.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 1000
+    assert str(tmp_path / "out") in proc.stdout
+
+
+def test_estimate_reads_npz_and_writes_results(tmp_path):
+    from advdiff_sens.twin import make_twin
+
+    twin = make_twin(10, kmax=1, n_sensors=9, times=np.linspace(0.1, 0.4, 4), rng=2)
+    np.savez(tmp_path / "data.npz", sensors=twin.sensors, times=twin.times, data=twin.data,
+             theta0=twin.theta0, noise_std=twin.noise_std, kappa=0.01, kmax=1.0)
+    run_script(["-m", "advdiff_sens", "estimate", "data.npz", "--samples", "6",
+                "--outdir", "res"], tmp_path)
+    with np.load(tmp_path / "res" / "estimate.npz") as out:
+        assert out["velocity"].shape == (2, 10, 10)
+        error = np.linalg.norm(out["velocity"] - twin.true_velocity) / np.linalg.norm(twin.true_velocity)
+        assert error < 0.1
+    assert (tmp_path / "res" / "flow.png").exists()
+
+
+def test_estimate_rejects_incomplete_file(tmp_path):
+    np.savez(tmp_path / "bad.npz", sensors=np.zeros((3, 2)))
+    proc = subprocess.run([sys.executable, "-m", "advdiff_sens", "estimate", "bad.npz"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2 and "lacks the array(s)" in proc.stderr
+
+
+@pytest.mark.slow   # ~15 s alone, 35 s on the loaded 2-core machine
+def test_example_surrogate_vs_adjoint(tmp_path):
+    proc = run_script([str(ROOT / "examples" / "surrogate_vs_adjoint.py")], tmp_path)
+    assert "surrogate rel. error" in proc.stdout and "| gradient | acceptance" in proc.stdout
+    assert (tmp_path / "surrogate_vs_adjoint.png").exists()
+
+
+@pytest.mark.slow   # ~12 s alone, 35 s on the loaded 2-core machine
+def test_example_rate_matrix_hmc(tmp_path):
+    proc = run_script([str(ROOT / "examples" / "rate_matrix_hmc.py")], tmp_path)
+    assert "asymptotic surrogate" in proc.stdout
+    assert (tmp_path / "rate_matrix_hmc.png").exists()
