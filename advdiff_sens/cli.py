@@ -13,8 +13,8 @@ demo
     embedded defaults — MAP by continuation, Laplace covariance, a short HMC run — printing a
     table and saving figures (``--quick`` for a reduced size).
 estimate DATA.npz
-    The same estimation on user data (format in ``docs/estimation.md`` and
-    :data:`NPZ_REQUIRED`), writing ``estimate.npz`` and figures.
+    The same estimation on user data (format: README section "Estimating a flow from
+    scalar data", and :data:`NPZ_REQUIRED`), writing ``estimate.npz`` and figures.
 """
 
 from __future__ import annotations

@@ -398,8 +398,8 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
     observation window: the first ``continuation[0]`` times, then the next prefix, …, then all
     times, each stage started from the previous optimum. Measured on R3 (32², 12 coefficients,
     25 sensors × 20 times), a fit from zero on all times at once stalls in a wrong local
-    minimum while the continuation reaches the truth to within the noise (see
-    ``docs/estimation.md``).
+    minimum while the continuation reaches the truth to within the noise (README section
+    "Estimating a flow from scalar data").
 
     Parameters
     ----------

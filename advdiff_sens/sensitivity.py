@@ -87,20 +87,40 @@ class Checkpoints:
             self._times.insert(k, s)
             self._states.insert(k, x)
 
-    def at(self, s: float) -> np.ndarray:
-        """The state at time ``s`` (computed and stored if new)."""
+    def _base(self, s: float) -> int:
+        """Index of the checkpoint states at ``s`` are computed from."""
         if self.direction > 0:
             k = bisect.bisect_right(self._times, s) - 1
         else:
             k = bisect.bisect_left(self._times, s)
         if k < 0 or k >= len(self._times):
-            raise ValueError(f"no checkpoint on the {'left' if self.direction > 0 else 'right'} of s={s}")
-        c = self._times[k]
-        if c == s:
-            return self._states[k]
-        x = self.propagator.apply(self._states[k], abs(s - c))
-        self.add(s, x)
-        return x
+            side = "left" if self.direction > 0 else "right"
+            raise ValueError(f"no checkpoint on the {side} of s={s}")
+        return k
+
+    def at(self, s: float) -> np.ndarray:
+        """The state at time ``s`` (computed and stored if new)."""
+        return self.at_many(np.array([s]))[0]
+
+    def at_many(self, s: np.ndarray) -> np.ndarray:
+        """States at the sorted times ``s`` (shape ``(len(s), n)``), stored as checkpoints.
+
+        All of them are reached in one propagation, with the offsets as output times (one
+        schedule, one pass with dense output), from the checkpoint nearest to the first time
+        in the direction of propagation; the quadrature asks for the nodes of adjacent
+        intervals at once, so that checkpoint is at most one interval away.
+        """
+        k = self._base(float(s[0] if self.direction > 0 else s[-1]))
+        offsets = np.abs(s - self._times[k])
+        order = np.argsort(offsets, kind="stable")
+        out = np.empty((s.size, self._states[k].size), dtype=self._states[k].dtype)
+        fresh = offsets[order] > 0
+        out[order[~fresh]] = self._states[k]
+        if fresh.any():
+            out[order[fresh]] = self.propagator.apply(self._states[k], offsets[order][fresh])
+        for x, state in zip(s, out):
+            self.add(float(x), state)
+        return out
 
     def nbytes(self) -> int:
         """Memory held by the stored states."""
@@ -204,13 +224,9 @@ def adjoint_gradient(forward_propagator: Propagator, adjoint_propagator: Propaga
         adjoint.add(b, lam_end)
 
         def integrand(s_nodes: np.ndarray, adjoint=adjoint) -> np.ndarray:
-            out = np.empty((s_nodes.size, ndim, theta0.size))
-            for k, s in enumerate(s_nodes):
-                th = forward.at(float(s))
-                out[k] = np.stack([P @ th for P in partials])
-            for k in range(s_nodes.size - 1, -1, -1):
-                out[k] *= adjoint.at(float(s_nodes[k]))[None, :]
-            return out
+            thetas_s = forward.at_many(s_nodes)
+            lambdas_s = adjoint.at_many(s_nodes)
+            return np.stack([(P @ thetas_s.T).T for P in partials], axis=1) * lambdas_s[:, None, :]
 
         # λ has its layer at the panel end; θ only at s = 0 (a rough θ0)
         ends = (fastest if j == 0 else None, fastest)

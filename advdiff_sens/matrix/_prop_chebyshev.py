@@ -501,31 +501,45 @@ class _ShiftedOperator:
                 _csr_matvec(d, d, M.indptr, M.indices, self._data[sign], xi, yi)
 
 
+_BASIS_BYTES = 256 * 2**20
+
+
 def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.ndarray],
                  imaginary: bool) -> list[np.ndarray]:
     r""":math:`\sum_k (a^{(j)}_k/\sigma_k)\,\sigma_k T_k(X)\,x` for each coefficient row
     ``coeffs[j]`` (each of its own length = degree + 1); ``x`` has shape (k, d).
 
-    The accumulation ``out += a * cur`` uses numpy with one scratch vector rather than BLAS
+    The rows are zero-padded to one matrix :math:`C`. With several rows (dense output at
+    several times) the basis vectors :math:`\sigma_kT_k(X)x` are kept and combined by one
+    matrix product :math:`C\,[T_0x, T_1x, …]` (BLAS 3) when they fit in 256 MiB; otherwise
+    (and for a single row) each term updates the outputs in place with numpy, not BLAS
     ``axpy``: a threaded BLAS level-1 call on a loaded machine can cost milliseconds.
     """
-    outs = [c[0] * x for c in coeffs]
     degree = max(c.size for c in coeffs) - 1
-    if degree == 0:
-        return outs
-    prev, cur, scratch = x.copy(), np.zeros_like(x), np.empty_like(x)
-    op.matvec_add(1, prev, cur)
-    cur *= 0.5
-    for k in range(1, degree + 1):
-        for c, out in zip(coeffs, outs):
-            if k < c.size:
-                np.multiply(cur, c[k], out=scratch)
-                out += scratch
-        if k == degree:
-            break
-        op.matvec_add(1 if imaginary or k % 2 == 0 else -1, cur, prev)
-        prev, cur = cur, prev
-    return outs
+    C = np.zeros((len(coeffs), degree + 1), dtype=np.result_type(*coeffs))
+    for j, c in enumerate(coeffs):
+        C[j, :c.size] = c
+    keep = len(coeffs) > 1 and (degree + 1) * x.size * x.itemsize <= _BASIS_BYTES
+    basis = np.empty((degree + 1, *x.shape), dtype=x.dtype) if keep else None
+    outs = None if keep else np.multiply.outer(C[:, 0], x)
+    if keep:
+        basis[0] = x
+    if degree > 0:
+        prev, cur = x.copy(), np.zeros_like(x)
+        op.matvec_add(1, prev, cur)
+        cur *= 0.5
+        for k in range(1, degree + 1):
+            if keep:
+                basis[k] = cur
+            else:
+                outs += np.multiply.outer(C[:, k], cur)
+            if k == degree:
+                break
+            op.matvec_add(1 if imaginary or k % 2 == 0 else -1, cur, prev)
+            prev, cur = cur, prev
+    if keep:
+        outs = (C @ basis.reshape(degree + 1, -1)).reshape(len(coeffs), *x.shape)
+    return list(outs)
 
 
 def chebyshev_propagate(A, x0: np.ndarray, times: np.ndarray, tol: float,
