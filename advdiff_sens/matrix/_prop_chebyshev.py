@@ -509,37 +509,44 @@ def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.nda
     r""":math:`\sum_k (a^{(j)}_k/\sigma_k)\,\sigma_k T_k(X)\,x` for each coefficient row
     ``coeffs[j]`` (each of its own length = degree + 1); ``x`` has shape (k, d).
 
-    The rows are zero-padded to one matrix :math:`C`. With several rows (dense output at
-    several times) the basis vectors :math:`\sigma_kT_k(X)x` are kept and combined by one
-    matrix product :math:`C\,[T_0x, T_1x, …]` (BLAS 3) when they fit in 256 MiB; otherwise
-    (and for a single row) each term updates the outputs in place with numpy, not BLAS
-    ``axpy``: a threaded BLAS level-1 call on a loaded machine can cost milliseconds.
+    The rows are zero-padded to one matrix :math:`C`; the basis vectors
+    :math:`\sigma_kT_k(X)x` are buffered in chunks of at most 256 MiB and combined with
+    the outputs by one matrix product per chunk, :math:`\text{outs} \mathrel{+}=
+    C_{:,\text{chunk}}\,[T_kx]_{k∈\text{chunk}}` (BLAS 3: dense output at many times costs
+    little more than one), never by per-term BLAS ``axpy`` calls (a threaded level-1 call on
+    a loaded machine can cost milliseconds).
     """
     degree = max(c.size for c in coeffs) - 1
     C = np.zeros((len(coeffs), degree + 1), dtype=np.result_type(*coeffs))
     for j, c in enumerate(coeffs):
         C[j, :c.size] = c
-    keep = len(coeffs) > 1 and (degree + 1) * x.size * x.itemsize <= _BASIS_BYTES
-    basis = np.empty((degree + 1, *x.shape), dtype=x.dtype) if keep else None
-    outs = None if keep else np.multiply.outer(C[:, 0], x)
-    if keep:
-        basis[0] = x
+    chunk = int(max(1, min(degree + 1, _BASIS_BYTES // (x.size * x.itemsize))))
+    buffer = np.empty((chunk, x.size), dtype=x.dtype)
+    outs = np.zeros((len(coeffs), x.size), dtype=np.result_type(C, x))
+    filled, first = 0, 0
+
+    def push(vector: np.ndarray) -> None:
+        nonlocal filled, first
+        buffer[filled] = vector.ravel()
+        filled += 1
+        if filled == chunk:
+            outs[...] += C[:, first:first + filled] @ buffer[:filled]
+            first, filled = first + filled, 0
+
+    push(x)
     if degree > 0:
         prev, cur = x.copy(), np.zeros_like(x)
         op.matvec_add(1, prev, cur)
         cur *= 0.5
         for k in range(1, degree + 1):
-            if keep:
-                basis[k] = cur
-            else:
-                outs += np.multiply.outer(C[:, k], cur)
+            push(cur)
             if k == degree:
                 break
             op.matvec_add(1 if imaginary or k % 2 == 0 else -1, cur, prev)
             prev, cur = cur, prev
-    if keep:
-        outs = (C @ basis.reshape(degree + 1, -1)).reshape(len(coeffs), *x.shape)
-    return list(outs)
+    if filled:
+        outs += C[:, first:first + filled] @ buffer[:filled]
+    return list(outs.reshape(len(coeffs), *x.shape))
 
 
 def chebyshev_propagate(A, x0: np.ndarray, times: np.ndarray, tol: float,
