@@ -501,7 +501,26 @@ class _ShiftedOperator:
                 _csr_matvec(d, d, M.indptr, M.indices, self._data[sign], xi, yi)
 
 
-_BASIS_BYTES = 256 * 2**20
+_BASIS_BYTES = 64 * 2**20
+
+
+def _series_single(op: _ShiftedOperator | None, x: np.ndarray, c: np.ndarray,
+                   imaginary: bool) -> np.ndarray:
+    """One output of :func:`_series_step`, accumulated in place (no basis kept)."""
+    out = c[0] * x
+    if c.size == 1:
+        return out
+    prev, cur, scratch = x.copy(), np.zeros_like(x), np.empty_like(x)
+    op.matvec_add(1, prev, cur)
+    cur *= 0.5
+    for k in range(1, c.size):
+        np.multiply(cur, c[k], out=scratch)
+        out += scratch
+        if k == c.size - 1:
+            break
+        op.matvec_add(1 if imaginary or k % 2 == 0 else -1, cur, prev)
+        prev, cur = cur, prev
+    return out
 
 
 def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.ndarray],
@@ -509,14 +528,16 @@ def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.nda
     r""":math:`\sum_k (a^{(j)}_k/\sigma_k)\,\sigma_k T_k(X)\,x` for each coefficient row
     ``coeffs[j]`` (each of its own length = degree + 1); ``x`` has shape (k, d).
 
-    The rows are zero-padded to one matrix :math:`C`; the basis vectors
-    :math:`\sigma_kT_k(X)x` are buffered in chunks of at most 256 MiB and combined with
-    the outputs by one matrix product per chunk, :math:`\text{outs} \mathrel{+}=
-    C_{:,\text{chunk}}\,[T_kx]_{k∈\text{chunk}}` (BLAS 3: dense output at many times costs
-    little more than one), never by per-term BLAS ``axpy`` calls (a threaded level-1 call on
-    a loaded machine can cost milliseconds).
+    A single row (the usual case) is accumulated in place term by term with numpy (one
+    scratch vector), not with BLAS ``axpy``: a threaded level-1 call on a loaded machine can
+    cost milliseconds. Several rows (dense output at several times) are zero-padded to one
+    matrix :math:`C`; the basis vectors :math:`\sigma_kT_k(X)x` are buffered in chunks of at
+    most 64 MiB and combined by one matrix product per chunk,
+    :math:`\text{outs} \mathrel{+}= C_{:,\text{chunk}}\,[T_kx]_{k∈\text{chunk}}` (BLAS 3).
     """
     degree = max(c.size for c in coeffs) - 1
+    if len(coeffs) == 1:
+        return [_series_single(op, x, coeffs[0], imaginary)]
     C = np.zeros((len(coeffs), degree + 1), dtype=np.result_type(*coeffs))
     for j, c in enumerate(coeffs):
         C[j, :c.size] = c
