@@ -137,6 +137,7 @@ class VelocityPosterior:
         self.data, self.noise_std = self.objective.data, self.objective.noise_std
         self.prior_std = _coefficient_prior_std(basis, prior_std)
         self._directions = np.stack([basis.to_velocity(e) for e in np.eye(basis.n_params)])
+        self._last_value: tuple[np.ndarray, float] | None = None
 
     @property
     def n_params(self) -> int:
@@ -181,7 +182,14 @@ class VelocityPosterior:
         return -self.misfit(c)
 
     def neg_log_posterior(self, c) -> float:
-        """:math:`Ψ(c) = Φ(c) + \\tfrac12\\|c/s\\|^2` (up to an additive constant)."""
+        """:math:`Ψ(c) = Φ(c) + \\tfrac12\\|c/s\\|^2` (up to an additive constant).
+
+        Reuses the exact value :meth:`value_and_gradient` computed at the same ``c`` (HMC asks
+        for the gradient at the end of a trajectory, then for the density there).
+        """
+        c = self._coefficients(c)
+        if self._last_value is not None and np.array_equal(c, self._last_value[0]):
+            return self._last_value[1]
         return 0.5 * float(np.sum(self.residuals(c) ** 2))
 
     def log_density(self, c) -> float:
@@ -228,13 +236,17 @@ class VelocityPosterior:
         prior_grad = c / self.prior_std**2
         if method == "tangent":
             misfit, G = self._misfit_and_jacobian(c)
-            return 0.5 * float(misfit @ misfit) + prior_value, G.T @ misfit + prior_grad
-        u = self.velocity(c)
-        if method == "adjoint":
-            value, grad_u = self.model.gradient(u, self.theta0, self.objective, self.times)
+            value, grad = 0.5 * float(misfit @ misfit) + prior_value, G.T @ misfit + prior_grad
         else:
-            value, grad_u = self.model.surrogate_gradient(u, self.theta0, self.objective, self.times)
-        return value + prior_value, self.basis.pullback(grad_u) + prior_grad
+            u = self.velocity(c)
+            if method == "adjoint":
+                value, grad_u = self.model.gradient(u, self.theta0, self.objective, self.times)
+            else:
+                value, grad_u = self.model.surrogate_gradient(u, self.theta0, self.objective,
+                                                              self.times)
+            value, grad = value + prior_value, self.basis.pullback(grad_u) + prior_grad
+        self._last_value = (c.copy(), value)     # exact for every method (θ from the solve)
+        return value, grad
 
     def gauss_newton_hvp(self, c, v) -> np.ndarray:
         r"""Gauss–Newton Hessian-vector product :math:`(G^TG + S^{-2})v`.

@@ -60,6 +60,7 @@ class AdvectionDiffusion:
         self._cached_u: np.ndarray | None = None
         self._cached_generator: sp.csr_array | None = None
         self._cached_propagators: dict[bool, Propagator] = {}
+        self._cached_partials: list[sp.csr_array] | None = None
 
     def __repr__(self) -> str:
         return (f"AdvectionDiffusion({self.grid!r}, kappa={self.kappa}, "
@@ -77,6 +78,7 @@ class AdvectionDiffusion:
         L = operators.assemble_generator(self.grid, self.kappa, self.scheme, u, self._mats)
         self._cached_u, self._cached_generator = u.copy(), L
         self._cached_propagators = {}
+        self._cached_partials = None
         return L
 
     def propagator(self, u, *, transpose: bool = False) -> Propagator:
@@ -89,9 +91,13 @@ class AdvectionDiffusion:
         return self._cached_propagators[transpose]
 
     def partial_generators(self, u) -> list[sp.csr_array]:
-        """Matrices :math:`P_a` with :math:`∂L/∂\\mathbf u[\\mathbf v] = \\sum_a \\operatorname{diag}(v_a)P_a`."""
-        u = self.grid.check_velocity(u, "u")
-        return operators.partial_generators(self.grid, self.kappa, self.scheme, u, self._mats)
+        """Matrices :math:`P_a` with :math:`∂L/∂\\mathbf u[\\mathbf v] = \\sum_a \\operatorname{diag}(v_a)P_a`
+        (cached with the generator of the last ``u``)."""
+        self.generator(u)
+        if self._cached_partials is None:
+            self._cached_partials = operators.partial_generators(
+                self.grid, self.kappa, self.scheme, self._cached_u, self._mats)
+        return self._cached_partials
 
     def generator_derivative(self, u, v) -> sp.csr_array:
         r"""Exact directional derivative :math:`J = ∂L/∂\mathbf u[\mathbf v]` (sparse, n × n).

@@ -270,6 +270,11 @@ def _hmc_chain(log_density: LogDensity, gradient: Gradient, x: np.ndarray, C: np
     return draws, logps, float(accepts.mean()), step, n_grad
 
 
+def _check_callable(fn, name: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+
+
 def _check_common(n_samples, n_warmup, n_chains, target_accept):
     n_samples = check_integer(n_samples, "n_samples", minimum=4)
     n_warmup = check_integer(n_warmup, "n_warmup", minimum=0)
@@ -315,6 +320,8 @@ def hmc(log_density: LogDensity, gradient: Gradient, x0, n_samples: int, *,
     progress : bool
         Print a progress line on stderr.
     """
+    _check_callable(log_density, "log_density")
+    _check_callable(gradient, "gradient")
     n_samples, n_warmup, n_chains, target_accept = _check_common(
         n_samples, n_warmup, n_chains, target_accept)
     step_size = check_positive_scalar(step_size, "step_size")
@@ -381,6 +388,7 @@ def pcn(log_likelihood: LogDensity, prior_std, x0, n_samples: int, *, beta: floa
     SamplerResult
         ``log_density`` holds log-likelihood + log-prior (up to a constant).
     """
+    _check_callable(log_likelihood, "log_likelihood")
     n_samples, n_warmup, n_chains, target_accept = _check_common(
         n_samples, n_warmup, n_chains, target_accept)
     beta = check_positive_scalar(beta, "beta")

@@ -141,3 +141,13 @@ def test_bad_types_raise_type_errors(small_twin):
     with pytest.raises(TypeError, match="n_starts"):
         estimate_velocity(small_twin.model, small_twin.theta0, small_twin.sensors,
                           small_twin.times, small_twin.data, 0.01, n_starts=1.5)
+
+
+def test_log_density_reuses_the_value_of_the_last_gradient_call(small_twin, rng):
+    post = _posterior(small_twin)
+    c = 0.01 * rng.standard_normal(post.n_params)
+    fresh = post.log_density(c)
+    value, _ = post.value_and_gradient(c + 1e-3)
+    assert post.log_density(c + 1e-3) == -value                 # memo hit: the same number
+    assert abs(post.log_density(c) - fresh) <= 1e-12 * abs(fresh)   # other points recomputed
+    assert abs(-value - _posterior(small_twin).log_density(c + 1e-3)) <= 1e-10 * abs(value)

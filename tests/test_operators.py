@@ -221,3 +221,14 @@ def test_generator_cache_returns_same_matrix_for_same_velocity(rng):
     L1 = model.generator(u)
     assert model.generator(u.copy()) is L1
     assert model.generator(u + 1e-3) is not L1
+
+
+def test_partial_generators_follow_the_velocity(rng):
+    model = ads.AdvectionDiffusion(ads.Grid((8, 8)), kappa=0.05, scheme="exponential")
+    u1, u2, v = rng.standard_normal((3, 2, 8, 8))
+    J1 = model.generator_derivative(u1, v)
+    J2 = model.generator_derivative(u2, v)
+    fresh = ads.AdvectionDiffusion(ads.Grid((8, 8)), kappa=0.05, scheme="exponential")
+    assert abs(J2 - fresh.generator_derivative(u2, v)).max() == 0.0
+    assert abs(J1 - J2).max() > 1e-3
+    assert model.partial_generators(u2) is model.partial_generators(u2.copy())

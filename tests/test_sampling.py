@@ -156,3 +156,12 @@ def test_pde_posterior_hmc_exact_surrogate_pcn_and_laplace_agree():
     assert np.all(np.abs(est.std - exact.std)
                   <= 4 * exact.std / np.sqrt(2 * np.minimum(exact.ess(), n_exact)))
     assert np.all(np.abs(est.coefficients - exact.mean) <= 4 * exact.mcse() + 0.1 * exact.std)
+
+
+def test_samplers_reject_non_callables():
+    with pytest.raises(TypeError, match="log_density"):
+        hmc(1.0, exact_gradient, np.zeros(2), 10)
+    with pytest.raises(TypeError, match="gradient"):
+        hmc(log_density, "grad", np.zeros(2), 10)
+    with pytest.raises(TypeError, match="log_likelihood"):
+        pcn(None, np.ones(2), np.zeros(2), 10)

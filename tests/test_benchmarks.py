@@ -1,0 +1,15 @@
+"""The benchmark scripts run end to end at a tiny size (no timing is asserted)."""
+
+from conftest import ROOT, run_script
+
+
+def test_bench_sensitivity_runs(tmp_path):
+    proc = run_script([str(ROOT / "benchmarks" / "bench_sensitivity.py"), "--n", "16",
+                       "--repeats", "1", "--cn-max-steps", "32"], tmp_path)
+    assert "adjoint gradient, 512 params" in proc.stdout
+
+
+def test_bench_propagate_runs(tmp_path):
+    proc = run_script([str(ROOT / "benchmarks" / "bench_propagate.py"), "--n", "16",
+                       "--repeats", "1"], tmp_path)
+    assert "scipy" in proc.stdout
