@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from . import operators, sensitivity
 from ._validation import as_times, check_positive_scalar
 from .grid import Grid
+from .matrix.adjoint import record_expm_action
 from .matrix.propagate import BACKENDS, DEFAULT_BACKEND, Propagator
 from .sensitivity import GradientResult, Objective
 
@@ -201,8 +202,8 @@ class AdvectionDiffusion:
         grads = dtheta.reshape(len(times), n)
         return times, thetas, value, grads
 
-    def gradient(self, u, theta0, objective: Objective, t, *, rtol: float = 1e-10
-                 ) -> GradientResult:
+    def gradient(self, u, theta0, objective: Objective, t, *, method: str = "auto",
+                 rtol: float = 1e-10, checkpoints: int | None = None) -> GradientResult:
         r"""Adjoint gradient of :math:`Φ(θ)` with respect to the nodal velocity field.
 
         .. math::
@@ -210,33 +211,67 @@ class AdvectionDiffusion:
             \frac{∂Φ}{∂u_{a,i}} = \int_0^{t_k} λ_i(s)\,(P_aθ(s))_i\,ds,\qquad
             λ(s) = \sum_{t_j ≥ s} e^{(t_j − s)L^T}\frac{∂Φ}{∂θ(t_j)}
 
-        (the discrete (4.7) with the sign corrected), by adaptive Gauss–Legendre quadrature
-        panel by panel between observation times (see :mod:`advdiff_sens.sensitivity`).
+        (the discrete (4.7) with the sign corrected; see :mod:`advdiff_sens.sensitivity`).
 
         Parameters
         ----------
         u, theta0, t
-            As in :meth:`solve`.
+            As in :meth:`solve` (real ``theta0``).
         objective : callable
             ``objective(theta) -> (value, dvalue/dtheta)``, ``theta`` shaped like the output of
             ``solve(u, theta0, t)``.
+        method : {"auto", "discrete", "quadrature"}
+            ``"discrete"``: reverse mode of the Chebyshev propagator
+            (:mod:`advdiff_sens.matrix.adjoint`), about three forward solves, exact adjoint
+            of :meth:`tangent`; needs the Chebyshev backend. ``"quadrature"``: adaptive
+            Gauss–Kronrod quadrature of the integral above, panel by panel between
+            observation times, with an error estimate; any backend. ``"auto"``: discrete
+            when the Chebyshev backend applies (not ``backend="scipy"``, real data, a
+            certifiable schedule), else quadrature.
         rtol : float
-            Relative tolerance of the quadrature (estimated error / ‖gradient‖ per panel).
+            Quadrature only: relative tolerance (estimated error / ‖gradient‖ per panel).
+            The discrete method's accuracy is the propagator tolerance.
+        checkpoints : int, optional
+            Discrete only: largest number of stored recurrence states (two vectors of size
+            n each; at least the number of steps of the schedule, usually 1); fewer
+            checkpoints mean longer recomputed blocks and larger block buffers. Default:
+            about the square root of the number of polynomial terms.
 
         Returns
         -------
         GradientResult
             Unpacks as ``value, grad`` (``grad`` of shape ``(ndim, *grid.shape)``); its
-            ``.info`` (:class:`advdiff_sens.sensitivity.GradientInfo`) has the quadrature error
-            estimate, the number of nodes and the checkpoint memory (states stored × n × 8
-            bytes).
+            ``.info`` (:class:`advdiff_sens.sensitivity.GradientInfo`) has the method, the
+            error estimate, quadrature nodes and the memory of the stored states.
         """
+        if method not in sensitivity.ADJOINT_METHODS:
+            raise ValueError(f"method must be one of {sensitivity.ADJOINT_METHODS}, "
+                             f"got {method!r}")
         rtol = check_positive_scalar(rtol, "rtol")
-        times, thetas, value, grads = self._objective_gradients(u, theta0, objective, t)
-        theta0 = self._check_theta0(theta0).ravel()
-        grad, info = sensitivity.adjoint_gradient(
-            self.propagator(u), self.propagator(u, transpose=True), self.partial_generators(u),
-            theta0, times, thetas, grads, rtol=rtol)
+        if not callable(objective):
+            raise TypeError(f"objective must be callable, got {type(objective).__name__}")
+        field = self._check_theta0(theta0)
+        theta0 = field.ravel()
+        times, _ = as_times(t, "t")
+        tape = None
+        if method != "quadrature":
+            tape = record_expm_action(self.propagator(u), theta0, times, checkpoints=checkpoints)
+            if tape is None and method == "discrete":
+                raise ValueError("method='discrete' needs the Chebyshev backend and real data "
+                                 f"(backend={self.backend!r}); use method='quadrature'")
+        if tape is None:
+            times, thetas, value, grads = self._objective_gradients(u, field, objective, t)
+            grad, info = sensitivity.adjoint_gradient(
+                self.propagator(u), self.propagator(u, transpose=True),
+                self.partial_generators(u), theta0, times, thetas, grads, rtol=rtol)
+        else:
+            theta = tape.states if np.ndim(t) else tape.states[0]
+            value, dtheta = sensitivity.check_objective_output(
+                objective(self._flat_output(theta)), theta.shape[:-1] + self.grid.shape)
+            grads = dtheta.reshape(len(times), self.grid.n)
+            grad, info = sensitivity.discrete_adjoint_gradient(
+                tape, self.partial_generators(u), theta0, times, grads,
+                self.propagator(u).tol)
         return GradientResult(value, grad.reshape((self.grid.ndim, *self.grid.shape)), info)
 
     def surrogate_gradient(self, u, theta0, objective: Objective, t) -> GradientResult:

@@ -7,7 +7,16 @@ Notation: :math:`J(\mathbf v) = ∂L/∂\mathbf u[\mathbf v] = \sum_a \operatorn
   :math:`ρ(0) = 0` ((1.3), and the corrected (4.6): the source term is :math:`−\mathbf v·∇θ`
   for central differences), i.e. :math:`ρ(t) = ∇_J e^{tL}θ_0`, computed by the matrix
   level's :func:`advdiff_sens.matrix.expm_frechet_action` (block-triangular system).
-* **Adjoint** (all nodal parameters at once): for :math:`Φ(θ(t_1), …, θ(t_k))` with
+* **Adjoint** (all nodal parameters at once), two methods:
+
+  - ``"discrete"`` (default with the Chebyshev backend): reverse mode of the tangent's own
+    polynomial propagator (:mod:`advdiff_sens.matrix.adjoint`): one recorded forward pass,
+    one recomputation and one backward Clenshaw pass (about three forward solves), memory
+    bounded by a checkpoint count; gradient · v equals the tangent to rounding, with no
+    quadrature error.
+  - ``"quadrature"`` (any backend): the continuous adjoint below.
+
+  For :math:`Φ(θ(t_1), …, θ(t_k))` with
   :math:`g_j = ∂Φ/∂θ(t_j)` and the adjoint :math:`λ(s) = \sum_{t_j ≥ s} e^{(t_j − s)L^T} g_j`,
 
   .. math::
@@ -37,14 +46,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .matrix import expm_frechet_actions, surrogate_action
-from .matrix.propagate import Propagator
+from .matrix.adjoint import ExpmTape
+from .matrix.propagate import Propagator, _norm2_bound
 from .quadrature import adaptive_gauss_kronrod
 
-__all__ = ["tangent", "surrogate", "adjoint_gradient", "surrogate_gradient",
+__all__ = ["tangent", "surrogate", "adjoint_gradient", "discrete_adjoint_gradient",
+           "surrogate_gradient", "ADJOINT_METHODS",
            "GradientInfo", "GradientResult", "Checkpoints", "Objective",
            "check_objective_output"]
 
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+ADJOINT_METHODS = ("auto", "discrete", "quadrature")
 
 
 def tangent(L, Js: list, theta0: np.ndarray, t, *, backend: str
@@ -153,27 +165,38 @@ class GradientResult(tuple):
 
 @dataclass
 class GradientInfo:
-    """Diagnostics of an adjoint gradient.
+    r"""Diagnostics of an adjoint gradient.
 
     Attributes
     ----------
+    method : str
+        ``"discrete"`` or ``"quadrature"``.
     error_estimate : float
-        Estimated absolute quadrature error (2-norm over the whole gradient field).
+        Absolute error of the gradient field (2-norm): for ``"quadrature"`` the estimated
+        quadrature error; for ``"discrete"`` the a priori bound
+        :math:`\mathrm{tol}\,\|θ_0\|\,(\sum_a\|P_a\|_2^2)^{1/2}\sum_j t_j\|g_j\|` inherited
+        from the tangent's propagator bound (rigorous when :math:`W(L)` lies in the closed
+        left half-plane; typically many orders of magnitude pessimistic).
     relative_error_estimate : float
         ``error_estimate / ‖gradient‖``.
     nodes : int
-        Quadrature nodes, i.e. (θ, λ) state pairs evaluated.
+        Quadrature nodes ((θ, λ) state pairs evaluated); 0 for ``"discrete"``.
     checkpoint_bytes : int
-        Peak memory of the stored forward and adjoint states (``checkpoints × n × 8`` bytes).
+        Peak memory of the stored states (quadrature: every forward and adjoint state
+        computed; discrete: the checkpoints and the block buffers of the reverse sweep).
     converged : bool
-        Whether every panel met the tolerance.
+        Whether every quadrature panel met the tolerance (always True for ``"discrete"``).
+    checkpoints : int
+        Stored recurrence states of the discrete sweep (0 for ``"quadrature"``).
     """
 
+    method: str
     error_estimate: float
     relative_error_estimate: float
     nodes: int
     checkpoint_bytes: int
     converged: bool
+    checkpoints: int = 0
 
 
 def adjoint_gradient(forward_propagator: Propagator, adjoint_propagator: Propagator,
@@ -239,7 +262,26 @@ def adjoint_gradient(forward_propagator: Propagator, adjoint_propagator: Propaga
         lam_end = adjoint.at(a)
         peak = max(peak, forward.nbytes() + adjoint.nbytes())
     norm = float(np.linalg.norm(total))
-    info = GradientInfo(error, error / norm if norm > 0 else 0.0, nodes, peak, converged)
+    info = GradientInfo("quadrature", error, error / norm if norm > 0 else 0.0, nodes, peak,
+                        converged)
+    return total, info
+
+
+def discrete_adjoint_gradient(tape: ExpmTape, partials: list, theta0: np.ndarray,
+                              times: np.ndarray, grads: np.ndarray, tol: float
+                              ) -> tuple[np.ndarray, GradientInfo]:
+    r"""Adjoint gradient by the reverse sweep of a recorded forward propagation.
+
+    :math:`∂Φ/∂u_{a} = ` ``tape.pullback(grads, partials)`` (:mod:`advdiff_sens.matrix.adjoint`);
+    the error bound of :class:`GradientInfo` uses the propagator tolerance ``tol``.
+    """
+    _, total = tape.pullback(grads, partials)
+    scale = np.sqrt(sum(_norm2_bound(P) ** 2 for P in partials))
+    error = tol * float(np.linalg.norm(theta0)) * scale * float(
+        np.sum(times * np.linalg.norm(grads, axis=1)))
+    norm = float(np.linalg.norm(total))
+    info = GradientInfo("discrete", error, error / norm if norm > 0 else 0.0, 0,
+                        tape.nbytes(len(partials)), True, tape.checkpoints)
     return total, info
 
 

@@ -3,9 +3,9 @@ r"""Sensitivity study: every method on one problem, side by side.
 For a velocity direction :math:`\mathbf v` and a point-sensor objective
 :math:`Φ(θ) = \tfrac12\|Hθ(T)\|^2`, :func:`compare_methods` computes
 :math:`dΦ/d\mathbf u[\mathbf v] = g^Tρ(T)` (:math:`g = H^THθ(T)`) by the tangent (reference),
-a central finite difference, the adjoint gradient, the surrogates of order 1, 3 and
-"asymptotic" (the last only when :math:`L` is a rate matrix), and the first-order surrogate
-gradient, with the time each took. Used by the ``sensitivity`` CLI command and
+a central finite difference, the adjoint gradient (discrete and quadrature), the surrogates
+of order 1, 3 and "asymptotic" (the last only when :math:`L` is a rate matrix), and the
+first-order surrogate gradient, with the time each took. Used by the ``sensitivity`` CLI command and
 ``examples/sensitivity_map.py``.
 """
 
@@ -100,8 +100,14 @@ def compare_methods(model: AdvectionDiffusion, u, theta0, T: float, *, v=None, s
     fd, t_fd = _timed(lambda: (phi(model.solve(u + fd_step * v, theta0, T))[0]
                                - phi(model.solve(u - fd_step * v, theta0, T))[0]) / (2 * fd_step))
     add(f"central finite difference (ε={fd_step:g})", fd, t_fd)
-    result, t_adj = _timed(lambda: model.gradient(u, theta0, phi, T, rtol=rtol))
-    add(f"adjoint gradient (all {v.size} parameters)", float(np.sum(result[1] * v)), t_adj)
+    result, t_adj = _timed(lambda: model.gradient(u, theta0, phi, T))
+    add(f"adjoint gradient, {result.info.method} (all {v.size} parameters)",
+        float(np.sum(result[1] * v)), t_adj)
+    quadrature, t_quad = _timed(lambda: model.gradient(u, theta0, phi, T, method="quadrature",
+                                                       rtol=rtol))
+    if result.info.method != "quadrature":
+        add(f"adjoint gradient, quadrature (all {v.size} parameters)",
+            float(np.sum(quadrature[1] * v)), t_quad)
     surrogate_rho = {}
     orders = [1, 3] + (["asymptotic"] if is_rate_matrix(model.generator(u)) else [])
     for order in orders:
@@ -110,9 +116,13 @@ def compare_methods(model: AdvectionDiffusion, u, theta0, T: float, *, v=None, s
         add(f"surrogate, order {order}", float(np.sum(g * surrogate_rho[order])), seconds)
     sg, t_sg = _timed(lambda: model.surrogate_gradient(u, theta0, phi, T))
     add("surrogate gradient, order 1 (all parameters)", float(np.sum(sg[1] * v)), t_sg)
-    notes = [f"\nadjoint quadrature: {result.info.nodes} nodes, estimated relative error "
-             f"{result.info.relative_error_estimate:.1e}, checkpoints "
-             f"{result.info.checkpoint_bytes / 2**20:.1f} MiB"]
+    notes = [f"\nadjoint quadrature: {quadrature.info.nodes} nodes, estimated relative error "
+             f"{quadrature.info.relative_error_estimate:.1e}, stored states "
+             f"{quadrature.info.checkpoint_bytes / 2**20:.1f} MiB"]
+    if result.info.method == "discrete":
+        notes.append(f"discrete adjoint: {result.info.checkpoints} checkpoints, "
+                     f"{result.info.checkpoint_bytes / 2**20:.1f} MiB, a priori relative "
+                     f"error bound {result.info.relative_error_estimate:.1e}")
     if "asymptotic" not in orders:
         notes.append("asymptotic surrogate skipped: L(u) is not a rate matrix here")
     return SensitivityStudy(rows, theta, rho, result[1], surrogate_rho[1] - rho, sensors, notes)

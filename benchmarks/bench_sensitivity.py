@@ -5,7 +5,8 @@ the library's forward solve, matrix–vector products with L or Lᵀ, peak Pytho
 (tracemalloc), and the accuracy of dΦ/du[v] against the tangent, for
 
 * forward solve θ(T); tangent ρ(T) (exact);
-* adjoint gradient of a 20-point-sensor objective for all 2n nodal velocity parameters;
+* adjoint gradient of a 20-point-sensor objective for all 2n nodal velocity parameters, by
+  the discrete adjoint (reverse Chebyshev sweep) and by the quadrature adjoint (one repeat);
 * first-order surrogate gradient (all parameters, one backward solve);
 * finite-difference gradient of all 2n parameters (extrapolated: 2·2n forward solves);
 * Crank–Nicolson with the tangent-linear model (θ and ρ), the fewest steps (doubling from 32,
@@ -80,13 +81,18 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
     def err(value):
         return abs(value - reference) / abs(reference)
 
-    adj_s, adj_mem, adj_mv, adj = measure(lambda: model.gradient(u, theta0, objective, [T]), repeats)
+    adj_s, adj_mem, adj_mv, adj = measure(
+        lambda: model.gradient(u, theta0, objective, [T], method="discrete"), repeats)
+    quad_s, quad_mem, quad_mv, quad = measure(
+        lambda: model.gradient(u, theta0, objective, [T], method="quadrature"), 1)
     sur_s, sur_mem, sur_mv, sur = measure(lambda: model.surrogate_gradient(u, theta0, objective, [T]),
                                           repeats)
     rows = [("forward θ(T)", fwd_s, fwd_mv, fwd_mem, float("nan")),
             ("tangent ρ(T)", tan_s, tan_mv, tan_mem, 0.0),
-            (f"adjoint gradient, {2 * n * n} params", adj_s, adj_mv, adj_mem,
+            (f"adjoint gradient, discrete, {2 * n * n} params", adj_s, adj_mv, adj_mem,
              err(float(np.sum(adj[1] * v)))),
+            (f"adjoint gradient, quadrature, {2 * n * n} params", quad_s, quad_mv, quad_mem,
+             err(float(np.sum(quad[1] * v)))),
             ("surrogate gradient (1.6)", sur_s, sur_mv, sur_mem, err(float(np.sum(sur[1] * v)))),
             (f"finite differences, {2 * n * n} params (extrapolated)", 4 * n * n * fwd_s,
              4 * n * n * fwd_mv, fwd_mem, float("nan"))]
@@ -103,9 +109,11 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
         steps *= 2
     rows.append((f"Crank–Nicolson TLM, {steps} steps (LU solves)", cn_s, 3 * steps, float("nan"),
                  cn_err))
-    print(f"\nR2 at {n}x{n} (n = {n * n}), adjoint: {adj.info.nodes} quadrature nodes, "
-          f"estimated relative error {adj.info.relative_error_estimate:.1e}, checkpoints "
-          f"{adj.info.checkpoint_bytes / 2**20:.0f} MiB")
+    print(f"\nR2 at {n}x{n} (n = {n * n}); discrete adjoint: {adj.info.checkpoints} "
+          f"checkpoints, {adj.info.checkpoint_bytes / 2**20:.0f} MiB of states; quadrature "
+          f"adjoint: {quad.info.nodes} nodes, estimated relative error "
+          f"{quad.info.relative_error_estimate:.1e}, {quad.info.checkpoint_bytes / 2**20:.0f} "
+          f"MiB of states")
     print("| method | seconds | × forward | products | peak MiB | rel. error of dΦ/du[v] |")
     print("|---|---|---|---|---|---|")
     for name, seconds, products, memory, error in rows:

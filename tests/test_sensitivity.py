@@ -75,9 +75,10 @@ def point_sensor_objective(grid, rng, n_sensors, n_times):
     return objective
 
 
+@pytest.mark.parametrize("method", ["discrete", "quadrature"])
 @pytest.mark.parametrize("scheme", ["central", "upwind", "exponential"])
 @pytest.mark.parametrize("bc", ["periodic", "neumann", "dirichlet"])
-def test_adjoint_matches_tangent_smooth_objective(scheme, bc, rng):
+def test_adjoint_matches_tangent_smooth_objective(scheme, bc, method, rng):
     model, u, theta0, v = make_problem(2, bc, scheme, rng)
     weight = np.cos(np.pi * model.grid.coords[0]) + model.grid.coords[1]
 
@@ -85,31 +86,75 @@ def test_adjoint_matches_tangent_smooth_objective(scheme, bc, rng):
         return 0.5 * float(np.sum(weight * theta**2)), weight * theta
 
     t = 0.4
-    value, grad = model.gradient(u, theta0, objective, t)
+    value, grad = model.gradient(u, theta0, objective, t, method=method)
     rho = model.tangent(u, theta0, v, t)
     theta = model.solve(u, theta0, t)
     directional = float(np.sum(weight * theta * rho))
-    assert value == pytest.approx(objective(theta)[0], rel=1e-14)
-    # quadrature tolerance 1e-10 relative; expm_multiply at double precision
+    # forward solutions from two schedules, each within the propagator tol 1e-12
+    assert value == pytest.approx(objective(theta)[0], rel=1e-11)
+    # quadrature tolerance 1e-10 relative; the discrete adjoint is the tangent's transpose
     assert abs(np.sum(grad * v) - directional) <= 1e-8 * abs(directional)
 
 
+@pytest.mark.parametrize("method", ["discrete", "quadrature"])
 @pytest.mark.parametrize("scheme", ["central", "exponential"])
-def test_adjoint_matches_tangent_point_sensors_many_times(scheme, rng):
+def test_adjoint_matches_tangent_point_sensors_many_times(scheme, method, rng):
     grid = ads.Grid((32, 32), bc="periodic")
     model = ads.AdvectionDiffusion(grid, kappa=0.005, scheme=scheme)
     u = cellular_flow(grid)
     theta0 = gaussian_blob(grid, (0.3, 0.5))
     times = np.array([0.1, 0.3, 0.6])
     objective = point_sensor_objective(grid, rng, 20, len(times))
-    result = model.gradient(u, theta0, objective, times)
-    assert result.info.converged and result.info.relative_error_estimate <= 1e-10
+    result = model.gradient(u, theta0, objective, times, method=method)
+    assert result.info.method == method and result.info.converged
+    if method == "quadrature":
+        assert result.info.relative_error_estimate <= 1e-10
     theta = model.solve(u, theta0, times)
     _, g = objective(theta)
     for _ in range(3):
         v = rng.standard_normal(u.shape)
         directional = float(np.sum(g * model.tangent(u, theta0, v, times)))
-        assert abs(np.sum(result[1] * v) - directional) <= 1e-6 * abs(directional)
+        error = abs(np.sum(result[1] * v) - directional)
+        assert error <= 1e-6 * abs(directional)
+        if method == "discrete":  # the a priori bound holds along every unit direction
+            assert error <= result.info.error_estimate * np.linalg.norm(v)
+
+
+def test_discrete_adjoint_is_the_transpose_of_the_tangent(rng):
+    """One direction: model.tangent and the discrete adjoint differentiate the same
+    polynomial, so they agree to rounding, far below the propagator tolerance."""
+    model, u, theta0, v = make_problem(2, "periodic", "exponential", rng)
+    times = np.array([0.15, 0.4])
+    w = rng.standard_normal((2, *model.grid.shape))
+    _, grad = model.gradient(u, theta0, lambda th: (float(np.sum(w * th)), w), times)
+    directional = float(np.sum(w * model.tangent(u, theta0, v, times)))
+    assert abs(np.sum(grad * v) - directional) <= 1e-13 * np.abs(grad * v).sum()
+
+
+def test_discrete_adjoint_checkpoints(rng):
+    model, u, theta0, _ = make_problem(2, "neumann", "central", rng)
+    objective = point_sensor_objective(model.grid, rng, 5, 1)
+    default = model.gradient(u, theta0, objective, [0.3])
+    few = model.gradient(u, theta0, objective, [0.3], checkpoints=2)
+    assert few.info.checkpoints <= 2 < default.info.checkpoints
+    assert np.allclose(few[1], default[1], rtol=0, atol=1e-13 * np.abs(default[1]).max())
+    with pytest.raises(ValueError, match="checkpoints"):
+        model.gradient(u, theta0, objective, [0.3], checkpoints=0)
+
+
+def test_adjoint_method_selection(rng):
+    grid = ads.Grid((12, 10), bc="periodic")
+    u = np.ones((2, *grid.shape))
+    theta0 = rng.standard_normal(grid.shape)
+    objective = point_sensor_objective(grid, rng, 4, 1)
+    scipy_model = ads.AdvectionDiffusion(grid, kappa=0.02, backend="scipy")
+    assert scipy_model.gradient(u, theta0, objective, [0.2]).info.method == "quadrature"
+    with pytest.raises(ValueError, match="method='discrete' needs the Chebyshev"):
+        scipy_model.gradient(u, theta0, objective, [0.2], method="discrete")
+    model = ads.AdvectionDiffusion(grid, kappa=0.02)
+    assert model.gradient(u, theta0, objective, [0.2]).info.method == "discrete"
+    with pytest.raises(ValueError, match="method must be one of"):
+        model.gradient(u, theta0, objective, [0.2], method="exact")
 
 
 def test_dot_test_tangent_against_adjoint(rng):
@@ -119,10 +164,14 @@ def test_dot_test_tangent_against_adjoint(rng):
     def forward(v):
         return model.tangent(u, theta0, v, t)
 
-    def adjoint(w):
-        return model.gradient(u, theta0, lambda th: (float(np.sum(w * th)), w), t)[1]
+    def adjoint(w, method):
+        return model.gradient(u, theta0, lambda th: (float(np.sum(w * th)), w), t,
+                              method=method)[1]
 
-    assert dot_test(forward, adjoint, u.shape, model.grid.shape, rng=rng) <= 1e-9
+    assert dot_test(forward, lambda w: adjoint(w, "quadrature"), u.shape, model.grid.shape,
+                    rng=rng) <= 1e-9
+    assert dot_test(forward, lambda w: adjoint(w, "discrete"), u.shape, model.grid.shape,
+                    rng=rng) <= 1e-12
 
 
 def test_taylor_remainder_rates(rng):

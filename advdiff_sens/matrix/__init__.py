@@ -1,6 +1,7 @@
 """Matrix level: the exponential of a generator Q, its Fréchet derivative, surrogates and
 the rate-matrix theory of the source note. Knows nothing of grids or PDEs."""
 
+from .adjoint import ExpmTape, expm_action_gradient, record_expm_action
 from .frechet import (expm_frechet, expm_frechet_action, expm_frechet_actions,
                       frechet_integral_reference,
                       frechet_ode_reference, frechet_series_reference)
@@ -18,6 +19,7 @@ __all__ = [
     "expm_action", "expm_pair_action", "Propagator", "count_products", "BACKENDS",
     "DEFAULT_BACKEND", "DEFAULT_TOL",
     "expm_frechet_action", "expm_frechet_actions", "expm_frechet",
+    "expm_action_gradient", "record_expm_action", "ExpmTape",
     "frechet_ode_reference", "frechet_integral_reference", "frechet_series_reference",
     "surrogate", "surrogate_action", "asymptotic_surrogate", "ORDERS",
     "is_rate_matrix", "RATE_MATRIX_RTOL", "is_irreducible", "check_generator",

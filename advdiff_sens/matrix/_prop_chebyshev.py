@@ -504,27 +504,40 @@ class _ShiftedOperator:
 _BASIS_BYTES = 64 * 2**20
 
 
-def _series_single(op: _ShiftedOperator | None, x: np.ndarray, c: np.ndarray,
-                   imaginary: bool) -> np.ndarray:
-    """One output of :func:`_series_step`, accumulated in place (no basis kept)."""
-    out = c[0] * x
-    if c.size == 1:
-        return out
-    prev, cur, scratch = x.copy(), np.zeros_like(x), np.empty_like(x)
-    op.matvec_add(1, prev, cur)
-    cur *= 0.5
-    for k in range(1, c.size):
-        np.multiply(cur, c[k], out=scratch)
-        out += scratch
-        if k == c.size - 1:
-            break
-        op.matvec_add(1 if imaginary or k % 2 == 0 else -1, cur, prev)
+def _sign(k: int, imaginary: bool) -> int:
+    r"""Sign :math:`s_k` in :math:`Y_{k+1} = Y_{k-1} + s_k M Y_k` (module docstring, step 4)."""
+    return 1 if imaginary or k % 2 == 0 else -1
+
+
+def _terms(op: _ShiftedOperator, degree: int, imaginary: bool, first: np.ndarray,
+           second: np.ndarray | None = None, start: int = 0):
+    r"""Yield ``(k, Y_k)``, :math:`Y_k = \sigma_k T_k(X)x`, for ``k = start..degree``.
+
+    From ``start = 0`` (``first`` :math:`= x`): :math:`Y_1 = \tfrac12 M Y_0`,
+    :math:`Y_{k+1} = Y_{k-1} + s_k M Y_k`, one product per term, in place in two work
+    vectors; from a stored pair ``(first, second)`` :math:`= (Y_{start}, Y_{start+1})` the
+    recurrence resumes there. The yielded array is overwritten by the next term.
+    """
+    prev = first.copy()
+    yield start, prev
+    if degree == start:
+        return
+    if second is None:
+        cur = np.zeros_like(first)
+        op.matvec_add(1, prev, cur)
+        cur *= 0.5
+    else:
+        cur = second.copy()
+    for k in range(start + 1, degree + 1):
+        yield k, cur
+        if k == degree:
+            return
+        op.matvec_add(_sign(k, imaginary), cur, prev)
         prev, cur = cur, prev
-    return out
 
 
 def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.ndarray],
-                 imaginary: bool) -> list[np.ndarray]:
+                 imaginary: bool, record=None) -> list[np.ndarray]:
     r""":math:`\sum_k (a^{(j)}_k/\sigma_k)\,\sigma_k T_k(X)\,x` for each coefficient row
     ``coeffs[j]`` (each of its own length = degree + 1); ``x`` has shape (k, d).
 
@@ -534,10 +547,20 @@ def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.nda
     matrix :math:`C`; the basis vectors :math:`\sigma_kT_k(X)x` are buffered in chunks of at
     most 64 MiB and combined by one matrix product per chunk,
     :math:`\text{outs} \mathrel{+}= C_{:,\text{chunk}}\,[T_kx]_{k∈\text{chunk}}` (BLAS 3).
+    ``record(k, Y_k)``, if given, sees every basis vector (the adjoint's checkpoints).
     """
     degree = max(c.size for c in coeffs) - 1
+    terms = [(0, x)] if degree == 0 else _terms(op, degree, imaginary, x)
     if len(coeffs) == 1:
-        return [_series_single(op, x, coeffs[0], imaginary)]
+        c = coeffs[0]
+        out = np.zeros_like(x, dtype=np.result_type(c, x))
+        scratch = np.empty_like(out)
+        for k, y in terms:
+            if record is not None:
+                record(k, y)
+            np.multiply(y, c[k], out=scratch)
+            out += scratch
+        return [out]
     C = np.zeros((len(coeffs), degree + 1), dtype=np.result_type(*coeffs))
     for j, c in enumerate(coeffs):
         C[j, :c.size] = c
@@ -545,28 +568,14 @@ def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.nda
     buffer = np.empty((chunk, x.size), dtype=x.dtype)
     outs = np.zeros((len(coeffs), x.size), dtype=np.result_type(C, x))
     filled, first = 0, 0
-
-    def push(vector: np.ndarray) -> None:
-        nonlocal filled, first
-        buffer[filled] = vector.ravel()
+    for k, y in terms:
+        if record is not None:
+            record(k, y)
+        buffer[filled] = y.ravel()
         filled += 1
-        if filled == chunk:
-            outs[...] += C[:, first:first + filled] @ buffer[:filled]
+        if filled == chunk or k == degree:
+            outs += C[:, first:first + filled] @ buffer[:filled]
             first, filled = first + filled, 0
-
-    push(x)
-    if degree > 0:
-        prev, cur = x.copy(), np.zeros_like(x)
-        op.matvec_add(1, prev, cur)
-        cur *= 0.5
-        for k in range(1, degree + 1):
-            push(cur)
-            if k == degree:
-                break
-            op.matvec_add(1 if imaginary or k % 2 == 0 else -1, cur, prev)
-            prev, cur = cur, prev
-    if filled:
-        outs += C[:, first:first + filled] @ buffer[:filled]
     return list(outs.reshape(len(coeffs), *x.shape))
 
 
@@ -603,30 +612,52 @@ def chebyshev_propagate(A, x0: np.ndarray, times: np.ndarray, tol: float,
     return run_schedule(A, x0, times, select_schedule(enclosure, horizon, tol), tol)
 
 
-def run_schedule(A, x0: np.ndarray, times: np.ndarray, schedule: Schedule,
-                 tol: float) -> np.ndarray:
-    r"""Evaluate a given :class:`Schedule` over ``(0, times[-1]]`` (``times[-1] > 0``);
-    ``tol`` sets the degree of output times inside a step. Shapes as
-    :func:`chebyshev_propagate`."""
-    out = np.empty((times.size, *x0.shape), dtype=x0.dtype)
+def step_plan(times: np.ndarray, schedule: Schedule, tol: float
+              ) -> list[tuple[int, int, list[np.ndarray]]]:
+    r"""For each of the schedule's steps over ``(0, times[-1]]``: the index of its first
+    output time, how many output times fall inside it, and the coefficient rows — one per
+    output time (dense output, with the degree ``tol`` needs at that offset), then the
+    step's end unless it is the last step."""
     horizon = float(times[-1])
     budget = tol / (_CROUZEIX * schedule.steps)
-    op = None if schedule.focal == 0.0 else _ShiftedOperator(A, schedule.center,
-                                                             schedule.focal, x0.dtype)
-    x, start, j = x0, 0.0, 0
+    plan, start, j = [], 0.0, 0
     for i in range(1, schedule.steps + 1):
         end = horizon * i / schedule.steps
         last = i == schedule.steps
         inside = [jj for jj in range(j, times.size) if last or times[jj] < end]
-        offsets = [float(times[jj]) - start for jj in inside]
         full = (end - start) * (1.0 - 1e-12)
-        coeffs = [_coefficients(schedule, dt, schedule.degree if dt >= full
-                                else _output_degree(schedule, dt, budget)) for dt in offsets]
+        coeffs = []
+        for jj in inside:
+            dt = float(times[jj]) - start
+            degree = schedule.degree if dt >= full else _output_degree(schedule, dt, budget)
+            coeffs.append(_coefficients(schedule, dt, degree))
         if not last:
             coeffs.append(_coefficients(schedule, end - start, schedule.degree))
-        results = _series_step(op, x, coeffs, schedule.imaginary)
-        if inside:
-            out[j:j + len(inside)] = results[:len(inside)]
-        j += len(inside)
-        x, start = results[-1], end
+        plan.append((j, len(inside), coeffs))
+        j, start = j + len(inside), end
+    return plan
+
+
+def shifted_operator(A, schedule: Schedule, dtype) -> _ShiftedOperator | None:
+    r"""The operator :math:`M = 2(A - cI)/f` of the schedule's series (None if :math:`f = 0`)."""
+    if schedule.focal == 0.0:
+        return None
+    return _ShiftedOperator(A, schedule.center, schedule.focal, dtype)
+
+
+def run_schedule(A, x0: np.ndarray, times: np.ndarray, schedule: Schedule,
+                 tol: float, record=None) -> np.ndarray:
+    r"""Evaluate a given :class:`Schedule` over ``(0, times[-1]]`` (``times[-1] > 0``);
+    ``tol`` sets the degree of output times inside a step. Shapes as
+    :func:`chebyshev_propagate`. ``record(i, k, Y_k)``, if given, sees basis vector ``k`` of
+    step ``i`` (0-based)."""
+    out = np.empty((times.size, *x0.shape), dtype=x0.dtype)
+    op = shifted_operator(A, schedule, x0.dtype)
+    x = x0
+    for i, (j, count, coeffs) in enumerate(step_plan(times, schedule, tol)):
+        hook = None if record is None else (lambda k, y, i=i: record(i, k, y))
+        results = _series_step(op, x, coeffs, schedule.imaginary, hook)
+        if count:
+            out[j:j + count] = results[:count]
+        x = results[-1]
     return out

@@ -265,16 +265,24 @@ def _norm2_bound(J) -> float:
     return float(np.sqrt(absJ.sum(axis=0).max() * absJ.sum(axis=1).max()))
 
 
+def _pair_enclosure(enclosure, horizon: float):
+    r"""The enclosure grown by :math:`r = 1/t` that certifies derivatives (module docstring,
+    "Pair (tangent) propagation"); None for a horizon so short that :math:`r^2` overflows
+    (the ellipse fit squares it), which is left to ``expm_multiply``."""
+    with np.errstate(over="ignore"):
+        r = 1.0 / horizon
+        if not np.isfinite(r * r):
+            return None
+    return enclosure.enlarged(r)
+
+
 def _pair_chebyshev(Q, J, b: np.ndarray, times: np.ndarray, tol: float, backend: str):
     """Tangent pair with the Chebyshev schedule of ``Q`` grown by ``r = 1/t`` (module doc);
     None when ``backend == "auto"`` prefers ``expm_multiply``."""
-    with np.errstate(over="ignore"):
-        r = 1.0 / float(times[-1])
-    if not np.isfinite(r):          # subnormal horizon: leave it to expm_multiply
-        return None
-    enclosure = field_of_values_enclosure(Q).enlarged(r)
+    enclosure = _pair_enclosure(field_of_values_enclosure(Q), float(times[-1]))
     tol_block = tol / 3.0
-    if not _use_chebyshev(backend, _shifted_norm1(Q), enclosure, float(times[-1]), tol_block):
+    if enclosure is None or not _use_chebyshev(backend, _shifted_norm1(Q), enclosure,
+                                               float(times[-1]), tol_block):
         return None
     if not (np.iscomplexobj(Q) or np.iscomplexobj(J) or np.iscomplexobj(b)):
         eps = _COMPLEX_STEP / max(1.0, _norm2_bound(J))
@@ -282,7 +290,7 @@ def _pair_chebyshev(Q, J, b: np.ndarray, times: np.ndarray, tol: float, backend:
         z = _chebyshev_action(M, b.astype(complex), times, tol_block, enclosure)
         return z.real, z.imag / eps
     norm_j = _norm2_bound(J)
-    eps = 2.0 * r / norm_j if norm_j > 0 else 1.0
+    eps = 2.0 / (float(times[-1]) * norm_j) if norm_j > 0 else 1.0   # 2r/‖J‖, r = 1/t
     if sp.issparse(Q) or sp.issparse(J):
         big = sp.block_array([[sp.csr_array(Q), None], [eps * sp.csr_array(J), sp.csr_array(Q)]],
                              format="csr")
