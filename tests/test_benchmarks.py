@@ -6,7 +6,8 @@ from conftest import ROOT, run_script
 def test_bench_sensitivity_runs(tmp_path):
     proc = run_script([str(ROOT / "benchmarks" / "bench_sensitivity.py"), "--n", "16",
                        "--repeats", "1", "--cn-max-steps", "32"], tmp_path)
-    assert "adjoint gradient, 512 params" in proc.stdout
+    assert "adjoint gradient, discrete, 512 params" in proc.stdout
+    assert "adjoint gradient, quadrature, 512 params" in proc.stdout
 
 
 def test_bench_propagate_runs(tmp_path):

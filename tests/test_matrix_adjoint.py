@@ -140,3 +140,5 @@ def test_validation(rng):
         tape.pullback(np.ones((2, d)), [np.eye(d + 1)])
     with pytest.raises(TypeError, match="real"):
         tape.pullback(np.ones((2, d)) * 1j, [Q])
+    with pytest.raises(TypeError, match=r"partials\[0\] must be real"):
+        tape.pullback(np.ones((2, d)), [Q * 1j])

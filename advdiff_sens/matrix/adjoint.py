@@ -195,6 +195,8 @@ class ExpmTape:
         for a, P in enumerate(partials):
             if P.shape != (d, d):
                 raise ValueError(f"partials[{a}] must have shape {(d, d)}, got {P.shape}")
+            if np.iscomplexobj(P.data if sp.issparse(P) else P):
+                raise TypeError(f"partials[{a}] must be real")
             products.append(_product_into(P))
         grads = np.zeros((len(partials), d))
         if self._schedule is None:                 # horizon 0: every state is b
