@@ -22,9 +22,12 @@ normalisation): split-:math:`\hat R`, and the effective sample size
     \text{ESS} = \frac{MN}{1 + 2\sum_{t≥1}\hat ρ_t},\qquad
     \hat ρ_t = 1 − \frac{W − \overline{\text{acov}}_t}{\widehat{\text{var}}^+},
 
-with the sum truncated by Geyer's initial monotone positive sequence. These are the
-standard estimators (ArviZ's ``ess(method="mean")`` and ``rhat(method="split")``)
-implemented here so that no extra dependency is needed.
+computed on the half-chains (each chain split in two, so that a drift within a chain lowers
+the ESS) with the sum truncated by Geyer's initial monotone positive sequence. These are
+ArviZ's ``ess(method="mean")`` and ``rhat(method="split")``, kept here (a few lines of numpy)
+so that the samplers need no extra dependency; ``tests/test_sampling.py`` checks them against
+ArviZ. For rank-normalised bulk and tail ESS and plots, :meth:`SamplerResult.to_inference_data`
+hands the draws to ArviZ (``pip install "advdiff_sens[diagnostics]"``).
 """
 
 from __future__ import annotations
@@ -117,6 +120,18 @@ class SamplerResult:
         """Monte Carlo standard error of the mean, :math:`\\hat σ/\\sqrt{\\text{ESS}}`."""
         return self.std / np.sqrt(self.ess())
 
+    def to_inference_data(self, name: str = "c"):
+        """The draws as an ``arviz.InferenceData`` (posterior variable ``name`` with
+        dimensions chain × draw × parameter, and the log-density as a sample statistic).
+        Needs ArviZ: ``pip install "advdiff_sens[diagnostics]"``."""
+        try:
+            import arviz
+        except ImportError as err:
+            raise ImportError("to_inference_data needs ArviZ: "
+                              "pip install \"advdiff_sens[diagnostics]\"") from err
+        return arviz.from_dict(posterior={name: self.samples},
+                               sample_stats={"lp": self.log_density})
+
 
 def _as_chains(samples) -> np.ndarray:
     x = as_real_array(samples, "samples")
@@ -148,15 +163,38 @@ def _ess_1d(chains: np.ndarray) -> float:
         return float(m * n)
     rho = 1.0 - (within - acov.mean(axis=0)) / var_plus
     rho[0] = 1.0
-    pairs = rho[:-1:2] + rho[1::2]
-    stop = np.argmax(pairs <= 0) if np.any(pairs <= 0) else pairs.size
-    pairs = np.minimum.accumulate(pairs[:stop])
-    tau = max(-1.0 + 2.0 * float(np.sum(pairs)), 1.0 / np.log10(m * n))
+    # Geyer's initial positive sequence over pairs (ρ_{2k}, ρ_{2k+1}), keeping the positive
+    # even lag of the first non-positive pair (antithetic chains), then the initial
+    # monotone sequence; the same steps as Stan and ArviZ
+    kept = np.zeros(n)
+    kept[:2] = rho[:2]
+    t, even, odd = 1, 1.0, rho[1]
+    while t < n - 3 and even + odd > 0.0:
+        even, odd = rho[t + 1], rho[t + 2]
+        if even + odd >= 0.0:
+            kept[t + 1], kept[t + 2] = even, odd
+        t += 2
+    last = t - 2
+    if even > 0.0:
+        kept[last + 1] = even
+    for t in range(1, last - 1, 2):
+        if kept[t + 1] + kept[t + 2] > kept[t - 1] + kept[t]:
+            kept[t + 1] = kept[t + 2] = 0.5 * (kept[t - 1] + kept[t])
+    tau = -1.0 + 2.0 * float(np.sum(kept[:last + 1])) + float(np.sum(kept[last + 1:last + 2]))
+    tau = max(tau, 1.0 / np.log10(m * n))
     return float(m * n / tau)
 
 
+def _split_chains(x: np.ndarray) -> np.ndarray:
+    """Each chain's first and last ``n // 2`` draws as two chains (the middle draw of an odd
+    length is dropped)."""
+    half = x.shape[1] // 2
+    return np.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
+
+
 def effective_sample_size(samples) -> np.ndarray:
-    """Multi-chain effective sample size of each parameter (module docstring).
+    """Multi-chain effective sample size of each parameter, over the half-chains (module
+    docstring).
 
     Parameters
     ----------
@@ -166,16 +204,14 @@ def effective_sample_size(samples) -> np.ndarray:
     -------
     ndarray (p,)
     """
-    x = _as_chains(samples)
+    x = _split_chains(_as_chains(samples))
     return np.array([_ess_1d(x[:, :, j]) for j in range(x.shape[2])])
 
 
 def split_rhat(samples) -> np.ndarray:
     r"""Split-:math:`\hat R = \sqrt{\widehat{\text{var}}^+/W}` of each parameter over the
     half-chains (Gelman et al., BDA3 §11.4). Values above ≈1.01 flag non-convergence."""
-    x = _as_chains(samples)
-    half = x.shape[1] // 2
-    halves = np.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
+    halves = _split_chains(_as_chains(samples))
     n = halves.shape[1]
     within = halves.var(axis=1, ddof=1).mean(axis=0)
     between = halves.mean(axis=1).var(axis=0, ddof=1)

@@ -96,6 +96,33 @@ def test_ess_of_iid_and_ar1_series():
     assert autocorrelation(x[0])[1] == pytest.approx(phi, abs=0.05)
 
 
+def test_diagnostics_match_arviz():
+    """Same estimators as ArviZ's ess(method="mean") and rhat(method="split"), step for step:
+    equal to rounding (measured 7e-16 relative)."""
+    arviz = pytest.importorskip("arviz")
+    rng = np.random.default_rng(8)
+    for n in (400, 501):
+        x = np.zeros((3, n, 3))
+        for j, phi in enumerate((0.9, 0.5, -0.3)):
+            for t in range(1, n):
+                x[:, t, j] = phi * x[:, t - 1, j] + rng.standard_normal(3)
+        x[2, :, 1] += 0.2
+        for j in range(3):
+            ref_ess = float(arviz.ess(x[:, :, j], method="mean"))
+            ref_rhat = float(arviz.rhat(x[:, :, j], method="split"))
+            assert effective_sample_size(x)[j] == pytest.approx(ref_ess, rel=1e-12)
+            assert split_rhat(x)[j] == pytest.approx(ref_rhat, rel=1e-12)
+
+
+def test_to_inference_data():
+    arviz = pytest.importorskip("arviz")
+    res = hmc(log_density, exact_gradient, MEAN, 40, n_chains=2, rng=9)
+    data = res.to_inference_data()
+    assert data.posterior["c"].shape == res.samples.shape
+    assert float(arviz.ess(data, var_names=["c"], method="mean")["c"][0]) == pytest.approx(
+        res.ess()[0], rel=1e-12)
+
+
 def test_rhat_flags_disagreeing_chains():
     rng = np.random.default_rng(7)
     good = rng.standard_normal((4, 500, 1))

@@ -77,6 +77,7 @@ Taylor series.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -109,9 +110,16 @@ _MAX_STEPS = 1_000_000
 
 
 class _ProductCounter:
-    """Running count of matrix–vector products made by the Chebyshev kernel."""
+    """Running count of matrix–vector products made by the Chebyshev kernel (thread-safe:
+    the adjoint's reverse sweep recomputes in a second thread)."""
 
-    count = 0
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.count += n
 
 
 PRODUCTS = _ProductCounter()
@@ -489,7 +497,7 @@ class _ShiftedOperator:
 
     def matvec_add(self, sign: int, x: np.ndarray, y: np.ndarray) -> None:
         """``y += sign * M x`` for every row of the ``(k, d)`` blocks ``x`` and ``y``."""
-        PRODUCTS.count += x.shape[0]
+        PRODUCTS.add(x.shape[0])
         M = self._sparse
         if M is None:
             y += x @ self._dense[sign]

@@ -62,6 +62,7 @@ depend on the stride.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,12 +163,13 @@ class ExpmTape:
 
     def nbytes(self, partials: int = 0) -> int:
         """Peak memory of the stored states and of the work arrays of a pullback with
-        ``partials`` matrices: ``block + 2`` adjoint vectors, ``partials × block`` products
-        :math:`P_aY_k` and one scratch vector, ``block`` being the stride."""
+        ``partials`` matrices: ``block + 2`` adjoint vectors, two buffers of
+        ``partials × block`` products :math:`P_aY_k` and one scratch vector, ``block`` being
+        the stride."""
         d = self.states.shape[1]
         stored = sum(1 + (second is not None) for _, second in self._stored.values())
         block = self.stride
-        return 8 * d * (stored + (partials + 1) * block + 3)
+        return 8 * d * (stored + (2 * partials + 1) * block + 3)
 
     def pullback(self, cotangents, partials=()) -> tuple[np.ndarray, np.ndarray]:
         r"""Gradients of :math:`Φ = \sum_j c_j^T x(t_j)` by the reverse sweep.
@@ -209,7 +211,8 @@ class ExpmTape:
         weights[0] = 1.0
         weights /= s.focal
         block = self.stride
-        work = _Buffers(np.empty((block + 2, d)), np.empty((len(partials), block, d)),
+        work = _Buffers(np.empty((block + 2, d)),
+                        (np.empty((len(partials), block, d)), np.empty((len(partials), block, d))),
                         np.empty((1, d)))
         x_bar = np.zeros(d)
         for i in range(len(self._steps) - 1, -1, -1):
@@ -221,47 +224,66 @@ class ExpmTape:
                                         grads, work)
         return x_bar, grads
 
-    def _basis_block(self, i: int, k0: int, k1: int, op):
-        """``(k, Y_k)`` for ``k0 <= k < k1`` of step ``i``, recomputed from the block's
-        checkpoint."""
+    def _partial_products(self, i: int, k0: int, k1: int, op, products, out) -> None:
+        """``out[a, k - k0] = P_a Y_k`` for ``k0 <= k < min(k1, m)`` of step ``i``, the
+        basis recomputed from the block's checkpoint (all the sweep needs of Y)."""
         first, second = self._stored[(i, k0)]
-        return _terms(op, k1 - 1, self._schedule.imaginary, first[None],
-                      None if second is None else second[None], start=k0)
+        m = self._steps[i].degree
+        for k, y in _terms(op, k1 - 1, self._schedule.imaginary, first[None],
+                           None if second is None else second[None], start=k0):
+            if k < m:
+                for a, product in enumerate(products):
+                    product(y[0], out[a, k - k0])
 
     def _pullback_step(self, i, step, seeds, block, op, op_t, weights, products, grads, work):
-        """Reverse sweep through step ``i``; returns the adjoint of its input."""
+        """Reverse sweep through step ``i``; returns the adjoint of its input.
+
+        Blocks are processed from the last; while the main thread runs the backward
+        recurrence of one block, a second thread recomputes the next block's
+        :math:`P_aY_k` (independent work, both in GIL-free sparse kernels), into the other
+        of two buffers.
+        """
         m, imaginary = step.degree, self._schedule.imaginary
-        Z, PY = work.adjoint, work.partial_products
+        Z = work.adjoint
         after = (np.zeros(Z.shape[1]), np.zeros(Z.shape[1]))     # (Z_{k1}, Z_{k1+1})
-        for k0 in range(m - m % block, -1, -block):
-            k1 = min(k0 + block, m + 1)
-            n = k1 - k0
-            for k, y in self._basis_block(i, k0, k1, op):  # P_a Y_k: all the sweep needs of Y
-                if k < m:
-                    for a, product in enumerate(products):
-                        product(y[0], PY[a, k - k0])
-            if seeds.shape[0] == 1:                                   # seeds S_k
-                np.multiply(step.coeffs[0, k0:k1, None], seeds, out=Z[:n])
-            else:
-                np.matmul(step.coeffs[:, k0:k1].T, seeds, out=Z[:n])
-            Z[n], Z[n + 1] = after
-            for k in range(k1 - 1, k0 - 1, -1):
-                if k == m:
-                    continue                       # Z_m = S_m
-                z, z_next = Z[k - k0:k - k0 + 1], Z[k - k0 + 1:k - k0 + 2]
-                if k == 0:
-                    work.vector[...] = 0.0
-                    op_t.matvec_add(1, z_next, work.vector)
-                    work.vector *= 0.5
-                    z += work.vector
+        starts = list(range(m - m % block, -1, -block))
+
+        def recompute(b: int):
+            k0 = starts[b]
+            return pool.submit(self._partial_products, i, k0, min(k0 + block, m + 1), op,
+                               products, work.partial_products[b % 2])
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = recompute(0)
+            for b, k0 in enumerate(starts):
+                pending.result()
+                PY = work.partial_products[b % 2]
+                if b + 1 < len(starts):
+                    pending = recompute(b + 1)
+                k1 = min(k0 + block, m + 1)
+                n = k1 - k0
+                if seeds.shape[0] == 1:                               # seeds S_k
+                    np.multiply(step.coeffs[0, k0:k1, None], seeds, out=Z[:n])
                 else:
-                    op_t.matvec_add(_sign(k, imaginary), z_next, z)
-                z += Z[k - k0 + 2]
-            n_terms = min(k1, m) - k0              # contraction pairs (Y_k, Z_{k+1}), k < m
-            for a in range(len(products)):
-                grads[a] += np.einsum("k,ki,ki->i", weights[k0:k0 + n_terms],
-                                      PY[a, :n_terms], Z[1:n_terms + 1])
-            after = (Z[0].copy(), Z[1].copy())
+                    np.matmul(step.coeffs[:, k0:k1].T, seeds, out=Z[:n])
+                Z[n], Z[n + 1] = after
+                for k in range(k1 - 1, k0 - 1, -1):
+                    if k == m:
+                        continue                   # Z_m = S_m
+                    z, z_next = Z[k - k0:k - k0 + 1], Z[k - k0 + 1:k - k0 + 2]
+                    if k == 0:
+                        work.vector[...] = 0.0
+                        op_t.matvec_add(1, z_next, work.vector)
+                        work.vector *= 0.5
+                        z += work.vector
+                    else:
+                        op_t.matvec_add(_sign(k, imaginary), z_next, z)
+                    z += Z[k - k0 + 2]
+                n_terms = min(k1, m) - k0          # contraction pairs (Y_k, Z_{k+1}), k < m
+                for a in range(len(products)):
+                    grads[a] += np.einsum("k,ki,ki->i", weights[k0:k0 + n_terms],
+                                          PY[a, :n_terms], Z[1:n_terms + 1])
+                after = (Z[0].copy(), Z[1].copy())
         return after[0]
 
 
@@ -270,7 +292,7 @@ class _Buffers:
     """Work arrays of the reverse sweep, allocated once per pullback."""
 
     adjoint: np.ndarray               # (block + 2, d): Z_{k0} .. Z_{k1+1}
-    partial_products: np.ndarray      # (p, block, d): P_a Y_k
+    partial_products: tuple           # two (p, block, d) arrays: P_a Y_k, double-buffered
     vector: np.ndarray                # (1, d)
 
 
