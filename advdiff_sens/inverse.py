@@ -19,7 +19,7 @@ The negative log-posterior (up to a constant) is
 Gradients:
 
 * **adjoint** — :math:`∇_cΦ = B^T∇_{\mathbf u}Φ` with :math:`∇_{\mathbf u}Φ` from
-  :meth:`advdiff_sens.AdvectionDiffusion.gradient` (the discrete adjoint, about three
+  :meth:`advdiff_sens.AdvectionDiffusion.gradient` (the discrete adjoint, about four or five
   forward solves, with the Chebyshev backend; the quadrature adjoint with ``"scipy"``; cost
   independent of the number of parameters p);
 * **tangent** — the whitened Jacobian :math:`G = σ^{-1}[Hρ_i(t_j)]`, one exact tangent solve

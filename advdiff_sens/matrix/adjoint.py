@@ -1,5 +1,5 @@
 r"""Reverse mode of :math:`b \mapsto e^{tA}b`: gradients with respect to every entry scale of
-:math:`A` at the cost of about three forward propagations.
+:math:`A` at the cost of about three forward propagations of products (plus contractions).
 
 Setting
 -------
@@ -50,13 +50,15 @@ The recording forward pass stores the recurrence state :math:`(Y_k, Y_{k+1})` ev
 ``stride`` terms of every step (the *checkpoints*). The reverse sweep walks the blocks of
 ``stride`` terms from the last backwards: it recomputes the block's :math:`P_aY_k` from its
 checkpoint (``stride`` products with :math:`M` and ``p·stride`` with the :math:`P_a`), runs
-the Clenshaw recurrence through it (``stride`` products with :math:`M^T`) and contracts.
-Total: the forward, one recomputation and one adjoint pass — three times the products of
-the forward solve — plus the products with the :math:`P_a`. Memory: ``2 × checkpoints +
-(p + 1) × stride`` vectors; the default ``stride ≈ √terms`` nearly minimises it (R2 at 256²,
-873 terms, p = 2: 31 checkpoints, ≈ 150 vectors = 75 MiB, against 873 vectors for
-the whole basis and 422 MiB of stored states for the quadrature adjoint). The cost does not
-depend on the stride.
+the Clenshaw recurrence through it (``stride`` products with :math:`M^T`) and contracts. The
+recomputation of the next block runs in a second thread while the current block's recurrence
+runs (independent work in GIL-free sparse kernels; measured 1.8 s of CPU in 1.1 s of wall time
+at 256²). Total: the forward, one recomputation and one adjoint pass — three times the products
+of the forward solve — plus the products with the :math:`P_a`. Memory: ``2 × checkpoints +
+(2p + 1) × stride`` vectors (two buffers of :math:`P_aY_k`); the default ``stride ≈ √terms``
+nearly minimises it (R2 at 256², 873 terms, p = 2: 31 checkpoints, ≈ 210 vectors = 105 MiB,
+against 422 MiB of stored states for the quadrature adjoint). The cost does not depend on the
+stride.
 """
 
 from __future__ import annotations
