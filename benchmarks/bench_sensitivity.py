@@ -1,8 +1,11 @@
 """Benchmark of the sensitivity methods on reference problem R2 (DESIGN.md §4–5).
 
 Prints, measured side by side in one run for each grid: seconds (median of repeats), ratio to
-the library's forward solve, matrix–vector products with L or Lᵀ, peak Python memory
-(tracemalloc), and the accuracy of dΦ/du[v] against the tangent, for
+the library's forward solve (forward, tangent, discrete adjoint and surrogate gradient run in
+interleaved rounds; the ratio is the median over rounds of each one's time over the
+forward's in the same round, so that a drifting machine load cancels), matrix–vector
+products with L or Lᵀ, peak Python memory (tracemalloc), and the accuracy of dΦ/du[v]
+against the tangent, for
 
 * forward solve θ(T); tangent ρ(T) (exact);
 * adjoint gradient of a 20-point-sensor objective for all 2n nodal velocity parameters, by
@@ -36,19 +39,30 @@ from advdiff_sens.reference import r2_problem
 from advdiff_sens.studies import default_direction
 
 
-def measure(fn, repeats: int):
-    """Median seconds, peak traced memory (MiB), products with L, and the last result."""
-    times = []
+def timed_rounds(methods: dict, repeats: int) -> tuple[dict, dict]:
+    """Run the methods in interleaved rounds (forward, tangent, ..., forward, tangent, ...)
+    so that a drifting machine load hits all of them alike. Returns the median seconds and
+    the median over rounds of each method's time divided by the forward's in that round."""
+    times = {name: [] for name in methods}
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
+        for name, fn in methods.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    forward = np.array(times["forward"])
+    seconds = {name: statistics.median(t) for name, t in times.items()}
+    ratios = {name: float(np.median(np.array(t) / forward)) for name, t in times.items()}
+    return seconds, ratios
+
+
+def measure(fn):
+    """Peak traced memory (MiB), products with L, and the result of one call."""
     tracemalloc.start()
     with propagate.count_products() as counter:
-        fn()
+        result = fn()
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return statistics.median(times), peak, counter.products, result
+    return peak, counter.products, result
 
 
 def crank_nicolson_tangent(L, J, theta0, T, steps):
@@ -73,29 +87,44 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
     v = default_direction(model)
     model.generator(u)                               # assemble once, outside the timings
 
-    fwd_s, fwd_mem, fwd_mv, theta = measure(lambda: model.solve(u, theta0, [T]), repeats)
+    methods = {
+        "forward": lambda: model.solve(u, theta0, [T]),
+        "tangent": lambda: model.tangent(u, theta0, v, T),
+        "adjoint": lambda: model.gradient(u, theta0, objective, [T], method="discrete"),
+        "surrogate": lambda: model.surrogate_gradient(u, theta0, objective, [T]),
+    }
+    for fn in methods.values():                      # warm the per-operator caches
+        fn()
+    seconds, ratios = timed_rounds(methods, repeats)
+    fwd_s, fwd_r = seconds["forward"], ratios["forward"]
+    tan_s, tan_r = seconds["tangent"], ratios["tangent"]
+    adj_s, adj_r = seconds["adjoint"], ratios["adjoint"]
+    sur_s, sur_r = seconds["surrogate"], ratios["surrogate"]
+    fwd_mem, fwd_mv, theta = measure(methods["forward"])
     g = objective(theta)[1][0]
-    tan_s, tan_mem, tan_mv, rho = measure(lambda: model.tangent(u, theta0, v, T), repeats)
+    tan_mem, tan_mv, rho = measure(methods["tangent"])
     reference = float(np.sum(g * rho))
 
     def err(value):
         return abs(value - reference) / abs(reference)
 
-    adj_s, adj_mem, adj_mv, adj = measure(
-        lambda: model.gradient(u, theta0, objective, [T], method="discrete"), repeats)
-    quad_s, quad_mem, quad_mv, quad = measure(
-        lambda: model.gradient(u, theta0, objective, [T], method="quadrature"), 1)
-    sur_s, sur_mem, sur_mv, sur = measure(lambda: model.surrogate_gradient(u, theta0, objective, [T]),
-                                          repeats)
-    rows = [("forward θ(T)", fwd_s, fwd_mv, fwd_mem, float("nan")),
-            ("tangent ρ(T)", tan_s, tan_mv, tan_mem, 0.0),
-            (f"adjoint gradient, discrete, {2 * n * n} params", adj_s, adj_mv, adj_mem,
+    adj_mem, adj_mv, adj = measure(methods["adjoint"])
+    sur_mem, sur_mv, sur = measure(methods["surrogate"])
+    start = time.perf_counter()
+    quad = model.gradient(u, theta0, objective, [T], method="quadrature")
+    quad_s = time.perf_counter() - start
+    quad_mem, quad_mv, _ = measure(
+        lambda: model.gradient(u, theta0, objective, [T], method="quadrature"))
+    rows = [("forward θ(T)", fwd_s, fwd_r, fwd_mv, fwd_mem, float("nan")),
+            ("tangent ρ(T)", tan_s, tan_r, tan_mv, tan_mem, 0.0),
+            (f"adjoint gradient, discrete, {2 * n * n} params", adj_s, adj_r, adj_mv, adj_mem,
              err(float(np.sum(adj[1] * v)))),
-            (f"adjoint gradient, quadrature, {2 * n * n} params", quad_s, quad_mv, quad_mem,
-             err(float(np.sum(quad[1] * v)))),
-            ("surrogate gradient (1.6)", sur_s, sur_mv, sur_mem, err(float(np.sum(sur[1] * v)))),
+            (f"adjoint gradient, quadrature, {2 * n * n} params", quad_s, quad_s / fwd_s,
+             quad_mv, quad_mem, err(float(np.sum(quad[1] * v)))),
+            ("surrogate gradient (1.6)", sur_s, sur_r, sur_mv, sur_mem,
+             err(float(np.sum(sur[1] * v)))),
             (f"finite differences, {2 * n * n} params (extrapolated)", 4 * n * n * fwd_s,
-             4 * n * n * fwd_mv, fwd_mem, float("nan"))]
+             4.0 * n * n, 4 * n * n * fwd_mv, fwd_mem, float("nan"))]
     L = model.generator(u)
     J = model.generator_derivative(u, v)
     steps = 32
@@ -107,8 +136,8 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
         if cn_err <= 1e-6 or steps >= cn_max_steps:
             break
         steps *= 2
-    rows.append((f"Crank–Nicolson TLM, {steps} steps (LU solves)", cn_s, 3 * steps, float("nan"),
-                 cn_err))
+    rows.append((f"Crank–Nicolson TLM, {steps} steps (LU solves)", cn_s, cn_s / fwd_s, 3 * steps,
+                 float("nan"), cn_err))
     print(f"\nR2 at {n}x{n} (n = {n * n}); discrete adjoint: {adj.info.checkpoints} "
           f"checkpoints, {adj.info.checkpoint_bytes / 2**20:.0f} MiB of states; quadrature "
           f"adjoint: {quad.info.nodes} nodes, estimated relative error "
@@ -116,9 +145,8 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
           f"MiB of states")
     print("| method | seconds | × forward | products | peak MiB | rel. error of dΦ/du[v] |")
     print("|---|---|---|---|---|---|")
-    for name, seconds, products, memory, error in rows:
-        print(f"| {name} | {seconds:.3f} | {seconds / fwd_s:.2f} | {products} | "
-              f"{memory:.0f} | {error:.1e} |")
+    for name, secs, ratio, products, memory, error in rows:
+        print(f"| {name} | {secs:.3f} | {ratio:.2f} | {products} | {memory:.0f} | {error:.1e} |")
     return rows
 
 
@@ -126,7 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--large", action="store_true", help="also run 512²")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--cn-max-steps", type=int, default=1024)
     args = parser.parse_args()
     sizes = args.n + ([512] if args.large else [])
