@@ -224,19 +224,20 @@ class AdvectionDiffusion:
             ``"discrete"``: reverse mode of the Chebyshev propagator
             (:mod:`advdiff_sens.matrix.adjoint`), the products of three forward solves
             plus the contractions (measured 3.8–5.0× a forward solve on R2), exact adjoint
-            of :meth:`tangent`; needs the Chebyshev backend. ``"quadrature"``: adaptive
+            of :meth:`tangent`; needs a Chebyshev schedule. ``"quadrature"``: adaptive
             Gauss–Kronrod quadrature of the integral above, panel by panel between
             observation times, with an error estimate; any backend. ``"auto"``: discrete
-            when the Chebyshev backend applies (not ``backend="scipy"``, real data, a
-            certifiable schedule), else quadrature.
+            when a Chebyshev schedule can be recorded (not ``backend="scipy"``, real
+            ``theta0``, a schedule that certifies the propagator tolerance), else quadrature.
         rtol : float
             Quadrature only: relative tolerance (estimated error / ‖gradient‖ per panel).
             The discrete method's accuracy is the propagator tolerance.
         checkpoints : int, optional
-            Discrete only: largest number of stored recurrence states (two vectors of size
-            n each; at least the number of steps of the schedule, usually 1); fewer
-            checkpoints mean longer recomputed blocks and larger block buffers. Default:
-            about the square root of the number of polynomial terms.
+            Discrete only (ignored by the quadrature): largest number of stored recurrence
+            states (two vectors of size n each; raised to one per step of the schedule, which
+            usually has one step); fewer checkpoints mean longer recomputed blocks and larger
+            block buffers. Default: about the square root of the number of polynomial terms,
+            which nearly minimises the memory.
 
         Returns
         -------
@@ -258,8 +259,10 @@ class AdvectionDiffusion:
         if method != "quadrature":
             tape = record_expm_action(self.propagator(u), theta0, times, checkpoints=checkpoints)
             if tape is None and method == "discrete":
-                raise ValueError("method='discrete' needs the Chebyshev backend and real data "
-                                 f"(backend={self.backend!r}); use method='quadrature'")
+                raise ValueError("method='discrete' needs a Chebyshev schedule: a backend other "
+                                 f"than 'scipy' (got {self.backend!r}), real theta0 and a "
+                                 "schedule that certifies the tolerance for this u and t; "
+                                 "use method='quadrature'")
         if tape is None:
             times, thetas, value, grads = self._objective_gradients(u, field, objective, t)
             grad, info = sensitivity.adjoint_gradient(

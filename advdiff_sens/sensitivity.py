@@ -170,8 +170,6 @@ class GradientInfo:
 
     Attributes
     ----------
-    method : str
-        ``"discrete"`` or ``"quadrature"``.
     error_estimate : float
         Absolute error of the gradient field (2-norm): for ``"quadrature"`` the estimated
         quadrature error; for ``"discrete"`` the a priori bound
@@ -189,15 +187,17 @@ class GradientInfo:
         Whether every quadrature panel met the tolerance (always True for ``"discrete"``).
     checkpoints : int
         Stored recurrence states of the discrete sweep (0 for ``"quadrature"``).
+    method : str
+        ``"discrete"`` or ``"quadrature"``.
     """
 
-    method: str
     error_estimate: float
     relative_error_estimate: float
     nodes: int
     checkpoint_bytes: int
     converged: bool
     checkpoints: int = 0
+    method: str = "quadrature"
 
 
 def adjoint_gradient(forward_propagator: Propagator, adjoint_propagator: Propagator,
@@ -263,8 +263,8 @@ def adjoint_gradient(forward_propagator: Propagator, adjoint_propagator: Propaga
         lam_end = adjoint.at(a)
         peak = max(peak, forward.nbytes() + adjoint.nbytes())
     norm = float(np.linalg.norm(total))
-    info = GradientInfo("quadrature", error, error / norm if norm > 0 else 0.0, nodes, peak,
-                        converged)
+    info = GradientInfo(error, error / norm if norm > 0 else 0.0, nodes, peak, converged,
+                        method="quadrature")
     return total, info
 
 
@@ -281,8 +281,8 @@ def discrete_adjoint_gradient(tape: ExpmTape, partials: list, theta0: np.ndarray
     error = tol * float(np.linalg.norm(theta0)) * scale * float(
         np.sum(times * np.linalg.norm(grads, axis=1)))
     norm = float(np.linalg.norm(total))
-    info = GradientInfo("discrete", error, error / norm if norm > 0 else 0.0, 0,
-                        tape.nbytes(len(partials)), True, tape.checkpoints)
+    info = GradientInfo(error, error / norm if norm > 0 else 0.0, 0, tape.nbytes(len(partials)),
+                        True, tape.checkpoints, method="discrete")
     return total, info
 
 

@@ -106,9 +106,9 @@ def test_adjoint_matches_tangent_point_sensors_many_times(scheme, method, rng):
     times = np.array([0.1, 0.3, 0.6])
     objective = point_sensor_objective(grid, rng, 20, len(times))
     result = model.gradient(u, theta0, objective, times, method=method)
-    assert result.info.method == method and result.info.converged
+    assert result.info.method == method
     if method == "quadrature":
-        assert result.info.relative_error_estimate <= 1e-10
+        assert result.info.converged and result.info.relative_error_estimate <= 1e-10
     theta = model.solve(u, theta0, times)
     _, g = objective(theta)
     for _ in range(3):
@@ -149,7 +149,7 @@ def test_adjoint_method_selection(rng):
     objective = point_sensor_objective(grid, rng, 4, 1)
     scipy_model = ads.AdvectionDiffusion(grid, kappa=0.02, backend="scipy")
     assert scipy_model.gradient(u, theta0, objective, [0.2]).info.method == "quadrature"
-    with pytest.raises(ValueError, match="method='discrete' needs the Chebyshev"):
+    with pytest.raises(ValueError, match="method='discrete' needs a Chebyshev schedule"):
         scipy_model.gradient(u, theta0, objective, [0.2], method="discrete")
     model = ads.AdvectionDiffusion(grid, kappa=0.02)
     assert model.gradient(u, theta0, objective, [0.2]).info.method == "discrete"

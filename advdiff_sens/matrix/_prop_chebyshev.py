@@ -98,6 +98,8 @@ __all__ = [
     "field_of_values_enclosure",
     "run_schedule",
     "select_schedule",
+    "shifted_operator",
+    "step_plan",
 ]
 
 _UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
@@ -558,7 +560,7 @@ def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.nda
     ``record(k, Y_k)``, if given, sees every basis vector (the adjoint's checkpoints).
     """
     degree = max(c.size for c in coeffs) - 1
-    terms = [(0, x)] if degree == 0 else _terms(op, degree, imaginary, x)
+    terms = _terms(op, degree, imaginary, x)
     if len(coeffs) == 1:
         c = coeffs[0]
         out = np.zeros_like(x, dtype=np.result_type(c, x))

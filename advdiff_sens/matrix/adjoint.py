@@ -70,7 +70,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import as_array, as_times, check_integer
+from .._validation import as_array, as_real_array, as_times, check_integer
 from ._prop_chebyshev import (
     ToleranceUnreachable,
     _csr_matvec,
@@ -88,17 +88,21 @@ __all__ = ["ExpmTape", "record_expm_action", "expm_action_gradient"]
 
 def _stride_for(degrees: list[int], checkpoints: int | None) -> int:
     """Terms per block. About ``sqrt(total terms)`` balances the stored states against the
-    block buffers (least memory, the default); ``checkpoints`` caps the stored states,
-    lengthening the blocks when it is smaller. The cost does not depend on the stride."""
+    block buffers (least memory, the default); ``checkpoints`` caps the stored states (one
+    per step at least), lengthening the blocks to the shortest that meets the cap. The cost
+    does not depend on the stride."""
     stride = max(1, math.isqrt(sum(m + 1 for m in degrees)))
-    if checkpoints is None:
+
+    def stored(r: int) -> int:
+        return sum(-(-(m + 1) // r) for m in degrees)
+
+    if checkpoints is None or stored(stride) <= checkpoints:
         return stride
-    if checkpoints < len(degrees):
-        raise ValueError(f"checkpoints must be at least the number of steps of the schedule "
-                         f"({len(degrees)}), got {checkpoints}")
-    while sum(-(-(m + 1) // stride) for m in degrees) > checkpoints:
-        stride = max(stride + 1, int(stride * 1.25))
-    return stride
+    lo, hi = stride, max(degrees) + 1          # stored(hi) = number of steps
+    while lo + 1 < hi:                          # invariant: stored(lo) > cap >= stored(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if stored(mid) <= max(checkpoints, len(degrees)) else (mid, hi)
+    return hi
 
 
 @dataclass
@@ -165,13 +169,12 @@ class ExpmTape:
 
     def nbytes(self, partials: int = 0) -> int:
         """Peak memory of the stored states and of the work arrays of a pullback with
-        ``partials`` matrices: ``block + 2`` adjoint vectors, two buffers of
-        ``partials × block`` products :math:`P_aY_k` and one scratch vector, ``block`` being
-        the stride."""
+        ``partials`` matrices: ``rows + 2`` adjoint vectors, two buffers of ``partials × rows``
+        products :math:`P_aY_k` and one scratch vector, ``rows = min(stride, degree + 1)``."""
         d = self.states.shape[1]
         stored = sum(1 + (second is not None) for _, second in self._stored.values())
-        block = self.stride
-        return 8 * d * (stored + (2 * partials + 1) * block + 3)
+        rows = min(self.stride, self.degree + 1)
+        return 8 * d * (stored + (2 * partials + 1) * rows + 3)
 
     def pullback(self, cotangents, partials=()) -> tuple[np.ndarray, np.ndarray]:
         r"""Gradients of :math:`Φ = \sum_j c_j^T x(t_j)` by the reverse sweep.
@@ -195,13 +198,10 @@ class ExpmTape:
         cot = as_array(cotangents, "cotangents", shape=(q, d))
         if np.iscomplexobj(cot):
             raise TypeError("cotangents must be real (the tape records a real propagation)")
-        products = []
-        for a, P in enumerate(partials):
-            if P.shape != (d, d):
-                raise ValueError(f"partials[{a}] must have shape {(d, d)}, got {P.shape}")
-            if np.iscomplexobj(P.data if sp.issparse(P) else P):
-                raise TypeError(f"partials[{a}] must be real")
-            products.append(_product_into(P))
+        if isinstance(partials, (str, bytes)) or not hasattr(partials, "__iter__"):
+            raise TypeError(f"partials must be a sequence of (d, d) matrices, got "
+                            f"{type(partials).__name__}")
+        products = [_product_into(P, f"partials[{a}]", d) for a, P in enumerate(partials)]
         grads = np.zeros((len(partials), d))
         if self._schedule is None:                 # horizon 0: every state is b
             return cot.sum(axis=0), grads
@@ -212,18 +212,19 @@ class ExpmTape:
         weights = np.array([2.0 * _sign(k, s.imaginary) for k in range(self.degree + 1)])
         weights[0] = 1.0
         weights /= s.focal
-        block = self.stride
-        work = _Buffers(np.empty((block + 2, d)),
-                        (np.empty((len(partials), block, d)), np.empty((len(partials), block, d))),
+        rows = min(self.stride, self.degree + 1)
+        work = _Buffers(np.empty((rows + 2, d)),
+                        (np.empty((len(partials), rows, d)), np.empty((len(partials), rows, d))),
                         np.empty((1, d)))
         x_bar = np.zeros(d)
-        for i in range(len(self._steps) - 1, -1, -1):
-            step = self._steps[i]
-            seeds = cot[step.first:step.first + step.count]
-            if i < len(self._steps) - 1:
-                seeds = np.concatenate([seeds, x_bar[None]])
-            x_bar = self._pullback_step(i, step, seeds, block, op, op_t, weights, products,
-                                        grads, work)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for i in range(len(self._steps) - 1, -1, -1):
+                step = self._steps[i]
+                seeds = cot[step.first:step.first + step.count]
+                if i < len(self._steps) - 1:
+                    seeds = np.concatenate([seeds, x_bar[None]])
+                x_bar = self._pullback_step(i, step, seeds, op, op_t, weights, products,
+                                            grads, work, pool)
         return x_bar, grads
 
     def _partial_products(self, i: int, k0: int, k1: int, op, products, out) -> None:
@@ -237,7 +238,7 @@ class ExpmTape:
                 for a, product in enumerate(products):
                     product(y[0], out[a, k - k0])
 
-    def _pullback_step(self, i, step, seeds, block, op, op_t, weights, products, grads, work):
+    def _pullback_step(self, i, step, seeds, op, op_t, weights, products, grads, work, pool):
         """Reverse sweep through step ``i``; returns the adjoint of its input.
 
         Blocks are processed from the last; while the main thread runs the backward
@@ -245,47 +246,49 @@ class ExpmTape:
         :math:`P_aY_k` (independent work, both in GIL-free sparse kernels), into the other
         of two buffers.
         """
-        m, imaginary = step.degree, self._schedule.imaginary
+        m, imaginary, block = step.degree, self._schedule.imaginary, self.stride
         Z = work.adjoint
         after = (np.zeros(Z.shape[1]), np.zeros(Z.shape[1]))     # (Z_{k1}, Z_{k1+1})
         starts = list(range(m - m % block, -1, -block))
 
         def recompute(b: int):
+            if not products:                       # only b_bar wanted: no basis needed
+                return None
             k0 = starts[b]
             return pool.submit(self._partial_products, i, k0, min(k0 + block, m + 1), op,
                                products, work.partial_products[b % 2])
 
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = recompute(0)
-            for b, k0 in enumerate(starts):
+        pending = recompute(0)
+        for b, k0 in enumerate(starts):
+            if pending is not None:
                 pending.result()
-                PY = work.partial_products[b % 2]
-                if b + 1 < len(starts):
-                    pending = recompute(b + 1)
-                k1 = min(k0 + block, m + 1)
-                n = k1 - k0
-                if seeds.shape[0] == 1:                               # seeds S_k
-                    np.multiply(step.coeffs[0, k0:k1, None], seeds, out=Z[:n])
+            PY = work.partial_products[b % 2]
+            if b + 1 < len(starts):
+                pending = recompute(b + 1)
+            k1 = min(k0 + block, m + 1)
+            n = k1 - k0
+            if seeds.shape[0] == 1:                               # seeds S_k
+                np.multiply(step.coeffs[0, k0:k1, None], seeds, out=Z[:n])
+            else:
+                np.matmul(step.coeffs[:, k0:k1].T, seeds, out=Z[:n])
+            Z[n], Z[n + 1] = after
+            for k in range(k1 - 1, k0 - 1, -1):
+                if k == m:
+                    continue                       # Z_m = S_m
+                z, z_next = Z[k - k0:k - k0 + 1], Z[k - k0 + 1:k - k0 + 2]
+                if k == 0:
+                    work.vector[...] = 0.0
+                    op_t.matvec_add(1, z_next, work.vector)
+                    work.vector *= 0.5
+                    z += work.vector
                 else:
-                    np.matmul(step.coeffs[:, k0:k1].T, seeds, out=Z[:n])
-                Z[n], Z[n + 1] = after
-                for k in range(k1 - 1, k0 - 1, -1):
-                    if k == m:
-                        continue                   # Z_m = S_m
-                    z, z_next = Z[k - k0:k - k0 + 1], Z[k - k0 + 1:k - k0 + 2]
-                    if k == 0:
-                        work.vector[...] = 0.0
-                        op_t.matvec_add(1, z_next, work.vector)
-                        work.vector *= 0.5
-                        z += work.vector
-                    else:
-                        op_t.matvec_add(_sign(k, imaginary), z_next, z)
-                    z += Z[k - k0 + 2]
-                n_terms = min(k1, m) - k0          # contraction pairs (Y_k, Z_{k+1}), k < m
-                for a in range(len(products)):
-                    grads[a] += np.einsum("k,ki,ki->i", weights[k0:k0 + n_terms],
-                                          PY[a, :n_terms], Z[1:n_terms + 1])
-                after = (Z[0].copy(), Z[1].copy())
+                    op_t.matvec_add(_sign(k, imaginary), z_next, z)
+                z += Z[k - k0 + 2]
+            n_terms = min(k1, m) - k0              # contraction pairs (Y_k, Z_{k+1}), k < m
+            for a in range(len(products)):
+                grads[a] += np.einsum("k,ki,ki->i", weights[k0:k0 + n_terms],
+                                      PY[a, :n_terms], Z[1:n_terms + 1])
+            after = (Z[0].copy(), Z[1].copy())
         return after[0]
 
 
@@ -298,13 +301,20 @@ class _Buffers:
     vector: np.ndarray                # (1, d)
 
 
-def _product_into(P):
-    """``f(x, out)``: ``out = P x`` without allocating (CSR kernel when available)."""
+def _product_into(P, name: str, d: int):
+    """Validate a real, finite ``(d, d)`` matrix and return ``f(x, out)``: ``out = P x``
+    without allocating (CSR kernel when available)."""
     if not sp.issparse(P):
-        P = np.asarray(P, dtype=float)
+        P = as_real_array(P, name, shape=(d, d))
         return lambda x, out: np.dot(P, x, out=out)
-    P = sp.csr_array(P, dtype=float)
+    if P.shape != (d, d):
+        raise ValueError(f"{name} must have shape {(d, d)}, got {P.shape}")
+    if np.iscomplexobj(P.data):
+        raise TypeError(f"{name} must be real")
+    P = sp.csr_array(P, dtype=float, copy=True)    # sum_duplicates must not touch the input
     P.sum_duplicates()
+    if not np.all(np.isfinite(P.data)):
+        raise ValueError(f"{name} contains NaN or inf")
     if _csr_matvec is None:  # pragma: no cover - depends on the scipy version
         def product(x, out):
             out[...] = P @ x
@@ -331,16 +341,19 @@ def record_expm_action(propagator: Propagator, b, t, *, checkpoints: int | None 
     t : float or array_like of shape (q,)
         Non-negative, strictly increasing times.
     checkpoints : int, optional
-        Largest number of stored recurrence states (each two vectors); at least the
-        number of steps of the schedule. Default: about :math:`\sqrt{\text{terms}}`.
+        Largest number of stored recurrence states (each two vectors); one per step of the
+        schedule at least (smaller values are raised to that). Default: about
+        :math:`\sqrt{\text{terms}}`, which nearly minimises the memory.
 
     Returns
     -------
     ExpmTape or None
-        None when the Chebyshev backend is not used for this operator: ``backend="scipy"``,
-        complex ``A`` or ``b``, or an a priori bound that cannot certify the tolerance
-        (the caller then needs another adjoint, e.g. the quadrature of
-        :mod:`advdiff_sens.sensitivity`).
+        None when no Chebyshev schedule can be recorded: ``backend="scipy"``, complex ``A``
+        or ``b``, a horizon so short (below ~1e-154) that the derivative enclosure
+        overflows, or an a priori bound that cannot certify the tolerance (the caller then
+        needs another adjoint, e.g. the quadrature of :mod:`advdiff_sens.sensitivity`). With
+        ``backend="auto"`` the tape is recorded whenever a schedule exists, even where
+        :meth:`Propagator.apply` would prefer ``expm_multiply`` for a plain solve.
     """
     if not isinstance(propagator, Propagator):
         raise TypeError(f"propagator must be a Propagator, got {type(propagator).__name__}")
@@ -404,5 +417,6 @@ def expm_action_gradient(A, partials, b, t, cotangents, *, tol: float = DEFAULT_
     if tape is None:
         raise ValueError("the reverse sweep needs a real A and b and a Chebyshev schedule that "
                          "certifies tol; none was found for this operator and time")
-    cot = np.asarray(cotangents)
-    return tape.pullback(cot[None] if np.ndim(t) == 0 else cot, partials)
+    if np.ndim(t) == 0:
+        cotangents = as_array(cotangents, "cotangents", shape=(A.shape[0],))[None]
+    return tape.pullback(cotangents, partials)

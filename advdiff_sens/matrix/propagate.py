@@ -290,7 +290,7 @@ def _pair_chebyshev(Q, J, b: np.ndarray, times: np.ndarray, tol: float, backend:
         z = _chebyshev_action(M, b.astype(complex), times, tol_block, enclosure)
         return z.real, z.imag / eps
     norm_j = _norm2_bound(J)
-    eps = 2.0 / (float(times[-1]) * norm_j) if norm_j > 0 else 1.0   # 2r/‖J‖, r = 1/t
+    eps = (2.0 / float(times[-1])) / norm_j if norm_j > 0 else 1.0   # 2r/‖J‖, r = 1/t
     if sp.issparse(Q) or sp.issparse(J):
         big = sp.block_array([[sp.csr_array(Q), None], [eps * sp.csr_array(J), sp.csr_array(Q)]],
                              format="csr")
