@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import operators, sensitivity
-from ._validation import as_times, check_positive_scalar
+from ._validation import as_times, check_integer, check_positive_scalar
 from .grid import Grid
 from .matrix.adjoint import record_expm_action
 from .matrix.propagate import BACKENDS, DEFAULT_BACKEND, Propagator
@@ -250,6 +250,8 @@ class AdvectionDiffusion:
             raise ValueError(f"method must be one of {sensitivity.ADJOINT_METHODS}, "
                              f"got {method!r}")
         rtol = check_positive_scalar(rtol, "rtol")
+        if checkpoints is not None:
+            checkpoints = check_integer(checkpoints, "checkpoints", minimum=1)
         if not callable(objective):
             raise TypeError(f"objective must be callable, got {type(objective).__name__}")
         field = self._check_theta0(theta0)
