@@ -167,13 +167,12 @@ class AdvectionDiffusion:
         theta : ndarray
             Only if ``with_solution``: the shape :meth:`solve` returns.
         """
-        L = self.generator(u)
         theta0 = self._check_theta0(theta0).ravel()
         v = np.asarray(v)
         block = v.ndim == self.grid.ndim + 2
         directions = v if block else v[None]
         Js = [self.generator_derivative(u, vk) for vk in directions]
-        theta, rho = sensitivity.tangent(L, Js, theta0, t, backend=self.backend)
+        theta, rho = sensitivity.tangent(self.propagator(u), Js, theta0, t)
         rho = self._flat_output(rho if block else rho[0])
         return (rho, self._flat_output(theta)) if with_solution else rho
 

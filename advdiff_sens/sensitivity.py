@@ -60,13 +60,14 @@ Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 ADJOINT_METHODS = ("auto", "discrete", "quadrature")
 
 
-def tangent(L, Js: list, theta0: np.ndarray, t, *, backend: str
+def tangent(propagator: Propagator, Js: list, theta0: np.ndarray, t
             ) -> tuple[np.ndarray, np.ndarray]:
     """Exact :math:`θ(t)` and :math:`ρ_i(t) = ∇_{J_i} e^{tL}θ_0` for each direction (flat
     states; ``t`` scalar or increasing array), by
-    :func:`advdiff_sens.matrix.expm_frechet_actions`: the pair propagation for one
-    direction, the arrow system for several."""
-    return expm_frechet_actions(L, Js, theta0, t, backend=backend)
+    :func:`advdiff_sens.matrix.expm_frechet_actions` with the propagator of :math:`L` (its
+    cached enclosure is reused): the pair propagation for one direction, the arrow system
+    for several."""
+    return expm_frechet_actions(propagator, Js, theta0, t)
 
 
 def surrogate(L, J, theta0: np.ndarray, t, order, *, backend: str) -> np.ndarray:

@@ -10,7 +10,9 @@ against the tangent, for
 * forward solve θ(T); tangent ρ(T) (exact);
 * adjoint gradient of a 20-point-sensor objective for all 2n nodal velocity parameters, by
   the discrete adjoint (reverse Chebyshev sweep) and by the quadrature adjoint (one repeat);
-* first-order surrogate gradient (all parameters, one backward solve);
+* first-order surrogate gradient (all parameters, one backward solve), with the forward
+  solve that gives ∂Φ/∂θ(T) and, separately, its backward solve alone (the cost on top of
+  a forward that evaluates Φ anyway, as in an optimisation loop);
 * finite-difference gradient of all 2n parameters (extrapolated: 2·2n forward solves);
 * Crank–Nicolson with the tangent-linear model (θ and ρ), the fewest steps (doubling from 32,
   at most ``--cn-max-steps``) that reach 1e-6 relative accuracy on dΦ/du[v].
@@ -33,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from advdiff_sens import sensitivity
 from advdiff_sens.matrix import propagate
 from advdiff_sens.observations import LeastSquaresObjective
 from advdiff_sens.reference import r2_problem
@@ -87,11 +90,15 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
     v = default_direction(model)
     model.generator(u)                               # assemble once, outside the timings
 
+    dtheta = objective(model.solve(u, theta0, [T]))[1].reshape(1, -1)
     methods = {
         "forward": lambda: model.solve(u, theta0, [T]),
         "tangent": lambda: model.tangent(u, theta0, v, T),
         "adjoint": lambda: model.gradient(u, theta0, objective, [T], method="discrete"),
         "surrogate": lambda: model.surrogate_gradient(u, theta0, objective, [T]),
+        "surrogate backward": lambda: sensitivity.surrogate_gradient(
+            model.propagator(u, transpose=True), model.partial_generators(u),
+            theta0.ravel(), np.array([T]), dtheta),
     }
     for fn in methods.values():                      # warm the per-operator caches
         fn()
@@ -100,6 +107,7 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
     tan_s, tan_r = seconds["tangent"], ratios["tangent"]
     adj_s, adj_r = seconds["adjoint"], ratios["adjoint"]
     sur_s, sur_r = seconds["surrogate"], ratios["surrogate"]
+    back_s, back_r = seconds["surrogate backward"], ratios["surrogate backward"]
     fwd_mem, fwd_mv, theta = measure(methods["forward"])
     g = objective(theta)[1][0]
     tan_mem, tan_mv, rho = measure(methods["tangent"])
@@ -110,6 +118,7 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
 
     adj_mem, adj_mv, adj = measure(methods["adjoint"])
     sur_mem, sur_mv, sur = measure(methods["surrogate"])
+    back_mem, back_mv, _ = measure(methods["surrogate backward"])
     start = time.perf_counter()
     quad = model.gradient(u, theta0, objective, [T], method="quadrature")
     quad_s = time.perf_counter() - start
@@ -123,6 +132,8 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
              quad_mv, quad_mem, err(float(np.sum(quad[1] * v)))),
             ("surrogate gradient (1.6)", sur_s, sur_r, sur_mv, sur_mem,
              err(float(np.sum(sur[1] * v)))),
+            ("surrogate gradient (1.6), backward solve alone", back_s, back_r, back_mv,
+             back_mem, err(float(np.sum(sur[1] * v)))),
             (f"finite differences, {2 * n * n} params (extrapolated)", 4 * n * n * fwd_s,
              4.0 * n * n, 4 * n * n * fwd_mv, fwd_mem, float("nan"))]
     L = model.generator(u)

@@ -14,3 +14,10 @@ def test_bench_propagate_runs(tmp_path):
     proc = run_script([str(ROOT / "benchmarks" / "bench_propagate.py"), "--n", "16",
                        "--repeats", "1"], tmp_path)
     assert "scipy" in proc.stdout
+
+
+def test_bench_kernels_runs(tmp_path):
+    proc = run_script([str(ROOT / "benchmarks" / "bench_kernels.py"), "--n", "16",
+                       "--terms", "2", "--rounds", "1"], tmp_path)
+    assert "adjoint recomputation ∥ backward" in proc.stdout
+    assert "tangent / forward" in proc.stdout

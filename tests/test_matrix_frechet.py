@@ -230,6 +230,27 @@ def test_rejects_non_increasing_times(pair):
         am.expm_frechet_action(Q, J, b, [0.0, 1.0, 1.0])
 
 
+def test_propagator_as_generator(pair):
+    """A Propagator passed as Q gives the matrix's result, for one and several directions."""
+    Q, J, b = pair
+    Q = Q - 3.0 * np.eye(4)
+    propagator = am.Propagator(Q)
+    np.testing.assert_array_equal(am.expm_frechet_action(propagator, J, b, 0.8),
+                                  am.expm_frechet_action(Q, J, b, 0.8))
+    x, ys = am.expm_frechet_actions(propagator, [J, 2.0 * J], b, 0.8)
+    x_ref, ys_ref = am.expm_frechet_actions(Q, [J, 2.0 * J], b, 0.8)
+    np.testing.assert_allclose(ys, ys_ref, rtol=1e-13, atol=0.0)
+    np.testing.assert_allclose(x, x_ref, rtol=1e-13, atol=0.0)
+
+
+def test_propagator_backend_conflict_is_an_error(pair):
+    Q, J, b = pair
+    with pytest.raises(ValueError, match="conflicts with the backend"):
+        am.expm_frechet_action(am.Propagator(Q, backend="scipy"), J, b, 1.0, backend="auto")
+    with pytest.raises(ValueError, match="conflicts with the backend"):
+        am.expm_frechet_actions(am.Propagator(Q), [J, J], b, 1.0, backend="scipy")
+
+
 def test_rejects_unknown_backend(pair):
     Q, J, b = pair
     with pytest.raises(ValueError, match="backend"):

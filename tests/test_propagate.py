@@ -199,6 +199,27 @@ def test_pair_tolerance_honoured(tol):
     assert rel(y, y_ref) <= tol
 
 
+def test_propagator_pair_reuses_the_cached_enclosure(monkeypatch):
+    """``Propagator.apply_pair`` equals ``expm_pair_action`` and computes the enclosure of its
+    operator once, however many pairs (tangent directions) it propagates."""
+    from advdiff_sens.matrix import propagate
+
+    L, J, theta0 = cellular_2d(10, 0.01)
+    propagator = propagate.Propagator(L, tol=CHEB_TOL)
+    calls = []
+    original = propagate.field_of_values_enclosure
+    monkeypatch.setattr(propagate, "field_of_values_enclosure",
+                        lambda A: calls.append(1) or original(A))
+    x, y = propagator.apply_pair(J, theta0, 0.7)
+    x2, y2 = propagator.apply_pair(2.0 * J, theta0, [0.3, 0.7])
+    assert len(calls) == 1
+    x_ref, y_ref = expm_pair_action(L, J, theta0, 0.7, tol=CHEB_TOL)
+    np.testing.assert_array_equal(x, x_ref)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_allclose(y2[1], 2.0 * y_ref, rtol=1e-12, atol=0.0)
+    np.testing.assert_allclose(x2[1], x_ref, rtol=1e-12, atol=0.0)
+
+
 def test_bad_arguments():
     A = advection_diffusion_1d(8, 0.1, 1.0)
     b = np.ones(8)

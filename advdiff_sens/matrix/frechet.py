@@ -29,8 +29,13 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 
-from .._validation import as_operator_pair, check_integer, check_nonnegative_scalar
-from .propagate import DEFAULT_BACKEND, expm_action, expm_pair_action
+from .._validation import (
+    as_operator_pair,
+    as_square_operator,
+    check_integer,
+    check_nonnegative_scalar,
+)
+from .propagate import DEFAULT_BACKEND, Propagator, expm_action
 
 __all__ = [
     "expm_frechet_action",
@@ -61,11 +66,24 @@ def _direction_scale(norm_q: float, norm_j: float) -> float:
     return 2.0 ** -math.ceil(math.log2(norm_j / reference))
 
 
+def _propagator_of(Q, backend: str | None) -> Propagator:
+    """``Q`` itself when it is a :class:`Propagator` (its cached per-operator work is
+    reused), else a new one for the matrix ``Q`` with ``backend`` (default ``"auto"``)."""
+    if isinstance(Q, Propagator):
+        if backend is not None and backend != Q.backend:
+            raise ValueError(f"backend={backend!r} conflicts with the backend {Q.backend!r} "
+                             f"of the Propagator passed as Q; pass one or the other")
+        return Q
+    return Propagator(as_square_operator(Q, "Q"),
+                      backend=DEFAULT_BACKEND if backend is None else backend)
+
+
 def _dense(A) -> np.ndarray:
     return A.toarray() if sp.issparse(A) else A
 
 
-def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False, backend: str = DEFAULT_BACKEND):
+def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False,
+                        backend: str | None = None):
     r"""Apply the Fréchet derivative (1.1) of :math:`\exp(tQ)` in direction ``J`` to ``b``.
 
     Computes :math:`y(t) = \nabla_J \exp(tQ)\, b`, the solution of the sensitivity ODE
@@ -86,15 +104,20 @@ def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False, backend: str = D
 
     Parameters
     ----------
-    Q, J : ndarray or scipy sparse matrix, shape (d, d)
-        Generator and direction; real or complex (e.g. skew-Hermitian, Section 4.1).
+    Q : ndarray, scipy sparse matrix or Propagator, shape (d, d)
+        Generator; real or complex (e.g. skew-Hermitian, Section 4.1). A
+        :class:`~advdiff_sens.matrix.propagate.Propagator` lends its cached enclosure (repeated
+        tangents at one generator skip that set-up), its backend and its tolerance.
+    J : ndarray or scipy sparse matrix, shape (d, d)
+        Direction.
     b : array_like, shape (d,) or (d, k)
     t : float or array_like of shape (m,)
         A time ``t >= 0`` or strictly increasing non-negative times.
     with_expm : bool
         Also return :math:`\exp(tQ)\,b` (computed in the same propagation).
-    backend : str
-        Propagator backend, passed to :func:`~advdiff_sens.matrix.propagate.expm_pair_action`.
+    backend : str, optional
+        Propagator backend (:func:`~advdiff_sens.matrix.propagate.expm_pair_action`), default
+        ``"auto"``; with a Propagator ``Q``, its own (a different value is an error).
 
     Returns
     -------
@@ -104,14 +127,15 @@ def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False, backend: str = D
     x : ndarray
         :math:`\exp(tQ)\,b`, same shape; only if ``with_expm``.
     """
-    Q, J = as_operator_pair(Q, J)
+    propagator = _propagator_of(Q, backend)
+    Q, J = as_operator_pair(propagator.A, J)
     eps = _direction_scale(_norm1(Q), _norm1(J))
-    x, y = expm_pair_action(Q, eps * J, b, t, backend=backend)
+    x, y = propagator.apply_pair(eps * J, b, t)
     y = y / eps
     return (y, x) if with_expm else y
 
 
-def expm_frechet_actions(Q, Js, b, t, *, backend: str = DEFAULT_BACKEND):
+def expm_frechet_actions(Q, Js, b, t, *, backend: str | None = None):
     r"""Fréchet derivatives of :math:`\exp(tQ)` in ``p`` directions, applied to ``b``, at once.
 
     The block lower-triangular (arrow) generator generalises the pair of
@@ -132,12 +156,14 @@ def expm_frechet_actions(Q, Js, b, t, *, backend: str = DEFAULT_BACKEND):
 
     Parameters
     ----------
-    Q : ndarray or scipy sparse matrix, shape (d, d)
+    Q : ndarray, scipy sparse matrix or Propagator, shape (d, d)
+        As in :func:`expm_frechet_action` (a Propagator's enclosure serves ``p = 1``; the
+        arrow system of ``p > 1`` is a new operator and gets its own).
     Js : sequence of p matrices of shape (d, d)
     b : array_like, shape (d,)
     t : float or array_like of shape (m,)
-    backend : str
-        Propagator backend (:func:`~advdiff_sens.matrix.propagate.expm_action`).
+    backend : str, optional
+        As in :func:`expm_frechet_action`.
 
     Returns
     -------
@@ -148,13 +174,14 @@ def expm_frechet_actions(Q, Js, b, t, *, backend: str = DEFAULT_BACKEND):
     """
     if len(Js) == 0:
         raise ValueError("Js must contain at least one direction")
-    pairs = [as_operator_pair(Q, J, ("Q", f"Js[{i}]")) for i, J in enumerate(Js)]
+    propagator = _propagator_of(Q, backend)
+    pairs = [as_operator_pair(propagator.A, J, ("Q", f"Js[{i}]")) for i, J in enumerate(Js)]
     Q = pairs[0][0]
     b = np.asarray(b)
     if b.ndim != 1:
         raise ValueError(f"b must be a vector of shape ({Q.shape[0]},), got {b.shape}")
     if len(Js) == 1:
-        y, x = expm_frechet_action(Q, pairs[0][1], b, t, with_expm=True, backend=backend)
+        y, x = expm_frechet_action(propagator, pairs[0][1], b, t, with_expm=True)
         return x, y[None]
     norm_q = _norm1(Q)
     scales = np.array([_direction_scale(norm_q, _norm1(J)) for _, J in pairs])
@@ -165,7 +192,7 @@ def expm_frechet_actions(Q, Js, b, t, *, backend: str = DEFAULT_BACKEND):
         rows.append([sp.csr_array(eps * J)] + [Qs if q == i else None for q in range(p)])
     arrow = sp.block_array(rows, format="csr")
     z = expm_action(arrow, np.concatenate([b, np.zeros(p * d, dtype=b.dtype)]), t,
-                    backend=backend)
+                    backend=propagator.backend, tol=propagator.tol)
     z = z.reshape(z.shape[:-1] + (p + 1, d))
     ys = np.moveaxis(z[..., 1:, :], -2, 0) / scales.reshape((p,) + (1,) * (z.ndim - 1))
     return z[..., 0, :], ys

@@ -2,7 +2,8 @@ r"""Propagators: the action of the matrix exponential, ``b -> exp(t A) b``.
 
 This is the single place where the library applies ``exp(tA)`` to vectors. Every other
 module (the forward solve, the Fréchet action, tangent and adjoint methods) calls
-:func:`expm_action` / :func:`expm_pair_action`, so faster backends plug in here.
+:func:`expm_action` / :func:`expm_pair_action` or the :class:`Propagator` behind them, so
+faster backends plug in here.
 
 Backends
 --------
@@ -182,7 +183,8 @@ class Propagator:
     ``"auto"`` (the Chebyshev schedules are cached per enclosure, time and tolerance), so
     repeated applications to the same operator — the adjoint's quadrature nodes, the
     stepping of several output times, optimisation and MCMC loops at a fixed velocity —
-    pay for them once. The operator is treated as immutable.
+    pay for them once; :meth:`apply_pair` (the tangent pair) reuses the same enclosure. The
+    operator is treated as immutable.
 
     Parameters
     ----------
@@ -226,6 +228,32 @@ class Propagator:
         if out is None:
             out = _scipy_action(self.A, b, times)
         return out[0] if scalar else out
+
+    def apply_pair(self, J, b, t) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`\exp(tA)b` and :math:`\nabla_J\exp(tA)b` from one propagation of the
+        block-triangular system, reusing this operator's cached enclosure; arguments and
+        results as :func:`expm_pair_action`."""
+        Q, J = as_operator_pair(self.A, J, ("A", "J"))
+        b = _check_block(b, Q.shape[0])
+        times, scalar = as_times(t, "t")
+        if times[-1] == 0.0:
+            x = np.broadcast_to(b, (times.size, *b.shape)).copy()
+            y = np.zeros_like(x, dtype=np.result_type(b, Q.dtype, J.dtype))
+            return (x[0], y[0]) if scalar else (x, y)
+        pair = None
+        try:
+            if self.backend != "scipy":
+                pair = _pair_chebyshev(Q, J, b, times, self.tol, self.backend,
+                                       self._chebyshev_inputs())
+        except ToleranceUnreachable:
+            pass
+        if pair is None:
+            big = sp.block_array([[sp.csr_array(Q), None], [sp.csr_array(J), sp.csr_array(Q)]],
+                                 format="csr")
+            z = _scipy_action(big, np.concatenate([b, np.zeros_like(b)]), times)
+            pair = np.split(z, 2, axis=1)
+        x, y = pair
+        return (x[0], y[0]) if scalar else (x, y)
 
 
 def expm_action(A, b, t, *, backend: str = DEFAULT_BACKEND, tol: float = DEFAULT_TOL) -> np.ndarray:
@@ -276,12 +304,14 @@ def _pair_enclosure(enclosure, horizon: float):
     return enclosure.enlarged(r)
 
 
-def _pair_chebyshev(Q, J, b: np.ndarray, times: np.ndarray, tol: float, backend: str):
+def _pair_chebyshev(Q, J, b: np.ndarray, times: np.ndarray, tol: float, backend: str,
+                    inputs: tuple):
     """Tangent pair with the Chebyshev schedule of ``Q`` grown by ``r = 1/t`` (module doc);
+    ``inputs`` = (enclosure of ``Q``, its shifted 1-norm), as cached by :class:`Propagator`.
     None when ``backend == "auto"`` prefers ``expm_multiply``."""
-    enclosure = _pair_enclosure(field_of_values_enclosure(Q), float(times[-1]))
+    enclosure = _pair_enclosure(inputs[0], float(times[-1]))
     tol_block = tol / 3.0
-    if enclosure is None or not _use_chebyshev(backend, _shifted_norm1(Q), enclosure,
+    if enclosure is None or not _use_chebyshev(backend, inputs[1], enclosure,
                                                float(times[-1]), tol_block):
         return None
     if not (np.iscomplexobj(Q) or np.iscomplexobj(J) or np.iscomplexobj(b)):
@@ -337,27 +367,7 @@ def expm_pair_action(Q, J, b, t, *, backend: str = DEFAULT_BACKEND,
         or ``(m, *b.shape)``.
     """
     Q, J = as_operator_pair(Q, J)
-    b = _check_block(b, Q.shape[0])
-    _check_backend(backend)
-    tol = _check_tol(tol)
-    times, scalar = as_times(t, "t")
-    if times[-1] == 0.0:
-        x = np.broadcast_to(b, (times.size, *b.shape)).copy()
-        y = np.zeros_like(x, dtype=np.result_type(b, Q.dtype, J.dtype))
-        return (x[0], y[0]) if scalar else (x, y)
-    pair = None
-    try:
-        if backend != "scipy":
-            pair = _pair_chebyshev(Q, J, b, times, tol, backend)
-    except ToleranceUnreachable:
-        pass
-    if pair is None:
-        big = sp.block_array([[sp.csr_array(Q), None], [sp.csr_array(J), sp.csr_array(Q)]],
-                             format="csr")
-        z = _scipy_action(big, np.concatenate([b, np.zeros_like(b)]), times)
-        pair = np.split(z, 2, axis=1)
-    x, y = pair
-    return (x[0], y[0]) if scalar else (x, y)
+    return Propagator(Q, backend=backend, tol=tol).apply_pair(J, b, t)
 
 
 class ProductCount:
