@@ -36,6 +36,10 @@ class AdvectionDiffusion:
     backend : str
         Propagator used for ``exp(tL)`` (see :mod:`advdiff_sens.matrix.propagate`).
 
+    The four are read-only attributes: the generator, propagators and partial generators
+    cached for the last velocity depend on them, so a different κ, scheme or backend is a new
+    model.
+
     Examples
     --------
     >>> import numpy as np, advdiff_sens as ads
@@ -53,15 +57,32 @@ class AdvectionDiffusion:
             raise ValueError(f"scheme must be one of {operators.SCHEMES}, got {scheme!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        self.grid = grid
-        self.kappa = check_positive_scalar(kappa, "kappa")
-        self.scheme = scheme
-        self.backend = backend
+        self._grid = grid
+        self._kappa = check_positive_scalar(kappa, "kappa")
+        self._scheme = scheme
+        self._backend = backend
         self._mats = operators.difference_matrices(grid)
         self._cached_u: np.ndarray | None = None
         self._cached_generator: sp.csr_array | None = None
         self._cached_propagators: dict[bool, Propagator] = {}
         self._cached_partials: list[sp.csr_array] | None = None
+
+    # Read-only: the cached generator, propagators and partials depend on all four.
+    @property
+    def grid(self) -> Grid:
+        return self._grid
+
+    @property
+    def kappa(self) -> float:
+        return self._kappa
+
+    @property
+    def scheme(self) -> str:
+        return self._scheme
+
+    @property
+    def backend(self) -> str:
+        return self._backend
 
     def __repr__(self) -> str:
         return (f"AdvectionDiffusion({self.grid!r}, kappa={self.kappa}, "

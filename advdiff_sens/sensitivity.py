@@ -60,14 +60,15 @@ Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 ADJOINT_METHODS = ("auto", "discrete", "quadrature")
 
 
-def tangent(propagator: Propagator, Js: list, theta0: np.ndarray, t
+def tangent(L, Js: list, theta0: np.ndarray, t, *, backend: str | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
     """Exact :math:`θ(t)` and :math:`ρ_i(t) = ∇_{J_i} e^{tL}θ_0` for each direction (flat
     states; ``t`` scalar or increasing array), by
-    :func:`advdiff_sens.matrix.expm_frechet_actions` with the propagator of :math:`L` (its
-    cached enclosure is reused): the pair propagation for one direction, the arrow system
-    for several."""
-    return expm_frechet_actions(propagator, Js, theta0, t)
+    :func:`advdiff_sens.matrix.expm_frechet_actions`: the pair propagation for one
+    direction, the arrow system for several. ``L`` is the generator or its
+    :class:`~advdiff_sens.matrix.propagate.Propagator` (whose cached enclosure is then
+    reused, and whose backend applies)."""
+    return expm_frechet_actions(L, Js, theta0, t, backend=backend)
 
 
 def surrogate(L, J, theta0: np.ndarray, t, order, *, backend: str) -> np.ndarray:

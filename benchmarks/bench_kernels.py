@@ -12,17 +12,19 @@ Every method of ``bench_sensitivity.py`` runs a Chebyshev series of about ``m`` 
   ``P_x``, ``P_y``) in a second thread and a *backward* term (an ``Mᵀ`` product, the addition
   of ``Z_{k+2}`` and its share of the contraction ``Σ_k w_k Z_{k+1} ⊙ P_aY_k``) in the main one.
 
-Timing each term's kernels alone — many repetitions, in interleaved rounds, the ratio being
-the median over rounds of each kernel's time over the forward term's in the same round —
-gives the ratios that the whole methods cannot beat with these kernels, whatever the
-surrounding code does: the floors. The two adjoint kernels are also run concurrently in two
-threads, as the adjoint runs them, to measure what their overlap leaves.
+Timing each term's kernels alone — many repetitions, in interleaved rounds — gives the
+ratios that the whole methods cannot beat with these kernels, whatever the surrounding code
+does: the floors. The two adjoint kernels are also run concurrently in two threads, as the
+adjoint runs them, inside the same rounds. Every ratio printed is the median over rounds of
+the ratio measured within a round (so that a drifting machine load cancels), and the floors
+multiply it by the ratio of the methods' product counts, counted on one run of each method.
 
-With ``numba`` installed (not a dependency of the library), the same terms are also run as
-fused compiled kernels on an ELL layout (every row padded to the widest, product and
-accumulation in one pass; for the pair, ``Mx``, ``My + Jx`` in one pass sharing the index
-loads): this shows what a compiled kernel changes — every term gets faster, their ratio does
-not.
+With ``numba`` installed (not a dependency of the library), the forward and tangent terms are
+also run as fused compiled kernels on an ELL layout (every row padded to the widest, product
+and accumulation in one pass): the forward; the tangent's complex step (complex values
+``M + iεJ`` times a complex vector, the library's algorithm); and the pair as three real
+products ``Mx``, ``My + Jx`` sharing their index loads. The floor is then taken against the
+compiled forward, because a library with a compiled kernel would use it for the forward too.
 
 Usage::
 
@@ -43,31 +45,68 @@ import numpy as np
 import scipy.sparse as sp
 
 from advdiff_sens.matrix import _prop_chebyshev as cheb
+from advdiff_sens.matrix import count_products
 from advdiff_sens.matrix.adjoint import _product_into
 from advdiff_sens.matrix.propagate import _COMPLEX_STEP, DEFAULT_TOL, _pair_enclosure
+from advdiff_sens.observations import LeastSquaresObjective
 from advdiff_sens.reference import r2_problem
 from advdiff_sens.studies import default_direction
 
 BLOCK = 30          # adjoint block length (≈ √terms at 256²): the contraction runs per block
 
 
-def term_kernels(n: int, rng) -> tuple[dict[str, Callable[[], None]], dict[str, int]]:
-    """One term's work of each method on R2 at ``n × n``, as closures over preallocated
-    arrays, and the product counts of the forward and the tangent schedules."""
-    problem = r2_problem(n)
+def repeated(fn: Callable[[], None]) -> Callable[[int], None]:
+    """``fn`` as a kernel that runs ``terms`` terms."""
+    def run(terms: int) -> None:
+        for _ in range(terms):
+            fn()
+    return run
+
+
+def concurrently(first: Callable[[], None], second: Callable[[], None]) -> Callable[[int], None]:
+    """``first`` in a second thread and ``second`` in this one, ``terms`` times each (as the
+    adjoint's recomputation and backward pass run)."""
+    def run(terms: int) -> None:
+        worker = threading.Thread(target=repeated(first), args=(terms,))
+        worker.start()
+        repeated(second)(terms)
+        worker.join()
+    return run
+
+
+def product_counts(problem) -> dict[str, float]:
+    """Matrix–vector products of one forward solve, one tangent, one pass of the discrete
+    adjoint (its total over three) and the surrogate gradient (forward plus one backward
+    solve), counted on one run of each on R2."""
+    model, u, theta0, T = problem.model, problem.u, problem.theta0, problem.T
+    objective = LeastSquaresObjective(model.grid, [[0.5, 0.5]], np.zeros((1, 1)))
+    runs = {"forward": lambda: model.solve(u, theta0, T),
+            "tangent": lambda: model.tangent(u, theta0, default_direction(model), T),
+            "adjoint": lambda: model.gradient(u, theta0, objective, [T], method="discrete"),
+            "surrogate": lambda: model.surrogate_gradient(u, theta0, objective, [T])}
+    counts = {}
+    for name, fn in runs.items():
+        with count_products() as counter:
+            fn()
+        counts[name] = counter.products
+    counts["adjoint pass"] = counts["adjoint"] / 3.0
+    return counts
+
+
+def term_kernels(problem, rng) -> dict[str, Callable[[int], None]]:
+    """One term's work of each method on R2, as kernels running ``terms`` terms over
+    preallocated arrays (the operators are the library's own, on the tangent's schedule)."""
     model, u, T = problem.model, problem.u, problem.T
     L = sp.csr_array(model.generator(u))
     J = sp.csr_array(model.generator_derivative(u, default_direction(model)))
     partials = model.partial_generators(u)
     d = L.shape[0]
     enclosure = cheb.field_of_values_enclosure(L)
-    forward_schedule = cheb.select_schedule(enclosure, T, DEFAULT_TOL)
     schedule = cheb.select_schedule(_pair_enclosure(enclosure, T), T, DEFAULT_TOL / 3.0)
     op = cheb.shifted_operator(L, schedule, np.float64)
     op_t = cheb.shifted_operator(L.T.tocsr(), schedule, np.float64)
     op_j = cheb.shifted_operator(J, schedule, np.float64)   # 2J/f (+ a diagonal: same cost)
-    eps = _COMPLEX_STEP
-    op_c = cheb.shifted_operator(L + (1j * eps) * J, schedule, np.complex128)
+    op_c = cheb.shifted_operator(L + (1j * _COMPLEX_STEP) * J, schedule, np.complex128)
     products = [_product_into(P, "P", d) for P in partials]
 
     x, y, out, scratch = (rng.standard_normal((1, d)) for _ in range(4))
@@ -113,19 +152,22 @@ def term_kernels(n: int, rng) -> tuple[dict[str, Callable[[], None]], dict[str, 
             for a in range(len(products)):
                 grads[a] += np.einsum("k,ki,ki->i", weights, partial_rows[a], z[1:BLOCK + 1])
 
-    kernels = {"forward": forward, "tangent, complex step": tangent_complex,
-               "tangent, three real products": tangent_three_real,
-               "adjoint recomputation": adjoint_recompute, "adjoint backward": adjoint_backward}
+    kernels = {"forward": repeated(forward),
+               "tangent, complex step": repeated(tangent_complex),
+               "tangent, three real products": repeated(tangent_three_real),
+               "adjoint recomputation": repeated(adjoint_recompute),
+               "adjoint backward": repeated(adjoint_backward),
+               "adjoint recomputation ∥ backward (two threads)":
+                   concurrently(adjoint_recompute, adjoint_backward)}
     if importlib.util.find_spec("numba") is not None:
         kernels.update(_numba_kernels(op, op_j, rng))
-    counts = {"forward": forward_schedule.cost, "tangent": schedule.cost}
-    return kernels, counts
+    return kernels
 
 
 def _ell(pattern, matrices) -> tuple[np.ndarray, list[np.ndarray]]:
     """ELL layout on a common sparsity pattern: column indices of shape ``(d, width)`` (rows
     padded with their own diagonal index) and, for each matrix, its values there (zero where
-    it has no entry, and in the padding)."""
+    it has no entry, and in the padding). Checked against the CSR product."""
     d = pattern.shape[0]
     coo = pattern.tocoo()
     keys = coo.row.astype(np.int64) * d + coo.col
@@ -137,123 +179,129 @@ def _ell(pattern, matrices) -> tuple[np.ndarray, list[np.ndarray]]:
     indices = np.repeat(np.arange(d, dtype=np.int64)[:, None], width, axis=1)
     indices[rows, slot] = cols
     values = []
+    probe = np.random.default_rng(0).standard_normal(d)
     for A in matrices:
         a = sp.coo_array(A)
         at = np.searchsorted(keys, a.row.astype(np.int64) * d + a.col)
         v = np.zeros((d, width))
         np.add.at(v, (rows[at], slot[at]), a.data)
+        reference = sp.csr_array(A) @ probe
+        if not np.allclose((v * probe[indices]).sum(axis=1), reference, rtol=1e-13,
+                           atol=1e-13 * np.abs(reference).max()):
+            raise AssertionError("ELL layout does not reproduce the CSR product")
         values.append(v)
     return indices, values
 
 
-def _numba_kernels(op, op_j, rng) -> dict[str, Callable[[], None]]:
-    """Fused ELL kernels (numba) for the forward and the real tangent pair term."""
+def _numba_kernels(op, op_j, rng) -> dict[str, Callable[[int], None]]:
+    """Fused ELL kernels (numba): the forward term, the tangent's complex step and the pair
+    as three real products."""
     from numba import njit
 
     M, J = op._sparse, op_j._sparse
     indices, (m_ell, j_ell) = _ell(abs(M) + abs(J), [M, J])
+    c_ell = m_ell + 1j * _COMPLEX_STEP * j_ell
     width = indices.shape[1]
 
     @njit(fastmath=True, boundscheck=False, nogil=True)
-    def forward_term(idx, values, cur, prev, out, c):
-        for i in range(cur.shape[0]):
-            acc = 0.0
-            for q in range(width):
-                acc += values[i, q] * cur[idx[i, q]]
-            v = prev[i] + acc
-            prev[i] = v
-            out[i] += c * v
+    def forward_terms(terms, idx, values, cur, prev, out, c):
+        for _ in range(terms):
+            for i in range(cur.shape[0]):
+                acc = values[i, 0] * cur[idx[i, 0]]
+                for q in range(1, width):
+                    acc += values[i, q] * cur[idx[i, q]]
+                v = prev[i] + acc
+                prev[i] = v
+                out[i] += c * v
 
     @njit(fastmath=True, boundscheck=False, nogil=True)
-    def pair_term(idx, values, jvalues, cur, prev, out, c):
-        for i in range(cur.shape[0]):
-            a = 0.0
-            b = 0.0
-            e = 0.0
-            for q in range(width):
-                j = idx[i, q]
-                xj = cur[j, 0]
-                mq = values[i, q]
-                a += mq * xj
-                b += mq * cur[j, 1]
-                e += jvalues[i, q] * xj
-            v = prev[i, 0] + a
-            prev[i, 0] = v
-            out[i, 0] += c * v
-            w = prev[i, 1] + b + e
-            prev[i, 1] = w
-            out[i, 1] += c * w
+    def pair_terms(terms, idx, values, jvalues, cur, prev, out, c):
+        for _ in range(terms):
+            for i in range(cur.shape[0]):
+                a = 0.0
+                b = 0.0
+                e = 0.0
+                for q in range(width):
+                    j = idx[i, q]
+                    xj = cur[j, 0]
+                    mq = values[i, q]
+                    a += mq * xj
+                    b += mq * cur[j, 1]
+                    e += jvalues[i, q] * xj
+                v = prev[i, 0] + a
+                prev[i, 0] = v
+                out[i, 0] += c * v
+                w = prev[i, 1] + b + e
+                prev[i, 1] = w
+                out[i, 1] += c * w
 
     d = M.shape[0]
     x, y, out = (rng.standard_normal(d) for _ in range(3))
+    xc, yc, outc = (rng.standard_normal(d) + 1j * rng.standard_normal(d) for _ in range(3))
     px, py, pout = (rng.standard_normal((d, 2)) for _ in range(3))
-    forward_term(indices, m_ell, x, y, out, 0.37)            # compile outside the timings
-    pair_term(indices, m_ell, j_ell, px, py, pout, 0.37)
-    return {"numba ELL forward (fused)": lambda: forward_term(indices, m_ell, x, y, out, 0.37),
-            "numba ELL tangent pair (fused)":
-                lambda: pair_term(indices, m_ell, j_ell, px, py, pout, 0.37)}
+    kernels = {
+        "numba ELL forward (fused)":
+            lambda terms: forward_terms(terms, indices, m_ell, x, y, out, 0.37),
+        "numba ELL tangent, complex step (fused)":
+            lambda terms: forward_terms(terms, indices, c_ell, xc, yc, outc, 0.37),
+        "numba ELL tangent, three real products (fused)":
+            lambda terms: pair_terms(terms, indices, m_ell, j_ell, px, py, pout, 0.37),
+    }
+    for kernel in kernels.values():                 # compile outside the timings
+        kernel(1)
+    return kernels
 
 
-def per_term_seconds(kernels: dict, terms: int, rounds: int) -> tuple[dict, dict]:
-    """Median seconds per term of each kernel and the median over rounds of its ratio to
-    the forward term, from ``rounds`` interleaved rounds of ``terms`` repetitions."""
+def interleaved_rounds(kernels: dict, terms: int, rounds: int) -> dict[str, np.ndarray]:
+    """Seconds per term of each kernel in each of ``rounds`` interleaved rounds."""
+    for kernel in kernels.values():                 # warm up
+        kernel(1)
     times = {name: [] for name in kernels}
-    for name, fn in kernels.items():
-        fn()                                            # warm up
     for _ in range(rounds):
-        for name, fn in kernels.items():
+        for name, kernel in kernels.items():
             start = time.perf_counter()
-            for _ in range(terms):
-                fn()
+            kernel(terms)
             times[name].append((time.perf_counter() - start) / terms)
-    forward = np.array(times["forward"])
-    seconds = {name: statistics.median(t) for name, t in times.items()}
-    ratios = {name: float(np.median(np.array(t) / forward)) for name, t in times.items()}
-    return seconds, ratios
+    return {name: np.array(t) for name, t in times.items()}
 
 
-def overlapped_seconds(first: Callable[[], None], second: Callable[[], None], terms: int,
-                       rounds: int) -> float:
-    """Median wall seconds per term of ``first`` and ``second`` run concurrently in two
-    threads, ``terms`` times each (as the adjoint's recomputation and backward pass run)."""
-    walls = []
-    for _ in range(rounds):
-        worker = threading.Thread(target=lambda: [first() for _ in range(terms)])
-        start = time.perf_counter()
-        worker.start()
-        for _ in range(terms):
-            second()
-        worker.join()
-        walls.append((time.perf_counter() - start) / terms)
-    return statistics.median(walls)
+def median_ratio(times: dict, name: str, reference: str = "forward") -> float:
+    """Median over rounds of ``times[name] / times[reference]`` within each round."""
+    return float(np.median(times[name] / times[reference]))
 
 
 def run(n: int, terms: int, rounds: int, rng) -> dict:
-    kernels, counts = term_kernels(n, rng)
-    seconds, ratios = per_term_seconds(kernels, terms, rounds)
-    both = overlapped_seconds(kernels["adjoint recomputation"], kernels["adjoint backward"],
-                              terms, rounds)
-    forward = seconds["forward"]
+    problem = r2_problem(n)
+    counts = product_counts(problem)
+    kernels = term_kernels(problem, rng)
+    times = interleaved_rounds(kernels, terms, rounds)
     print(f"\nR2 at {n}x{n}: per-term kernel costs ({rounds} interleaved rounds of {terms} "
-          f"terms; schedules: forward {counts['forward']} products, tangent/adjoint "
-          f"{counts['tangent']})")
+          f"terms); products counted on one run of each method: forward {counts['forward']}, "
+          f"tangent {counts['tangent']}, discrete adjoint {counts['adjoint']} "
+          f"(3 × {counts['adjoint pass']:.0f}), surrogate gradient {counts['surrogate']}")
     print("| kernel (one term) | µs | × forward term |")
     print("|---|---|---|")
     for name in kernels:
-        print(f"| {name} | {1e6 * seconds[name]:.0f} | {ratios[name]:.2f} |")
-    print(f"| adjoint recomputation ∥ backward (two threads) | {1e6 * both:.0f} | "
-          f"{both / forward:.2f} |")
-    extra = counts["tangent"] / counts["forward"]
+        print(f"| {name} | {1e6 * statistics.median(times[name]):.0f} | "
+              f"{median_ratio(times, name):.2f} |")
+    pass_ratio = counts["adjoint pass"] / counts["forward"]
     floors = {
-        "tangent / forward": extra * ratios["tangent, complex step"],
-        "adjoint / forward, one thread": 1.0 + extra * (ratios["adjoint recomputation"]
-                                                         + ratios["adjoint backward"]),
-        "adjoint / forward, two threads": 1.0 + extra * both / forward,
-        "surrogate gradient / forward": 2.0,
+        "tangent / forward": counts["tangent"] / counts["forward"]
+        * median_ratio(times, "tangent, complex step"),
+        "adjoint / forward, one thread": pass_ratio * (
+            1.0 + median_ratio(times, "adjoint recomputation")
+            + median_ratio(times, "adjoint backward")),
+        "adjoint / forward, two threads": pass_ratio * (
+            1.0 + median_ratio(times, "adjoint recomputation ∥ backward (two threads)")),
+        "surrogate gradient / forward (products)": counts["surrogate"] / counts["forward"],
     }
     if "numba ELL forward (fused)" in kernels:
-        floors["tangent / forward, numba fused"] = extra * (
-            seconds["numba ELL tangent pair (fused)"] / seconds["numba ELL forward (fused)"])
+        compiled = "numba ELL forward (fused)"
+        for name in ("numba ELL tangent, complex step (fused)",
+                     "numba ELL tangent, three real products (fused)"):
+            label = name.removeprefix("numba ELL ").removesuffix(" (fused)")
+            floors[f"{label} / forward, both compiled"] = (
+                counts["tangent"] / counts["forward"] * median_ratio(times, name, compiled))
     print("| floor of the whole method (products ratio × term ratio) | × forward |")
     print("|---|---|")
     for name, value in floors.items():

@@ -249,6 +249,34 @@ def test_propagator_backend_conflict_is_an_error(pair):
         am.expm_frechet_action(am.Propagator(Q, backend="scipy"), J, b, 1.0, backend="auto")
     with pytest.raises(ValueError, match="conflicts with the backend"):
         am.expm_frechet_actions(am.Propagator(Q), [J, J], b, 1.0, backend="scipy")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        am.expm_frechet_action(am.Propagator(Q), J, b, 1.0, backend="nope")
+
+
+def test_backend_none_means_auto(pair):
+    Q, J, b = pair
+    Q = Q - 3.0 * np.eye(4)
+    np.testing.assert_array_equal(am.expm_frechet_action(Q, J, b, 0.5, backend=None),
+                                  am.expm_frechet_action(Q, J, b, 0.5, backend="auto"))
+
+
+def test_propagator_tolerance_reaches_the_arrow_system(pair, monkeypatch):
+    """Several directions propagate a new (arrow) operator with the Propagator's backend
+    and tol."""
+    from advdiff_sens.matrix import frechet
+
+    Q, J, b = pair
+    seen = {}
+    original = frechet.expm_action
+
+    def spy(A, x, t, *, backend, tol):
+        seen.update(backend=backend, tol=tol, shape=A.shape)
+        return original(A, x, t, backend=backend, tol=tol)
+
+    monkeypatch.setattr(frechet, "expm_action", spy)
+    am.expm_frechet_actions(am.Propagator(Q - 3.0 * np.eye(4), backend="chebyshev", tol=1e-6),
+                            [J, 2.0 * J], b, 0.5)
+    assert seen == {"backend": "chebyshev", "tol": 1e-6, "shape": (12, 12)}
 
 
 def test_rejects_unknown_backend(pair):

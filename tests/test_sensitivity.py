@@ -161,6 +161,36 @@ def test_adjoint_method_selection(rng):
         model.gradient(u, theta0, objective, [0.2], method="exact")
 
 
+def test_tangent_reuses_the_solve_enclosure_and_honours_the_backend(rng, monkeypatch):
+    """model.tangent goes through the model's cached propagator: the enclosure computed by
+    solve serves the tangent, and backend="scipy" still means expm_multiply (no Chebyshev
+    products), with the same answer."""
+    from advdiff_sens.matrix import count_products, propagate
+
+    model, u, theta0, v = make_problem(2, "periodic", "central", rng)
+    model.solve(u, theta0, 0.3)
+    calls = []
+    original = propagate.field_of_values_enclosure
+    monkeypatch.setattr(propagate, "field_of_values_enclosure",
+                        lambda A: calls.append(1) or original(A))
+    with count_products() as counter:
+        rho = model.tangent(u, theta0, v, 0.3)
+    assert calls == [] and counter.products > 0
+    scipy_model = ads.AdvectionDiffusion(model.grid, kappa=model.kappa, backend="scipy")
+    with count_products() as counter:
+        rho_scipy = scipy_model.tangent(u, theta0, v, 0.3)
+    assert counter.products == 0
+    np.testing.assert_allclose(rho, rho_scipy, rtol=0, atol=1e-8 * np.abs(rho_scipy).max())
+
+
+def test_model_settings_are_read_only():
+    model = ads.AdvectionDiffusion(ads.Grid((8,), bc="periodic"), kappa=0.1)
+    for name, value in [("kappa", 0.2), ("scheme", "upwind"), ("backend", "scipy"),
+                        ("grid", None)]:
+        with pytest.raises(AttributeError):
+            setattr(model, name, value)
+
+
 def test_dot_test_tangent_against_adjoint(rng):
     model, u, theta0, _ = make_problem(2, "neumann", "exponential", rng)
     t = 0.3

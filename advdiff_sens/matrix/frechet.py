@@ -35,7 +35,7 @@ from .._validation import (
     check_integer,
     check_nonnegative_scalar,
 )
-from .propagate import DEFAULT_BACKEND, Propagator, expm_action
+from .propagate import DEFAULT_BACKEND, Propagator, _check_backend, expm_action
 
 __all__ = [
     "expm_frechet_action",
@@ -69,6 +69,8 @@ def _direction_scale(norm_q: float, norm_j: float) -> float:
 def _propagator_of(Q, backend: str | None) -> Propagator:
     """``Q`` itself when it is a :class:`Propagator` (its cached per-operator work is
     reused), else a new one for the matrix ``Q`` with ``backend`` (default ``"auto"``)."""
+    if backend is not None:
+        _check_backend(backend)
     if isinstance(Q, Propagator):
         if backend is not None and backend != Q.backend:
             raise ValueError(f"backend={backend!r} conflicts with the backend {Q.backend!r} "

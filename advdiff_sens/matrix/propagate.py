@@ -367,6 +367,7 @@ def expm_pair_action(Q, J, b, t, *, backend: str = DEFAULT_BACKEND,
         or ``(m, *b.shape)``.
     """
     Q, J = as_operator_pair(Q, J)
+    _check_block(b, Q.shape[0])                    # before the backend and tol, as always
     return Propagator(Q, backend=backend, tol=tol).apply_pair(J, b, t)
 
 
