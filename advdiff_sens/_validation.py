@@ -108,6 +108,20 @@ def check_integer(x, name: str, *, minimum: int | None = None) -> int:
     return x
 
 
+def as_rng(rng, name: str = "rng") -> np.random.Generator:
+    """``numpy.random.default_rng(rng)`` for ``None``, a non-negative integer seed, a
+    ``SeedSequence`` or a ``Generator``; anything else is an error that names ``name``."""
+    if rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence,
+                                       np.random.BitGenerator)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, bool) or not isinstance(rng, Integral):
+        raise TypeError(f"{name} must be None, an integer seed or a numpy Generator, got "
+                        f"{type(rng).__name__}")
+    if rng < 0:
+        raise ValueError(f"{name} must be a non-negative seed, got {rng}")
+    return np.random.default_rng(int(rng))
+
+
 def as_times(t, name: str = "t") -> tuple[np.ndarray, bool]:
     """Validate a time argument.
 

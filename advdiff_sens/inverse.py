@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import least_squares, minimize
 
-from ._validation import as_real_array, as_times, check_integer, check_positive_scalar
+from ._validation import as_real_array, as_rng, as_times, check_integer, check_positive_scalar
 from .model import AdvectionDiffusion
 from .observations import LeastSquaresObjective
 from .velocity import StreamFunctionBasis
@@ -72,8 +72,8 @@ BOX_PRIOR_SDS = 10.0
 
 def stacked_tangent(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray,
                     directions: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    r"""θ(t_j) and the exact tangents ρ_i(t_j) = ∂θ(t_j)/∂u[v_i] for p directions in one solve
-    (the arrow system of :func:`advdiff_sens.matrix.expm_frechet_actions`, through
+    r"""θ(t_j) and the exact tangents (4.5) ρ_i(t_j) = ∂θ(t_j)/∂u[v_i] for p directions in one
+    solve (the arrow system of :func:`advdiff_sens.matrix.expm_frechet_actions`, through
     :meth:`AdvectionDiffusion.tangent`).
 
     Returns
@@ -176,9 +176,8 @@ class VelocityPosterior:
 
     def misfit(self, c) -> float:
         """Data misfit :math:`Φ(c)` (the negative log-likelihood up to a constant)."""
-        c = self._coefficients(c)
-        r = (self.predict(c) - self.data) / self.noise_std
-        return 0.5 * float(np.sum(r**2))
+        r = self.residuals(c)[:self.data.size]          # the data part, prior part after it
+        return 0.5 * float(r @ r)
 
     def log_likelihood(self, c) -> float:
         """:math:`−Φ(c)`, the log-likelihood pCN needs."""
@@ -363,7 +362,8 @@ class VelocityEstimate:
 def continuation_schedule(n_times: int, stages=(3, 6, 10)) -> list[int]:
     """Prefix lengths to fit in turn: the entries of ``stages`` below ``n_times``, then ``n_times``."""
     n_times = check_integer(n_times, "n_times", minimum=1)
-    return sorted({int(s) for s in stages if 0 < int(s) < n_times} | {n_times})
+    stages = [check_integer(s, f"stages[{i}]", minimum=1) for i, s in enumerate(stages)]
+    return sorted({s for s in stages if s < n_times} | {n_times})
 
 
 def _fit_stage(posterior: VelocityPosterior, c0: np.ndarray, optimizer: str, gradient: str,
@@ -471,7 +471,7 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
     basis = StreamFunctionBasis(model.grid, kmax, decay=decay)
     posterior = VelocityPosterior(model, theta0, sensors, times, data, noise_std, basis, prior_std)
     start = time.perf_counter()
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     starts = [np.zeros(basis.n_params)] + [posterior.prior_std * rng.standard_normal(basis.n_params)
                                            for _ in range(n_starts - 1)]
     best = None

@@ -6,13 +6,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .grid import Grid
 
-__all__ = ["plot_fields", "plot_sensitivity_study", "save_figure", "figure_directory"]
+__all__ = ["plot_fields", "plot_sensitivity_study", "plot_flow_estimate", "plot_data_fit",
+           "plot_traces", "save_figure", "figure_directory"]
 
 
 def plot_fields(grid: Grid, fields: Mapping[str, np.ndarray], *, suptitle: str | None = None,
@@ -31,12 +31,11 @@ def plot_fields(grid: Grid, fields: Mapping[str, np.ndarray], *, suptitle: str |
             ax.plot(grid.axes[0], field)
             ax.set_xlabel("x")
         else:
-            extent = (grid.axes[0][0], grid.axes[0][-1], grid.axes[1][0], grid.axes[1][-1])
             kw = {}
             if symmetric.get(name, False):
                 vmax = float(np.max(np.abs(field))) or 1.0
                 kw = {"vmin": -vmax, "vmax": vmax, "cmap": "RdBu_r"}
-            image = ax.imshow(field.T, origin="lower", extent=extent,
+            image = ax.imshow(field.T, origin="lower", extent=_extent(grid),
                               **({"cmap": cmap} | kw))
             fig.colorbar(image, ax=ax, shrink=0.85)
             ax.set_xlabel("x")
@@ -71,16 +70,20 @@ def save_figure(fig, path: str | Path) -> Path:
     return path
 
 
-
-
 def figure_directory() -> Path:
     """Where example scripts save figures: ``$ADVDIFF_SENS_FIGDIR``, default ``figures``."""
     return Path(os.environ.get("ADVDIFF_SENS_FIGDIR", "figures"))
+
+
+def _extent(grid: Grid) -> tuple[float, float, float, float]:
+    """``imshow`` extent of a 2-D grid (first axis horizontal)."""
+    return (grid.axes[0][0], grid.axes[0][-1], grid.axes[1][0], grid.axes[1][-1])
+
+
 def _quiver(ax, grid: Grid, velocity: np.ndarray, title: str, stride: int) -> None:
     x, y = grid.coords
     speed = np.hypot(velocity[0], velocity[1])
-    extent = (grid.axes[0][0], grid.axes[0][-1], grid.axes[1][0], grid.axes[1][-1])
-    image = ax.imshow(speed.T, origin="lower", extent=extent, cmap="viridis")
+    image = ax.imshow(speed.T, origin="lower", extent=_extent(grid), cmap="viridis")
     s = (slice(None, None, stride),) * 2
     ax.quiver(x[s], y[s], velocity[0][s], velocity[1][s], color="w", scale_units="xy")
     ax.figure.colorbar(image, ax=ax, shrink=0.85, label="|u|")

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_real_array, check_integer, check_positive_scalar
+from ._validation import as_real_array, as_rng, check_integer, check_positive_scalar
 
 __all__ = ["SamplerResult", "hmc", "pcn", "effective_sample_size", "split_rhat",
            "autocorrelation", "Progress"]
@@ -145,7 +145,9 @@ def _as_chains(samples) -> np.ndarray:
 
 
 def autocorrelation(x) -> np.ndarray:
-    r"""Autocorrelation :math:`\hat ρ_t`, t = 0..n−1, of a 1-D series (FFT, biased estimator)."""
+    r"""Autocorrelation :math:`\hat ρ_t = \hat γ_t/\hat γ_0`, t = 0..n−1, of a 1-D series, with
+    the biased autocovariance :math:`\hat γ_t = \frac1n\sum_{i=0}^{n-1-t}(x_i-\bar x)
+    (x_{i+t}-\bar x)` computed by FFT (zero-padded to 2n, so no wrap-around)."""
     x = as_real_array(x, "x", ndim=1)
     n = x.size
     y = x - x.mean()
@@ -271,7 +273,14 @@ def _hmc_chain(log_density: LogDensity, gradient: Gradient, x: np.ndarray, C: np
                rng: np.random.Generator, progress: Progress, offset: int):
     p = x.size
     logp = float(log_density(x))
-    grad = C.T @ gradient(x)
+    g0 = np.asarray(gradient(x))
+    if g0.shape != x.shape:
+        raise ValueError(f"gradient must return an array of shape {x.shape} (that of x0), "
+                         f"got {g0.shape}")
+    grad = C.T @ g0
+    if not (np.isfinite(logp) and np.all(np.isfinite(grad))):
+        raise ValueError(f"log_density and gradient must be finite at the starting point x0 "
+                         f"(got log density {logp}); start inside the support")
     adapt = _DualAveraging(step, target) if n_warmup > 0 else None
     draws, logps, accepts = np.empty((n_samples, p)), np.empty(n_samples), np.empty(n_samples)
     n_grad = 1
@@ -364,7 +373,7 @@ def hmc(log_density: LogDensity, gradient: Gradient, x0, n_samples: int, *,
     n_steps = check_integer(n_steps, "n_steps", minimum=1)
     starts = _initial_points(x0, n_chains)
     C = _mass_factor(inverse_mass, starts.shape[1])
-    streams = np.random.default_rng(rng).spawn(n_chains)
+    streams = as_rng(rng).spawn(n_chains)
     total = n_chains * (n_warmup + n_samples)
     bar = Progress(total, "HMC", progress)
     begin = time.perf_counter()
@@ -382,6 +391,9 @@ def _pcn_chain(log_likelihood: LogDensity, prior_std: np.ndarray, x: np.ndarray,
                progress: Progress, offset: int):
     p = x.size
     loglik = float(log_likelihood(x))
+    if not np.isfinite(loglik):
+        raise ValueError(f"log_likelihood must be finite at the starting point x0 (got "
+                         f"{loglik}); start inside the support")
     draws, logls, accepts = np.empty((n_samples, p)), np.empty(n_samples), np.empty(n_samples)
     for it in range(n_warmup + n_samples):
         proposal = np.sqrt(1 - beta**2) * x + beta * prior_std * rng.standard_normal(p)
@@ -434,7 +446,7 @@ def pcn(log_likelihood: LogDensity, prior_std, x0, n_samples: int, *, beta: floa
     prior_std = as_real_array(prior_std, "prior_std", shape=(starts.shape[1],))
     if np.any(prior_std <= 0):
         raise ValueError("prior_std must be > 0")
-    streams = np.random.default_rng(rng).spawn(n_chains)
+    streams = as_rng(rng).spawn(n_chains)
     bar = Progress(n_chains * (n_warmup + n_samples), "pCN", progress)
     begin = time.perf_counter()
     out = [_pcn_chain(log_likelihood, prior_std, starts[c].copy(), n_samples, n_warmup, beta,

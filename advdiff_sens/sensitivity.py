@@ -12,7 +12,7 @@ Notation: :math:`J(\mathbf v) = ∂L/∂\mathbf u[\mathbf v] = \sum_a \operatorn
   - ``"discrete"`` (default with the Chebyshev backend): reverse mode of the tangent's own
     polynomial propagator (:mod:`advdiff_sens.matrix.adjoint`): one recorded forward pass,
     one recomputation and one backward Clenshaw pass (three forward solves of products plus
-    the contractions, measured 3.8–5.0× a forward solve), memory
+    the contractions, measured 4.0–4.8× a forward solve at 256², ``bench_sensitivity.py``), memory
     bounded by a checkpoint count; gradient · v equals the tangent to rounding, with no
     quadrature error.
   - ``"quadrature"`` (any backend): the continuous adjoint below.
@@ -46,6 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import as_real_array, as_times, check_positive_scalar
 from .matrix import expm_frechet_actions, surrogate_action
 from .matrix.adjoint import ExpmTape
 from .matrix.propagate import Propagator, _norm2_bound
@@ -62,8 +63,10 @@ ADJOINT_METHODS = ("auto", "discrete", "quadrature")
 
 def tangent(L, Js: list, theta0: np.ndarray, t, *, backend: str | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact :math:`θ(t)` and :math:`ρ_i(t) = ∇_{J_i} e^{tL}θ_0` for each direction (flat
-    states; ``t`` scalar or increasing array), by
+    r"""Exact :math:`θ(t)` and :math:`ρ_i(t) = ∇_{J_i} e^{tL}θ_0` for each direction (flat
+    states; ``t`` scalar or increasing array): the velocity sensitivity (4.5), i.e. the
+    solution of the sensitivity ODE (1.3) :math:`\dot ρ_i = Lρ_i + J_iθ`, :math:`ρ_i(0) = 0`,
+    by
     :func:`advdiff_sens.matrix.expm_frechet_actions`: the pair propagation for one
     direction, the arrow system for several. ``L`` is the generator or its
     :class:`~advdiff_sens.matrix.propagate.Propagator` (whose cached enclosure is then
@@ -72,7 +75,9 @@ def tangent(L, Js: list, theta0: np.ndarray, t, *, backend: str | None = None
 
 
 def surrogate(L, J, theta0: np.ndarray, t, order, *, backend: str) -> np.ndarray:
-    """Surrogate of :math:`ρ(t)` of the given order (see :func:`advdiff_sens.matrix.surrogate_action`)."""
+    r"""Surrogate of :math:`ρ(t)`: order 1, (1.6), :math:`ρ ≈ t\,e^{tL}Jθ_0`; order 3, (4.1);
+    or ``"asymptotic"`` (corrected Theorem 2.1) — see
+    :func:`advdiff_sens.matrix.surrogate_action`."""
     return surrogate_action(L, J, theta0, t, order=order, backend=backend)
 
 
@@ -207,7 +212,8 @@ def adjoint_gradient(forward_propagator: Propagator, adjoint_propagator: Propaga
                      thetas: np.ndarray, grads: np.ndarray, *,
                      rtol: float = 1e-10, max_intervals: int = 400
                      ) -> tuple[np.ndarray, GradientInfo]:
-    r"""Adjoint gradient :math:`∂Φ/∂u_{a,i} = \int_0^{t_k} λ_i(s)(P_aθ(s))_i\,ds` (module docstring).
+    r"""Adjoint gradient :math:`∂Φ/∂u_{a,i} = \int_0^{t_k} λ_i(s)(P_aθ(s))_i\,ds`, the discrete
+    form of (4.7) (module docstring), by adaptive quadrature.
 
     Parameters
     ----------
@@ -275,9 +281,17 @@ def discrete_adjoint_gradient(tape: ExpmTape, partials: list, theta0: np.ndarray
                               ) -> tuple[np.ndarray, GradientInfo]:
     r"""Adjoint gradient by the reverse sweep of a recorded forward propagation.
 
-    :math:`∂Φ/∂u_{a} = ` ``tape.pullback(grads, partials)`` (:mod:`advdiff_sens.matrix.adjoint`);
-    the error bound of :class:`GradientInfo` uses the propagator tolerance ``tol``.
+    :math:`∂Φ/∂u_{a} = \sum_j` (reverse mode of :math:`θ(t_j) = p_j(L)θ_0`, the propagator's
+    polynomial) — the exact gradient of the computed :math:`Φ`, which approximates (4.7)
+    :math:`\int_0^{t_k} λ ⊙ P_aθ\,ds` to the propagator's accuracy — by
+    ``tape.pullback(grads, partials)`` (:mod:`advdiff_sens.matrix.adjoint`). The error bound
+    of :class:`GradientInfo`,
+    :math:`\mathrm{tol}\,\|θ_0\|\,(\sum_a\|P_a\|_2^2)^{1/2}\sum_j t_j\|g_j\|`, uses the
+    propagator tolerance ``tol``.
     """
+    tol = check_positive_scalar(tol, "tol")
+    times, _ = as_times(times, "times")
+    grads = as_real_array(grads, "grads", shape=(times.size, tape.states.shape[1]))
     _, total = tape.pullback(grads, partials)
     scale = np.sqrt(sum(_norm2_bound(P) ** 2 for P in partials))
     error = tol * float(np.linalg.norm(theta0)) * scale * float(
@@ -296,6 +310,8 @@ def surrogate_gradient(adjoint_propagator: Propagator, partials: list, theta0: n
     ``w`` is accumulated in one backward sweep,
     :math:`w ← e^{(t_j − t_{j−1})L^T}(w + t_j g_j)` from the last time to 0.
     """
+    times, _ = as_times(times, "times")
+    grads = as_real_array(grads, "grads", shape=(times.size, adjoint_propagator.shape[0]))
     w = np.zeros_like(grads[0])
     starts = np.concatenate([[0.0], times[:-1]])
     for j in range(len(times) - 1, -1, -1):
@@ -310,6 +326,8 @@ def check_objective_output(result, theta_shape: tuple) -> tuple[float, np.ndarra
     value, dtheta = result
     if np.ndim(value) != 0 or not np.isfinite(value) or np.iscomplexobj(value):
         raise ValueError(f"objective value must be a finite real scalar, got {value!r}")
+    if np.iscomplexobj(dtheta):
+        raise TypeError("objective gradient must be real, got a complex array")
     dtheta = np.asarray(dtheta, dtype=float)
     if dtheta.shape != theta_shape:
         raise ValueError(f"objective gradient must have shape {theta_shape} (the shape of "

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_times, check_integer, check_nonnegative_scalar, check_positive_scalar
+from ._validation import (as_rng, as_times, check_integer, check_nonnegative_scalar,
+                          check_positive_scalar)
 from .grid import Grid
 from .model import AdvectionDiffusion
 from .observations import observation_operator
@@ -110,7 +111,7 @@ def make_twin(n: int = 24, *, kmax: float = 2.0, kappa: float = 0.01, n_sensors:
     flow_strength = check_positive_scalar(flow_strength, "flow_strength")
     prior_std = check_positive_scalar(prior_std, "prior_std")
     times = np.linspace(0.05, 1.0, 20) if times is None else as_times(times, "times")[0]
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     grid = Grid((n, n), (1.0, 1.0), "periodic")
     model = AdvectionDiffusion(grid, kappa, scheme, backend=backend)
     basis = StreamFunctionBasis(grid, kmax, decay=decay)

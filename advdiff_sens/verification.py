@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_real_array, check_positive_scalar
+from ._validation import as_real_array, as_rng, check_positive_scalar
 
 __all__ = ["TaylorResult", "taylor_test", "dot_test", "finite_difference_check"]
 
@@ -88,7 +88,7 @@ def dot_test(forward: Callable[[np.ndarray], np.ndarray],
 
     ``x`` and ``y`` are standard normal draws from ``numpy.random.default_rng(rng)``.
     """
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     x = rng.standard_normal(x_shape)
     y = rng.standard_normal(y_shape)
     lhs = float(np.sum(np.asarray(forward(x)) * y))

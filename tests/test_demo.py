@@ -1,5 +1,6 @@
 """The `demo` and `estimate` commands and the estimation examples run end to end."""
 
+import re
 import subprocess
 import sys
 
@@ -50,4 +51,7 @@ def test_example_surrogate_vs_adjoint(tmp_path):
 def test_example_rate_matrix_hmc(tmp_path):
     proc = run_script([str(ROOT / "examples" / "rate_matrix_hmc.py")], tmp_path)
     assert "asymptotic surrogate" in proc.stdout
+    # central difference with step 1e-5: truncation ~1e-10, rounding ~1e-16·|log π|/1e-5
+    check = re.search(r"near the MAP: relative error (\S+)", proc.stdout)
+    assert check and float(check.group(1)) <= 1e-6
     assert (tmp_path / "rate_matrix_hmc.png").exists()

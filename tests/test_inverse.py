@@ -23,14 +23,17 @@ def _rel_error(est, twin):
     return np.linalg.norm(est.velocity - twin.true_velocity) / np.linalg.norm(twin.true_velocity)
 
 
-def test_stacked_tangent_matches_model_tangent(small_twin):
+def test_stacked_tangent_matches_single_direction_tangents(small_twin):
+    """The arrow system of several directions against one pair propagation per direction
+    (both expm_multiply, to double precision; measured 7e-16)."""
     post = _posterior(small_twin)
     u = post.velocity(small_twin.true_coefficients)
     theta, rho = stacked_tangent(post.model, u, post.theta0, post._directions[:3], post.times)
-    ref = post.model.tangent(u, post.theta0, post._directions[:3], post.times)
+    ref = np.stack([post.model.tangent(u, post.theta0, d, post.times).reshape(rho.shape[1:])
+                    for d in post._directions[:3]])
     assert np.allclose(theta, post.model.solve(u, post.theta0, post.times).reshape(theta.shape),
                        atol=1e-12)
-    assert np.max(np.abs(rho - ref.reshape(rho.shape))) <= 1e-10 * np.max(np.abs(ref))
+    assert np.max(np.abs(rho - ref)) <= 1e-12 * np.max(np.abs(ref))
 
 
 def test_gradients_agree_with_each_other_and_finite_differences(small_twin, rng):
@@ -39,7 +42,8 @@ def test_gradients_agree_with_each_other_and_finite_differences(small_twin, rng)
     v_tan, g_tan = post.value_and_gradient(c, "tangent")
     v_adj, g_adj = post.value_and_gradient(c, "adjoint")
     assert v_tan == pytest.approx(v_adj, rel=1e-10)
-    assert np.linalg.norm(g_adj - g_tan) <= 1e-8 * np.linalg.norm(g_tan)
+    # the twin's backend is scipy: the quadrature adjoint, rtol 1e-10 (measured 6e-16)
+    assert np.linalg.norm(g_adj - g_tan) <= 1e-9 * np.linalg.norm(g_tan)
     direction = rng.standard_normal(post.n_params) * post.prior_std
     h = 1e-6
     fd = (post.neg_log_posterior(c + h * direction) - post.neg_log_posterior(c - h * direction)) / (2 * h)
@@ -52,7 +56,8 @@ def test_gauss_newton_hvp_matches_dense_hessian(small_twin, rng):
     c = small_twin.true_coefficients
     v = rng.standard_normal(post.n_params)
     dense = post.gauss_newton_hessian(c) @ v
-    assert np.linalg.norm(post.gauss_newton_hvp(c, v) - dense) <= 1e-8 * np.linalg.norm(dense)
+    # one tangent and one quadrature adjoint (rtol 1e-10) against p tangents; measured 6e-16
+    assert np.linalg.norm(post.gauss_newton_hvp(c, v) - dense) <= 1e-9 * np.linalg.norm(dense)
 
 
 def test_surrogate_gradient_is_exact_in_the_short_time_limit(small_twin):
@@ -66,21 +71,27 @@ def test_surrogate_gradient_is_exact_in_the_short_time_limit(small_twin):
         g = post.value_and_gradient(c, "tangent")[1] - c / post.prior_std**2
         s = post.value_and_gradient(c, "surrogate")[1] - c / post.prior_std**2
         errors.append(np.linalg.norm(s - g) / np.linalg.norm(g))
-    assert errors[1] < 0.5 * errors[0]
+    # first order in t: a 10× shorter window should cut the error about 10× (measured 4.3×)
+    assert errors[1] < 0.3 * errors[0]
 
 
 def test_continuation_schedule():
     assert continuation_schedule(20) == [3, 6, 10, 20]
     assert continuation_schedule(6) == [3, 6]
     assert continuation_schedule(4, ()) == [4]
+    with pytest.raises(TypeError, match=r"stages\[1\] must be an integer"):
+        continuation_schedule(20, (3, 2.7))
+    with pytest.raises(ValueError, match=r"stages\[0\] must be >= 1"):
+        continuation_schedule(20, (0, 5))
 
 
-def test_map_twin_low_noise_error_below_10_percent(small_twin):
+def test_map_twin_low_noise_error_below_3_percent(small_twin):
     est = estimate_velocity(small_twin.model, small_twin.theta0, small_twin.sensors,
                             small_twin.times, small_twin.data, small_twin.noise_std, kmax=2)
     assert est.velocity.shape == (2, 12, 12)
     assert est.coefficients.shape == (12,) and est.covariance.shape == (12, 12)
-    assert _rel_error(est, small_twin) <= 0.10
+    # measured 0.006, against a posterior sd of 0.008 (relative): a few sd at most
+    assert _rel_error(est, small_twin) <= 0.03
     assert [s.n_times for s in est.history] == [3, 6]
     assert est.iterations >= 1 and np.all(np.isfinite(est.velocity_std()))
     # whitened misfit at the MAP is chi-square-like: ½·(k·m) ± a few ½·sqrt(2·k·m)
@@ -108,7 +119,7 @@ def test_laplace_sd_scales_with_noise(small_twin):
                              post.noise_std / 2, post.basis)
     sd2 = np.sqrt(np.diag(half.laplace_covariance(c)))
     # data-dominated posterior: sd ∝ σ up to the prior's contribution
-    assert np.allclose(sd2, sd1 / 2, rtol=0.05)
+    assert np.allclose(sd2, sd1 / 2, rtol=1e-3)           # measured 7e-5
 
 
 @pytest.mark.parametrize("change, match", [

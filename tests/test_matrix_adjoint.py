@@ -108,7 +108,8 @@ def test_gradient_equals_the_tangent_to_rounding(rng):
     J = sp.diags_array(v) @ P
     _, y = am.expm_pair_action(Q, J, b, times, backend="chebyshev", tol=TOL)
     tangent = float(np.sum(cot * y))
-    assert abs(grads[0] @ v - tangent) <= 1e-12 * np.abs(cot).sum() * np.abs(y).max()
+    # rounding scale of the dot product itself (measured 5e-15 relative to the tangent)
+    assert abs(grads[0] @ v - tangent) <= 1e-12 * np.abs(cot * y).sum()
 
 
 def test_tape_states_are_the_exponential(rng):
@@ -156,7 +157,7 @@ def test_validation(rng):
         tape.pullback(np.ones((1, d)), [Q])
     with pytest.raises(ValueError, match="partials"):
         tape.pullback(np.ones((2, d)), [np.eye(d + 1)])
-    with pytest.raises(TypeError, match="real"):
+    with pytest.raises(TypeError, match="cotangents must be real"):
         tape.pullback(np.ones((2, d)) * 1j, [Q])
     with pytest.raises(TypeError, match=r"partials\[0\] must be real"):
         tape.pullback(np.ones((2, d)), [Q * 1j])

@@ -14,7 +14,7 @@ from advdiff_sens.matrix._prop_chebyshev import (
     field_of_values_enclosure,
     select_schedule,
 )
-from advdiff_sens.matrix.propagate import BACKENDS
+from advdiff_sens.matrix.propagate import BACKENDS, Propagator
 
 CHEB_TOL = 1e-10
 
@@ -92,12 +92,13 @@ def test_matches_dense_expm(backend, name, A, t):
 def test_chebyshev_matches_expm_multiply(name, A, t):
     b = np.cos(np.arange(A.shape[0]))
     ref = spla.expm_multiply(t * sp.csr_array(A), b.astype(np.result_type(A, b)))
-    assert rel(expm_action(sp.csr_array(A), b, t, tol=CHEB_TOL), ref) <= 10 * CHEB_TOL
+    assert rel(expm_action(sp.csr_array(A), b, t, backend="chebyshev", tol=CHEB_TOL),
+               ref) <= 10 * CHEB_TOL
 
 
 def test_small_r2_both_backends_agree():
     L, _, theta0 = cellular_2d(16, 0.01)
-    x = expm_action(L, theta0, 1.0, tol=1e-12)
+    x = expm_action(L, theta0, 1.0, backend="chebyshev", tol=1e-12)
     assert rel(x, expm_action(L, theta0, 1.0, backend="scipy")) <= 1e-11
     assert rel(x, expm_ref(L, theta0, 1.0)) <= 1e-11
 
@@ -108,14 +109,15 @@ def test_tolerance_honoured(name, tol):
     A, t = next((c[1], c[2]) for c in CASES if c[0] == name)
     b = np.exp(-np.linspace(-3, 3, A.shape[0]) ** 2)
     ref = expm_ref(A, b, t)
-    assert np.linalg.norm(expm_action(A, b, t, tol=tol) - ref) <= tol * np.linalg.norm(b)
+    x = expm_action(A, b, t, backend="chebyshev", tol=tol)
+    assert np.linalg.norm(x - ref) <= tol * np.linalg.norm(b)
 
 
 def test_tolerance_honoured_on_small_r2():
     L, _, theta0 = cellular_2d(24, 0.01)
     ref = expm_ref(L, theta0, 1.0)
     for tol in (1e-4, 1e-8):
-        assert rel(expm_action(L, theta0, 1.0, tol=tol), ref) <= tol
+        assert rel(expm_action(L, theta0, 1.0, backend="chebyshev", tol=tol), ref) <= tol
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -143,7 +145,7 @@ def test_blocks_and_several_times(backend):
 def test_many_times_dense_output_matches_single_solves():
     L, _, theta0 = cellular_2d(12, 0.01)
     times = np.linspace(0.05, 2.0, 40)
-    out = expm_action(L, theta0, times, tol=1e-11)
+    out = expm_action(L, theta0, times, backend="chebyshev", tol=1e-11)
     for j in (0, 7, 23, 39):
         assert rel(out[j], expm_ref(L, theta0, times[j])) <= 1e-10
 
@@ -182,7 +184,7 @@ def test_pair_nonnormal_block_and_times():
     J = rng.standard_normal((20, 20))
     b = rng.standard_normal((20, 2))
     times = np.array([0.2, 0.9, 1.4])
-    x, y = expm_pair_action(Q, J, b, times, tol=CHEB_TOL)
+    x, y = expm_pair_action(Q, J, b, times, backend="chebyshev", tol=CHEB_TOL)
     assert x.shape == y.shape == (3, 20, 2)
     for j, t in enumerate(times):
         x_ref, y_ref = frechet_ref(Q, J, b, t)
@@ -193,42 +195,94 @@ def test_pair_nonnormal_block_and_times():
 @pytest.mark.parametrize("tol", [1e-5, 1e-9])
 def test_pair_tolerance_honoured(tol):
     L, J, theta0 = cellular_2d(16, 0.01)
-    x, y = expm_pair_action(L, J, theta0, 1.0, tol=tol)
+    x, y = expm_pair_action(L, J, theta0, 1.0, backend="chebyshev", tol=tol)
     x_ref, y_ref = frechet_ref(L, J, theta0, 1.0)
     assert rel(x, x_ref) <= tol
     assert rel(y, y_ref) <= tol
 
 
 def test_propagator_pair_reuses_the_cached_enclosure(monkeypatch):
-    """``Propagator.apply_pair`` equals ``expm_pair_action`` and computes the enclosure of its
-    operator once, however many pairs (tangent directions) it propagates."""
+    """``Propagator.apply_frechet`` equals ``expm_pair_action`` and computes the enclosure of
+    its operator once, however many tangents it propagates."""
     from advdiff_sens.matrix import propagate
 
     L, J, theta0 = cellular_2d(10, 0.01)
-    propagator = propagate.Propagator(L, tol=CHEB_TOL)
+    propagator = propagate.Propagator(L, backend="chebyshev", tol=CHEB_TOL)
     calls = []
     original = propagate.field_of_values_enclosure
     monkeypatch.setattr(propagate, "field_of_values_enclosure",
                         lambda A: calls.append(1) or original(A))
     with count_products() as counter:
-        x, y = propagator.apply_pair(J, theta0, 0.7)
-        x2, y2 = propagator.apply_pair(2.0 * J, theta0, [0.3, 0.7])
+        x, (y,) = propagator.apply_frechet([J], theta0, 0.7)
+        x2, (y2,) = propagator.apply_frechet([2.0 * J], theta0, [0.3, 0.7])
     assert len(calls) == 1 and counter.products > 0            # the Chebyshev path ran
-    x_ref, y_ref = expm_pair_action(L, J, theta0, 0.7, tol=CHEB_TOL)
+    x_ref, y_ref = expm_pair_action(L, J, theta0, 0.7, backend="chebyshev", tol=CHEB_TOL)
     np.testing.assert_array_equal(x, x_ref)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_allclose(y2[1], 2.0 * y_ref, rtol=1e-12, atol=0.0)
     np.testing.assert_allclose(x2[1], x_ref, rtol=1e-12, atol=0.0)
 
 
+@pytest.mark.parametrize("b_size, j_size", [(1e-200, 1.0), (1e200, 1.0), (1.0, 1e-190),
+                                             (1.0, 1e190), (1e-250, 1e250)])
+def test_pair_is_scale_invariant(b_size, j_size):
+    """The complex step scales b and J to unit size by powers of two: far from 1 (where a
+    fixed step would leave the derivative subnormal) the tangent keeps its accuracy."""
+    L, J, theta0 = cellular_2d(10, 0.01)
+    x_ref, y_ref = expm_pair_action(L, J, theta0, 0.7, backend="chebyshev", tol=CHEB_TOL)
+    x, y = expm_pair_action(L, j_size * J, b_size * theta0, 0.7, backend="chebyshev",
+                            tol=CHEB_TOL)
+    assert rel(x / b_size, x_ref) <= 1e-13
+    assert rel(y / (b_size * j_size), y_ref) <= 1e-13
+
+
+def test_several_directions_share_the_pair_schedule():
+    """p directions: the arrow system on the grown enclosure costs the pair's number of
+    terms (each product of size (p+1)d), and each derivative matches its own pair."""
+    L, J, theta0 = cellular_2d(12, 0.01)
+    propagator = Propagator(L, backend="chebyshev", tol=CHEB_TOL)
+    directions = [J, 1e3 * J.T, sp.diags_array(np.linspace(0.0, 1.0, L.shape[0])) @ J]
+    with count_products() as pair_count:
+        _, (y0,) = propagator.apply_frechet([directions[0]], theta0, 0.7)
+    with count_products() as arrow_count:
+        x, ys = propagator.apply_frechet(directions, theta0, [0.3, 0.7])
+    assert arrow_count.products <= 1.1 * pair_count.products
+    for J_i, y in zip(directions, ys):
+        x_ref, y_ref = frechet_ref(L, J_i, theta0, 0.7)
+        assert rel(y[1], y_ref) <= 10 * CHEB_TOL
+    assert rel(x[1], x_ref) <= 10 * CHEB_TOL
+    assert rel(ys[0, 1], y0) <= 10 * CHEB_TOL
+
+
+def test_auto_skips_the_schedule_search_for_small_problems(monkeypatch):
+    """"auto" goes straight to expm_multiply when its whole run is cheaper than the search
+    (model products x nnz < 2e6), and searches above that."""
+    from advdiff_sens.matrix import propagate
+
+    searches = []
+    original = propagate.select_schedule
+    monkeypatch.setattr(propagate, "select_schedule",
+                        lambda *args: searches.append(1) or original(*args))
+    small, _, b_small = cellular_2d(10, 0.01)
+    with count_products() as counter:
+        x = expm_action(small, b_small, 1.0)
+    assert searches == [] and counter.products == 0
+    assert rel(x, expm_ref(small, b_small, 1.0)) <= 1e-13
+    large, _, b_large = cellular_2d(64, 0.01)
+    assert 2 * propagate._shifted_norm1(large) * large.nnz > propagate._SEARCH_WORK
+    with count_products() as counter:
+        expm_action(large, b_large, 1.0)
+    assert searches and counter.products > 0
+
+
 def test_bad_arguments():
     A = advection_diffusion_1d(8, 0.1, 1.0)
     b = np.ones(8)
-    with pytest.raises(ValueError, match="backend"):
+    with pytest.raises(ValueError, match="backend must be one of"):
         expm_action(A, b, 1.0, backend="nope")
-    with pytest.raises(ValueError, match="tol"):
+    with pytest.raises(ValueError, match="tol must be > 0"):
         expm_action(A, b, 1.0, tol=0.0)
-    with pytest.raises(ValueError, match="tol"):
+    with pytest.raises(ValueError, match="tol must be < 1"):
         expm_action(A, b, 1.0, tol=2.0)
     with pytest.raises(ValueError, match="b must have shape"):
         expm_action(A, np.ones(7), 1.0)

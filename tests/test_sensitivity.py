@@ -10,9 +10,9 @@ from advdiff_sens.verification import dot_test, finite_difference_check, taylor_
 SHAPES = {1: (24,), 2: (14, 12)}
 
 
-def make_problem(ndim, bc, scheme, rng, *, compressible=True, kappa=0.02):
+def make_problem(ndim, bc, scheme, rng, *, compressible=True, kappa=0.02, backend="auto"):
     grid = ads.Grid(SHAPES[ndim], bc=bc)
-    model = ads.AdvectionDiffusion(grid, kappa=kappa, scheme=scheme)
+    model = ads.AdvectionDiffusion(grid, kappa=kappa, scheme=scheme, backend=backend)
     if ndim == 2 and not compressible:   # divergence free, |u_a| >= 0.3 (no upwind kinks)
         x, y = grid.coords
         u = np.stack([0.6 + 0.3 * np.sin(2 * np.pi * x) * np.cos(2 * np.pi * y),
@@ -28,8 +28,10 @@ def make_problem(ndim, bc, scheme, rng, *, compressible=True, kappa=0.02):
 @pytest.mark.parametrize("scheme", ["central", "upwind", "exponential"])
 @pytest.mark.parametrize("bc", ["periodic", "neumann", "dirichlet"])
 @pytest.mark.parametrize("ndim, compressible", [(1, True), (2, True), (2, False)])
-def test_tangent_against_finite_differences(scheme, bc, ndim, compressible, rng):
-    model, u, theta0, v = make_problem(ndim, bc, scheme, rng, compressible=compressible)
+@pytest.mark.parametrize("backend", ["auto", "chebyshev"])   # auto: expm_multiply this small
+def test_tangent_against_finite_differences(scheme, bc, ndim, compressible, backend, rng):
+    model, u, theta0, v = make_problem(ndim, bc, scheme, rng, compressible=compressible,
+                                       backend=backend)
     times = np.array([0.1, 0.35])
     rho = model.tangent(u, theta0, v, times)
     if scheme == "upwind":   # stay on one side of every kink: step smaller than min |u|
@@ -50,8 +52,9 @@ def test_tangent_sign_of_equation_4_6(rng):
     assert np.linalg.norm(-rho - fd) > np.linalg.norm(fd)
 
 
-def test_tangent_block_of_directions(rng):
-    model, u, theta0, v = make_problem(2, "periodic", "exponential", rng)
+@pytest.mark.parametrize("backend", ["auto", "chebyshev"])
+def test_tangent_block_of_directions(backend, rng):
+    model, u, theta0, v = make_problem(2, "periodic", "exponential", rng, backend=backend)
     block = np.stack([v, 2 * v, rng.standard_normal(v.shape)])
     out = model.tangent(u, theta0, block, 0.3)
     assert out.shape == (3, *model.grid.shape)
@@ -92,9 +95,10 @@ def test_adjoint_matches_tangent_smooth_objective(scheme, bc, method, rng):
     directional = float(np.sum(weight * theta * rho))
     # forward solutions from two schedules, each within the propagator tol 1e-12
     assert value == pytest.approx(objective(theta)[0], rel=1e-11)
-    # quadrature: tolerance 1e-10 relative; discrete: the transpose of the tangent's own
+    # quadrature: rtol 1e-10 on the time integral, so 1e-9 on a directional derivative (the
+    # issue asks 1e-8; measured ≤ 1e-13); discrete: the transpose of the tangent's own
     # polynomial, equal to rounding (measured ≤ 1e-14)
-    bound = 1e-8 if method == "quadrature" else 1e-12
+    bound = 1e-9 if method == "quadrature" else 1e-12
     assert abs(np.sum(grad * v) - directional) <= bound * abs(directional)
 
 
@@ -117,7 +121,9 @@ def test_adjoint_matches_tangent_point_sensors_many_times(scheme, method, rng):
         v = rng.standard_normal(u.shape)
         directional = float(np.sum(g * model.tangent(u, theta0, v, times)))
         error = abs(np.sum(result[1] * v) - directional)
-        assert error <= (1e-6 if method == "quadrature" else 1e-12) * abs(directional)
+        # quadrature: its rtol 1e-10, ×10 for a directional derivative (the issue asks 1e-6
+        # for point sensors; measured ≤ 1e-13)
+        assert error <= (1e-9 if method == "quadrature" else 1e-12) * abs(directional)
         if method == "discrete":  # the a priori bound holds along every unit direction
             assert error <= result.info.error_estimate * np.linalg.norm(v)
 
@@ -167,7 +173,9 @@ def test_tangent_reuses_the_solve_enclosure_and_honours_the_backend(rng, monkeyp
     products), with the same answer."""
     from advdiff_sens.matrix import count_products, propagate
 
-    model, u, theta0, v = make_problem(2, "periodic", "central", rng)
+    _, u, theta0, v = make_problem(2, "periodic", "central", rng)
+    model = ads.AdvectionDiffusion(ads.Grid(SHAPES[2], bc="periodic"), kappa=0.02,
+                                   backend="chebyshev")
     model.solve(u, theta0, 0.3)
     calls = []
     original = propagate.field_of_values_enclosure
@@ -180,7 +188,8 @@ def test_tangent_reuses_the_solve_enclosure_and_honours_the_backend(rng, monkeyp
     with count_products() as counter:
         rho_scipy = scipy_model.tangent(u, theta0, v, 0.3)
     assert counter.products == 0
-    np.testing.assert_allclose(rho, rho_scipy, rtol=0, atol=1e-8 * np.abs(rho_scipy).max())
+    # both to ~1e-12 (the Chebyshev tol; expm_multiply to double precision); measured 1e-15
+    np.testing.assert_allclose(rho, rho_scipy, rtol=0, atol=1e-10 * np.abs(rho_scipy).max())
 
 
 def test_model_settings_are_read_only():
@@ -313,3 +322,20 @@ def test_tangent_rejects_bad_direction(rng):
     model, u, theta0, _ = make_problem(2, "periodic", "central", rng)
     with pytest.raises(ValueError, match="v must have shape"):
         model.tangent(u, theta0, np.ones((2, 3, 3)), 0.1)
+
+
+@pytest.mark.parametrize("output, error, match", [
+    (lambda th: 1.0, TypeError, "must return a tuple"),
+    (lambda th: (float("nan"), th), ValueError, "finite real scalar"),
+    (lambda th: (1.0 + 1j, th), ValueError, "finite real scalar"),
+    (lambda th: (1.0, th[..., :-1]), ValueError, "must have shape"),
+    (lambda th: (1.0, np.full_like(th, np.nan)), ValueError, "NaN or inf"),
+    (lambda th: (1.0, th * (1 + 1j)), TypeError, "must be real"),
+])
+@pytest.mark.parametrize("method", ["discrete", "quadrature"])
+def test_bad_objective_output_is_named(output, error, match, method, rng):
+    model, u, theta0, _ = make_problem(1, "periodic", "central", rng)
+    with pytest.raises(error, match=match):
+        model.gradient(u, theta0, output, 0.2, method=method)
+    with pytest.raises(error, match=match):
+        model.surrogate_gradient(u, theta0, output, 0.2)

@@ -10,9 +10,10 @@ def test_compare_methods_on_small_r2():
     problem = r2_problem(24)
     study = compare_methods(problem.model, problem.u, problem.theta0, problem.T)
     rows = {r.method.split(" (")[0]: r for r in study.rows}
-    # discrete adjoint: the tangent's transpose; quadrature: rtol 1e-10
+    # discrete adjoint: the tangent's transpose; quadrature: rtol 1e-10, ×10 for a
+    # directional derivative
     assert rows["adjoint gradient, discrete"].relative_error <= 1e-12
-    assert rows["adjoint gradient, quadrature"].relative_error <= 1e-8
+    assert rows["adjoint gradient, quadrature"].relative_error <= 1e-9
     assert rows["central finite difference"].relative_error <= 1e-6
     # the surrogate gradient is the adjoint of the first-order surrogate: same number
     s1 = rows["surrogate, order 1"].directional_derivative

@@ -70,7 +70,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import as_array, as_real_array, as_times, check_integer
+from .._validation import (as_array, as_real_array, as_square_operator, as_times,
+                           check_integer)
 from ._prop_chebyshev import (
     ToleranceUnreachable,
     _csr_matvec,
@@ -311,10 +312,8 @@ def _product_into(P, name: str, d: int):
         raise ValueError(f"{name} must have shape {(d, d)}, got {P.shape}")
     if np.iscomplexobj(P.data):
         raise TypeError(f"{name} must be real")
-    P = sp.csr_array(P, dtype=float, copy=True)    # sum_duplicates must not touch the input
+    P = sp.csr_array(as_square_operator(P, name), copy=True)   # the caller's stays untouched
     P.sum_duplicates()
-    if not np.all(np.isfinite(P.data)):
-        raise ValueError(f"{name} contains NaN or inf")
     if _csr_matvec is None:  # pragma: no cover - depends on the scipy version
         def product(x, out):
             out[...] = P @ x

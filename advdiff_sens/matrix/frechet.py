@@ -35,7 +35,7 @@ from .._validation import (
     check_integer,
     check_nonnegative_scalar,
 )
-from .propagate import DEFAULT_BACKEND, Propagator, _check_backend, expm_action
+from .propagate import DEFAULT_BACKEND, Propagator, _check_backend, _norm1
 
 __all__ = [
     "expm_frechet_action",
@@ -45,25 +45,6 @@ __all__ = [
     "frechet_integral_reference",
     "frechet_series_reference",
 ]
-
-
-def _norm1(A) -> float:
-    """Induced 1-norm (maximum absolute column sum) of a dense or sparse matrix."""
-    if sp.issparse(A):
-        return float(abs(A).sum(axis=0).max()) if A.nnz else 0.0
-    return float(np.abs(A).sum(axis=0).max())
-
-
-def _direction_scale(norm_q: float, norm_j: float) -> float:
-    r"""Power of two :math:`\epsilon \le 1` with :math:`\epsilon\|J\|_1 \le \|Q\|_1`
-    (:math:`\le 1` if :math:`Q = 0`).
-
-    A power of two makes the scaling and the division back exact in floating point.
-    """
-    reference = norm_q if norm_q > 0 else 1.0
-    if norm_j <= reference:
-        return 1.0
-    return 2.0 ** -math.ceil(math.log2(norm_j / reference))
 
 
 def _propagator_of(Q, backend: str | None) -> Propagator:
@@ -98,11 +79,12 @@ def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False,
         \begin{bmatrix} b \\ 0\end{bmatrix}
         = \begin{bmatrix} \exp(tQ)\,b \\ \epsilon\,\nabla_J\exp(tQ)\,b\end{bmatrix}
 
-    (Van Loan 1978; Najfeld & Havel 1995). The lower block is linear in ``J``, so when
-    :math:`\|J\|_1 > \|Q\|_1` the direction is scaled by a power of two :math:`\epsilon`
-    with :math:`\epsilon\|J\|_1 \le \|Q\|_1` and the result divided back, exactly: the norm
-    of the augmented matrix, and with it the Taylor degree and the number of matrix-vector
-    products of the propagator, is then set by ``Q`` alone.
+    (Van Loan 1978; Najfeld & Havel 1995), computed by
+    :meth:`~advdiff_sens.matrix.propagate.Propagator.apply_frechet`. The lower block is linear
+    in ``J``, so the scale :math:`\epsilon` is free: the Chebyshev backend takes a complex
+    step of size :math:`2^{-400}/\|J\|_2`; ``expm_multiply`` scales :math:`\|J\|_1` to at most
+    :math:`\|Q\|_1` by a power of two, so that its Taylor degree is set by ``Q`` alone; both
+    divide back exactly.
 
     Parameters
     ----------
@@ -130,11 +112,9 @@ def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False,
         :math:`\exp(tQ)\,b`, same shape; only if ``with_expm``.
     """
     propagator = _propagator_of(Q, backend)
-    Q, J = as_operator_pair(propagator.A, J)
-    eps = _direction_scale(_norm1(Q), _norm1(J))
-    x, y = propagator.apply_pair(eps * J, b, t)
-    y = y / eps
-    return (y, x) if with_expm else y
+    _, J = as_operator_pair(propagator.A, J)
+    x, ys = propagator.apply_frechet([J], b, t)
+    return (ys[0], x) if with_expm else ys[0]
 
 
 def expm_frechet_actions(Q, Js, b, t, *, backend: str | None = None):
@@ -150,17 +130,16 @@ def expm_frechet_actions(Q, Js, b, t, *, backend: str | None = None):
         = \begin{bmatrix}\exp(tQ)b\\ε_1\nabla_{J_1}\exp(tQ)b\\\vdots\\
         ε_p\nabla_{J_p}\exp(tQ)b\end{bmatrix},
 
-    each block row being the sensitivity ODE (1.3) of one direction. The scales
-    :math:`ε_i` are the powers of two of :func:`expm_frechet_action` (exact). One
-    propagation of size :math:`(p+1)d` replaces ``p`` pair propagations of size :math:`2d`
-    (the arrow shares the :math:`\exp(tQ)b` block), which pays for few directions; for
-    ``p = 1`` this is :func:`expm_frechet_action`.
+    each block row being the sensitivity ODE (1.3) of one direction, computed by
+    :meth:`~advdiff_sens.matrix.propagate.Propagator.apply_frechet` (which chooses the scales
+    :math:`ε_i` and divides them back). One propagation of size :math:`(p+1)d` replaces ``p``
+    pair propagations of size :math:`2d` (the arrow shares the :math:`\exp(tQ)b` block),
+    which pays for few directions; for ``p = 1`` this is :func:`expm_frechet_action`.
 
     Parameters
     ----------
     Q : ndarray, scipy sparse matrix or Propagator, shape (d, d)
-        As in :func:`expm_frechet_action` (a Propagator's enclosure serves ``p = 1``; the
-        arrow system of ``p > 1`` is a new operator and gets its own).
+        As in :func:`expm_frechet_action` (a Propagator's enclosure serves every ``p``).
     Js : sequence of p matrices of shape (d, d)
     b : array_like, shape (d,)
     t : float or array_like of shape (m,)
@@ -177,27 +156,11 @@ def expm_frechet_actions(Q, Js, b, t, *, backend: str | None = None):
     if len(Js) == 0:
         raise ValueError("Js must contain at least one direction")
     propagator = _propagator_of(Q, backend)
-    pairs = [as_operator_pair(propagator.A, J, ("Q", f"Js[{i}]")) for i, J in enumerate(Js)]
-    Q = pairs[0][0]
+    Js = [as_operator_pair(propagator.A, J, ("Q", f"Js[{i}]"))[1] for i, J in enumerate(Js)]
     b = np.asarray(b)
     if b.ndim != 1:
-        raise ValueError(f"b must be a vector of shape ({Q.shape[0]},), got {b.shape}")
-    if len(Js) == 1:
-        y, x = expm_frechet_action(propagator, pairs[0][1], b, t, with_expm=True)
-        return x, y[None]
-    norm_q = _norm1(Q)
-    scales = np.array([_direction_scale(norm_q, _norm1(J)) for _, J in pairs])
-    p, d = len(pairs), Q.shape[0]
-    Qs = sp.csr_array(Q)
-    rows = [[Qs] + [None] * p]
-    for i, ((_, J), eps) in enumerate(zip(pairs, scales)):
-        rows.append([sp.csr_array(eps * J)] + [Qs if q == i else None for q in range(p)])
-    arrow = sp.block_array(rows, format="csr")
-    z = expm_action(arrow, np.concatenate([b, np.zeros(p * d, dtype=b.dtype)]), t,
-                    backend=propagator.backend, tol=propagator.tol)
-    z = z.reshape(z.shape[:-1] + (p + 1, d))
-    ys = np.moveaxis(z[..., 1:, :], -2, 0) / scales.reshape((p,) + (1,) * (z.ndim - 1))
-    return z[..., 0, :], ys
+        raise ValueError(f"b must be a vector of shape ({propagator.A.shape[0]},), got {b.shape}")
+    return propagator.apply_frechet(Js, b, t)
 
 
 def expm_frechet(Q, J, t: float = 1.0, *, with_expm: bool = False):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_integer
+from .._validation import as_rng, check_integer
 
 __all__ = ["ENSEMBLES", "random_rate_matrix"]
 
@@ -73,7 +73,7 @@ def random_rate_matrix(d: int, rng=None, ensemble: str = "exponential", *,
             raise ValueError("density applies only to ensemble='sparse'")
         if not 0.0 < density <= 1.0:
             raise ValueError(f"density must be in (0, 1], got {density}")
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     if ensemble == "exponential":
         return _with_diagonal(rng.exponential(size=(d, d)))
     if ensemble == "uniform":
