@@ -297,7 +297,7 @@ def discrete_adjoint_gradient(tape: ExpmTape, partials: list, theta0: np.ndarray
     error = tol * float(np.linalg.norm(theta0)) * scale * float(
         np.sum(times * np.linalg.norm(grads, axis=1)))
     norm = float(np.linalg.norm(total))
-    info = GradientInfo(error, error / norm if norm > 0 else 0.0, 0, tape.nbytes(len(partials)),
+    info = GradientInfo(error, error / norm if norm > 0 else 0.0, 0, tape.nbytes(),
                         True, tape.checkpoints, method="discrete")
     return total, info
 

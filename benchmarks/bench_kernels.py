@@ -8,9 +8,10 @@ Every method of ``bench_sensitivity.py`` runs a Chebyshev series of about ``m`` 
   complex step of :func:`advdiff_sens.matrix.expm_pair_action`); the alternative is three real
   products ``Mx``, ``My`` and ``Jx``;
 * **discrete adjoint** (:mod:`advdiff_sens.matrix.adjoint`): the forward's term while
-  recording, then per term a *recomputation* (an ``M`` product and the products with
-  ``P_x``, ``P_y``) in a second thread and a *backward* term (an ``Mᵀ`` product, the addition
-  of ``Z_{k+2}`` and its share of the contraction ``Σ_k w_k Z_{k+1} ⊙ P_aY_k``) in the main one.
+  recording, then per term a *recomputation* (an ``M`` product and the weighted copy
+  ``w_kY_k``) in a second thread and a *backward* term (an ``Mᵀ`` product, the addition of
+  ``Z_{k+2}`` and its share of the contraction ``(P_a ⊙ Σ_k Z_{k+1}(w_kY_k)ᵀ)1`` on the
+  pattern of ``P_x``, ``P_y``, :mod:`advdiff_sens.matrix._pattern_contraction`) in the main one.
 
 Timing each term's kernels alone — many repetitions, in interleaved rounds — gives the
 ratios that the whole methods cannot beat with these kernels, whatever the surrounding code
@@ -46,7 +47,7 @@ import scipy.sparse as sp
 
 from advdiff_sens.matrix import _prop_chebyshev as cheb
 from advdiff_sens.matrix import count_products
-from advdiff_sens.matrix.adjoint import _product_into
+from advdiff_sens.matrix._pattern_contraction import PatternContraction
 from advdiff_sens.matrix.propagate import _COMPLEX_STEP, DEFAULT_TOL, _pair_enclosure
 from advdiff_sens.observations import LeastSquaresObjective
 from advdiff_sens.reference import r2_problem
@@ -107,16 +108,14 @@ def term_kernels(problem, rng) -> dict[str, Callable[[int], None]]:
     op_t = cheb.shifted_operator(L.T.tocsr(), schedule, np.float64)
     op_j = cheb.shifted_operator(J, schedule, np.float64)   # 2J/f (+ a diagonal: same cost)
     op_c = cheb.shifted_operator(L + (1j * _COMPLEX_STEP) * J, schedule, np.complex128)
-    products = [_product_into(P, "P", d) for P in partials]
+    contraction = PatternContraction(partials, d)
 
     x, y, out, scratch = (rng.standard_normal((1, d)) for _ in range(4))
     dx, dy, dout = (rng.standard_normal((1, d)) for _ in range(3))
     xc, yc, outc, scratchc = (rng.standard_normal((1, d)) + 1j * rng.standard_normal((1, d))
                               for _ in range(4))
-    partial_rows = np.empty((len(partials), BLOCK, d))
+    states = np.empty((BLOCK, d))
     z = rng.standard_normal((BLOCK + 2, d))
-    weights = rng.standard_normal(BLOCK)
-    grads = np.zeros((len(partials), d))
     rows = {"recomputation": 0, "backward": 0}     # each kernel's position in its block
 
     def accumulate(v, acc, tmp):
@@ -141,16 +140,14 @@ def term_kernels(problem, rng) -> dict[str, Callable[[int], None]]:
     def adjoint_recompute():
         op.matvec_add(1, x, y)
         row = rows["recomputation"] = (rows["recomputation"] + 1) % BLOCK
-        for a, product in enumerate(products):
-            product(y[0], partial_rows[a, row])
+        np.multiply(y[0], 0.37, out=states[row])
 
     def adjoint_backward():
         op_t.matvec_add(-1, z[1:2], z[0:1])
         z[0] += z[2]
         rows["backward"] = (rows["backward"] + 1) % BLOCK
         if rows["backward"] == 0:                   # the contraction, once per block
-            for a in range(len(products)):
-                grads[a] += np.einsum("k,ki,ki->i", weights, partial_rows[a], z[1:BLOCK + 1])
+            contraction.add(z[1:BLOCK + 1], states)
 
     kernels = {"forward": repeated(forward),
                "tangent, complex step": repeated(tangent_complex),

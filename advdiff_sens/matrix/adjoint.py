@@ -34,8 +34,14 @@ adjoint seeds :math:`S_k = \sum_o C_{ok}\bar o_o`, is the Clenshaw-type recurren
 
 .. math::
 
-    \frac{∂Φ}{∂p_{a}} \mathrel{+}= \sum_{k=0}^{m-1} w_k\, Z_{k+1} ⊙ (P_aY_k),
-    \qquad w_0 = \tfrac1f,\ w_k = \tfrac{2s_k}{f}.
+    \frac{∂Φ}{∂p_{a}} \mathrel{+}= \big(P_a ⊙ G\big)\mathbf 1,\qquad
+    G = \sum_{k=0}^{m-1} Z_{k+1}\,(w_kY_k)^T,
+    \qquad w_0 = \tfrac1f,\ w_k = \tfrac{2s_k}{f},
+
+:math:`G` sampled only on the pattern of the :math:`P_a` and accumulated over blocks of
+terms (:mod:`~advdiff_sens.matrix._pattern_contraction`: one vectorised pass per
+well-filled diagonal of the pattern, four for the 2-D PDE, instead of a product with every
+:math:`P_a` per term); the :math:`P_a` are applied once, at the end.
 
 The schedule is the tangent's (:func:`~advdiff_sens.matrix.propagate.expm_pair_action`:
 the enclosure grown by :math:`1/t`, tolerance ``tol/3``), so the polynomial whose
@@ -48,17 +54,19 @@ Cost and memory (checkpointing)
 -------------------------------
 The recording forward pass stores the recurrence state :math:`(Y_k, Y_{k+1})` every
 ``stride`` terms of every step (the *checkpoints*). The reverse sweep walks the blocks of
-``stride`` terms from the last backwards: it recomputes the block's :math:`P_aY_k` from its
-checkpoint (``stride`` products with :math:`M` and ``p·stride`` with the :math:`P_a`), runs
-the Clenshaw recurrence through it (``stride`` products with :math:`M^T`) and contracts. The
-recomputation of the next block runs in a second thread while the current block's recurrence
-runs (independent work in GIL-free sparse kernels; measured 1.8 s of CPU in 1.1 s of wall time
-at 256²). Total: the forward, one recomputation and one adjoint pass — three times the products
-of the forward solve — plus the products with the :math:`P_a`. Memory: ``2 × checkpoints +
-(2p + 1) × stride`` vectors (two buffers of :math:`P_aY_k`); the default ``stride ≈ √terms``
-nearly minimises it (R2 at 256², 873 terms, p = 2: 31 checkpoints, ≈ 210 vectors = 105 MiB,
-against 422 MiB of stored states for the quadrature adjoint). The cost does not depend on the
-stride.
+``stride`` terms from the last backwards: it recomputes the block's weighted states
+:math:`w_kY_k` from its checkpoint (``stride`` products with :math:`M`), runs the Clenshaw
+recurrence through it (``stride`` products with :math:`M^T`) and adds the block to
+:math:`G`. The recomputation of the next block runs in a second thread while the current
+block's recurrence and contraction run (independent work in GIL-free kernels). Total: the
+forward, one recomputation and one adjoint pass — three times the products of the forward
+solve — plus the contraction (for the 2-D PDE about 0.5–0.7 of a product per term;
+``benchmarks/bench_kernels.py`` times each term's kernels). Memory: ``2 × checkpoints +
+3 × stride`` vectors (the adjoint block and two buffers of weighted states) plus the pattern's
+coefficients and accumulators (:attr:`ExpmTape.work_nbytes`); the default
+``stride ≈ √terms`` nearly minimises it (R2 at 256², 873 terms, p = 2: 31 checkpoints
+and blocks of 29 terms, 82 MiB in all, against 422 MiB of stored states for the quadrature
+adjoint). The cost does not depend on the stride.
 """
 
 from __future__ import annotations
@@ -70,11 +78,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import (as_array, as_real_array, as_square_operator, as_times,
-                           check_integer)
+from .._validation import as_array, as_times, check_integer
 from ._prop_chebyshev import (
     ToleranceUnreachable,
-    _csr_matvec,
     _sign,
     _terms,
     run_schedule,
@@ -82,6 +88,7 @@ from ._prop_chebyshev import (
     shifted_operator,
     step_plan,
 )
+from ._pattern_contraction import PatternContraction
 from .propagate import DEFAULT_TOL, Propagator, _pair_enclosure
 
 __all__ = ["ExpmTape", "record_expm_action", "expm_action_gradient"]
@@ -129,6 +136,8 @@ class ExpmTape:
     steps, degree, stride, checkpoints : int
         The schedule's steps and degree, the terms per checkpoint block and the number of
         stored recurrence states.
+    work_nbytes : int
+        Memory of the work arrays of the last :meth:`pullback` (0 before the first).
     """
 
     def __init__(self, A, b: np.ndarray, times: np.ndarray, schedule, tol: float,
@@ -136,6 +145,7 @@ class ExpmTape:
         self._A, self._schedule = A, schedule
         self._steps: list[_Step] = []
         self._stored: dict[tuple[int, int], list] = {}
+        self.work_nbytes = 0
         if schedule is None:                       # horizon 0: every state is b
             self.stride = 1
             self.states = np.broadcast_to(b, (times.size, b.size)).copy()
@@ -168,14 +178,12 @@ class ExpmTape:
     def checkpoints(self) -> int:
         return len(self._stored)
 
-    def nbytes(self, partials: int = 0) -> int:
-        """Peak memory of the stored states and of the work arrays of a pullback with
-        ``partials`` matrices: ``rows + 2`` adjoint vectors, two buffers of ``partials × rows``
-        products :math:`P_aY_k` and one scratch vector, ``rows = min(stride, degree + 1)``."""
+    def nbytes(self) -> int:
+        """Memory of the stored states, plus the work arrays of the last :meth:`pullback`
+        (:attr:`work_nbytes`)."""
         d = self.states.shape[1]
         stored = sum(1 + (second is not None) for _, second in self._stored.values())
-        rows = min(self.stride, self.degree + 1)
-        return 8 * d * (stored + (2 * partials + 1) * rows + 3)
+        return 8 * d * stored + self.work_nbytes
 
     def pullback(self, cotangents, partials=()) -> tuple[np.ndarray, np.ndarray]:
         r"""Gradients of :math:`Φ = \sum_j c_j^T x(t_j)` by the reverse sweep.
@@ -199,13 +207,9 @@ class ExpmTape:
         cot = as_array(cotangents, "cotangents", shape=(q, d))
         if np.iscomplexobj(cot):
             raise TypeError("cotangents must be real (the tape records a real propagation)")
-        if isinstance(partials, (str, bytes)) or not hasattr(partials, "__iter__"):
-            raise TypeError(f"partials must be a sequence of (d, d) matrices, got "
-                            f"{type(partials).__name__}")
-        products = [_product_into(P, f"partials[{a}]", d) for a, P in enumerate(partials)]
-        grads = np.zeros((len(partials), d))
+        contraction = PatternContraction(partials, d)
         if self._schedule is None:                 # horizon 0: every state is b
-            return cot.sum(axis=0), grads
+            return cot.sum(axis=0), contraction.gradients()
         s = self._schedule
         op = shifted_operator(self._A, s, np.float64)
         op_t = shifted_operator(self._A.T.tocsr() if sp.issparse(self._A) else self._A.T,
@@ -214,9 +218,10 @@ class ExpmTape:
         weights[0] = 1.0
         weights /= s.focal
         rows = min(self.stride, self.degree + 1)
-        work = _Buffers(np.empty((rows + 2, d)),
-                        (np.empty((len(partials), rows, d)), np.empty((len(partials), rows, d))),
+        work = _Buffers(np.empty((rows + 2, d)), (np.empty((rows, d)), np.empty((rows, d))),
                         np.empty((1, d)))
+        self.work_nbytes = (sum(a.nbytes for a in (work.adjoint, *work.states, work.vector))
+                            + contraction.nbytes)
         x_bar = np.zeros(d)
         with ThreadPoolExecutor(max_workers=1) as pool:
             for i in range(len(self._steps) - 1, -1, -1):
@@ -224,28 +229,28 @@ class ExpmTape:
                 seeds = cot[step.first:step.first + step.count]
                 if i < len(self._steps) - 1:
                     seeds = np.concatenate([seeds, x_bar[None]])
-                x_bar = self._pullback_step(i, step, seeds, op, op_t, weights, products,
-                                            grads, work, pool)
-        return x_bar, grads
+                x_bar = self._pullback_step(i, step, seeds, op, op_t, weights,
+                                            contraction if len(contraction) else None, work, pool)
+        return x_bar, contraction.gradients()
 
-    def _partial_products(self, i: int, k0: int, k1: int, op, products, out) -> None:
-        """``out[a, k - k0] = P_a Y_k`` for ``k0 <= k < min(k1, m)`` of step ``i``, the
-        basis recomputed from the block's checkpoint (all the sweep needs of Y)."""
+    def _weighted_states(self, i: int, k0: int, k1: int, op, weights, out) -> None:
+        """``out[k - k0] = w_k Y_k`` for ``k0 <= k < min(k1, m)`` of step ``i``, the basis
+        recomputed from the block's checkpoint (all the sweep needs of Y)."""
         first, second = self._stored[(i, k0)]
         m = self._steps[i].degree
         for k, y in _terms(op, k1 - 1, self._schedule.imaginary, first[None],
                            None if second is None else second[None], start=k0):
             if k < m:
-                for a, product in enumerate(products):
-                    product(y[0], out[a, k - k0])
+                np.multiply(y[0], weights[k], out=out[k - k0])
 
-    def _pullback_step(self, i, step, seeds, op, op_t, weights, products, grads, work, pool):
+    def _pullback_step(self, i, step, seeds, op, op_t, weights, contraction, work, pool):
         """Reverse sweep through step ``i``; returns the adjoint of its input.
 
         Blocks are processed from the last; while the main thread runs the backward
-        recurrence of one block, a second thread recomputes the next block's
-        :math:`P_aY_k` (independent work, both in GIL-free sparse kernels), into the other
-        of two buffers.
+        recurrence of one block and contracts it, a second thread recomputes the next
+        block's weighted states :math:`w_kY_k` (independent work, both in GIL-free kernels),
+        into the other of two buffers. Without a ``contraction`` (only the adjoint of the
+        input wanted) no state is recomputed.
         """
         m, imaginary, block = step.degree, self._schedule.imaginary, self.stride
         Z = work.adjoint
@@ -253,17 +258,17 @@ class ExpmTape:
         starts = list(range(m - m % block, -1, -block))
 
         def recompute(b: int):
-            if not products:                       # only b_bar wanted: no basis needed
+            if contraction is None:
                 return None
             k0 = starts[b]
-            return pool.submit(self._partial_products, i, k0, min(k0 + block, m + 1), op,
-                               products, work.partial_products[b % 2])
+            return pool.submit(self._weighted_states, i, k0, min(k0 + block, m + 1), op,
+                               weights, work.states[b % 2])
 
         pending = recompute(0)
         for b, k0 in enumerate(starts):
             if pending is not None:
                 pending.result()
-            PY = work.partial_products[b % 2]
+            W = work.states[b % 2]
             if b + 1 < len(starts):
                 pending = recompute(b + 1)
             k1 = min(k0 + block, m + 1)
@@ -285,10 +290,9 @@ class ExpmTape:
                 else:
                     op_t.matvec_add(_sign(k, imaginary), z_next, z)
                 z += Z[k - k0 + 2]
-            n_terms = min(k1, m) - k0              # contraction pairs (Y_k, Z_{k+1}), k < m
-            for a in range(len(products)):
-                grads[a] += np.einsum("k,ki,ki->i", weights[k0:k0 + n_terms],
-                                      PY[a, :n_terms], Z[1:n_terms + 1])
+            if contraction is not None:            # pairs (Z_{k+1}, w_k Y_k), k < m
+                n_terms = min(k1, m) - k0
+                contraction.add(Z[1:n_terms + 1], W[:n_terms])
             after = (Z[0].copy(), Z[1].copy())
         return after[0]
 
@@ -298,32 +302,8 @@ class _Buffers:
     """Work arrays of the reverse sweep, allocated once per pullback."""
 
     adjoint: np.ndarray               # (block + 2, d): Z_{k0} .. Z_{k1+1}
-    partial_products: tuple           # two (p, block, d) arrays: P_a Y_k, double-buffered
+    states: tuple                     # two (block, d) arrays: w_k Y_k, double-buffered
     vector: np.ndarray                # (1, d)
-
-
-def _product_into(P, name: str, d: int):
-    """Validate a real, finite ``(d, d)`` matrix and return ``f(x, out)``: ``out = P x``
-    without allocating (CSR kernel when available)."""
-    if not sp.issparse(P):
-        P = as_real_array(P, name, shape=(d, d))
-        return lambda x, out: np.dot(P, x, out=out)
-    if P.shape != (d, d):
-        raise ValueError(f"{name} must have shape {(d, d)}, got {P.shape}")
-    if np.iscomplexobj(P.data):
-        raise TypeError(f"{name} must be real")
-    P = sp.csr_array(as_square_operator(P, name), copy=True)   # the caller's stays untouched
-    P.sum_duplicates()
-    if _csr_matvec is None:  # pragma: no cover - depends on the scipy version
-        def product(x, out):
-            out[...] = P @ x
-        return product
-    d = P.shape[0]
-
-    def product(x, out):
-        out[...] = 0.0
-        _csr_matvec(d, d, P.indptr, P.indices, P.data, x, out)
-    return product
 
 
 def record_expm_action(propagator: Propagator, b, t, *, checkpoints: int | None = None

@@ -1,0 +1,130 @@
+"""The sampled contraction g_a = (P_a ⊙ Σ_k z_k y_kᵀ) 1 of the reverse sweep
+(advdiff_sens.matrix._pattern_contraction), against the dense formula.
+
+Each entry of g is a sum of at most (rows × entries per row) products of O(1) numbers, so
+the agreement is to rounding: 1e-13 relative to the largest entry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from advdiff_sens.matrix import _pattern_contraction as pc
+from advdiff_sens.matrix._pattern_contraction import PatternContraction
+
+RTOL = 1e-13
+
+
+def dense_reference(partials, blocks) -> np.ndarray:
+    G = sum(z.T @ y for z, y in blocks)
+    return np.array([((P.toarray() if sp.issparse(P) else np.asarray(P)) * G).sum(axis=1)
+                     for P in partials]).reshape(len(partials), G.shape[0])
+
+
+def contract(partials, blocks, d) -> tuple[np.ndarray, PatternContraction]:
+    contraction = PatternContraction(partials, d)
+    for z, y in blocks:
+        contraction.add(z, y)
+    return contraction.gradients(), contraction
+
+
+def assert_matches(partials, d, rng, rows=(5, 3, 1)):
+    blocks = [(rng.standard_normal((m, d)), rng.standard_normal((m, d))) for m in rows]
+    got, contraction = contract(partials, blocks, d)
+    expected = dense_reference(partials, blocks)
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() <= RTOL * max(np.abs(expected).max(), 1.0)
+    return contraction
+
+
+def periodic_differences(n: int, rng) -> list:
+    """∂/∂x and ∂/∂y-like matrices on an n×n periodic grid with random coefficients: two
+    full diagonals each, plus the wrap-around entries."""
+    d = n * n
+    index = np.arange(d).reshape(n, n)
+    partials = []
+    for axis in (0, 1):
+        plus, minus = np.roll(index, -1, axis).ravel(), np.roll(index, 1, axis).ravel()
+        rows = np.concatenate([index.ravel(), index.ravel()])
+        cols = np.concatenate([plus, minus])
+        partials.append(sp.csr_array((rng.standard_normal(2 * d), (rows, cols)), shape=(d, d)))
+    return partials
+
+
+def test_stencil_pattern_uses_bands_and_gathers_the_wrap_around(rng):
+    n = 24
+    contraction = assert_matches(periodic_differences(n, rng), n * n, rng)
+    assert sorted(abs(b.offset) for b in contraction._bands) == [1, 1, n, n]
+    assert contraction._rows.size == 4 * n             # wrap-around entries, gathered
+
+
+@pytest.mark.parametrize("density", [0.05, 0.5, 1.0])
+def test_irregular_sparse_and_dense_partials(density, rng):
+    d = 40
+    partials = [sp.csr_array(rng.standard_normal((d, d)) * (rng.random((d, d)) < density)),
+                rng.standard_normal((d, d)) * (rng.random((d, d)) < density)]
+    assert_matches(partials, d, rng)
+
+
+def test_duplicate_and_unsorted_entries_are_summed(rng):
+    d = 600
+    rows = np.repeat(np.arange(d - 1), 3)                # offsets +1, -1 (if any), +1 again
+    cols = rows + np.tile([1, -1, 1], d - 1)
+    keep = cols >= 0
+    rows, cols = rows[keep], cols[keep]
+    data = rng.standard_normal(rows.size)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=d))])
+    P = sp.csr_array((data, cols, indptr), shape=(d, d))    # unsorted, with duplicates
+    assert not P.has_canonical_format
+    canonical = sp.csr_array((data, (rows, cols)), shape=(d, d))
+    blocks = [(rng.standard_normal((4, d)), rng.standard_normal((4, d)))]
+    got, contraction = contract([P], blocks, d)
+    assert sorted(b.offset for b in contraction._bands) == [-1, 1]
+    expected = dense_reference([canonical], blocks)
+    assert np.abs(got - expected).max() <= RTOL * np.abs(expected).max()
+
+
+def test_sparse_diagonals_are_gathered(rng):
+    d = 1200
+    rows = np.arange(0, d - 1, 3)                        # 400 entries over 1199 rows
+    P = sp.csr_array((rng.standard_normal(rows.size), (rows, rows + 1)), shape=(d, d))
+    contraction = assert_matches([P], d, rng)
+    assert contraction._bands == [] and contraction._rows.size == rows.size
+
+
+def test_band_count_is_capped(rng):
+    d, width = 400, 12                                   # 25 full diagonals
+    P = sp.diags_array([rng.standard_normal(d - abs(o)) for o in range(-width, width + 1)],
+                       offsets=list(range(-width, width + 1)), format="csr")
+    contraction = assert_matches([P, 2.0 * P], d, rng)
+    assert len(contraction._bands) == pc._MAX_BANDS
+
+
+def test_gathering_in_chunks(rng, monkeypatch):
+    monkeypatch.setattr(pc, "_GATHER_CHUNK", 7)
+    d = 30
+    assert_matches([sp.csr_array(rng.standard_normal((d, d)) * (rng.random((d, d)) < 0.3))],
+                   d, rng)
+
+
+def test_explicit_zeros_and_empty_matrices(rng):
+    d = 10
+    P = sp.csr_array((np.zeros(3), (np.array([0, 4, 9]), np.array([1, 4, 0]))), shape=(d, d))
+    assert_matches([P, sp.csr_array((d, d))], d, rng)
+    contraction = PatternContraction([], d)
+    contraction.add(np.ones((2, d)), np.ones((2, d)))
+    assert len(contraction) == 0 and contraction.gradients().shape == (0, d)
+
+
+def test_validation():
+    d = 4
+    with pytest.raises(TypeError, match="partials must be a sequence"):
+        PatternContraction(np.eye(d)[0, 0], d)
+    with pytest.raises(ValueError, match=r"partials\[1\] must have shape"):
+        PatternContraction([np.eye(d), sp.eye_array(d + 1)], d)
+    with pytest.raises(TypeError, match=r"partials\[0\] must be real"):
+        PatternContraction([sp.eye_array(d) * 1j], d)
+    with pytest.raises(ValueError, match=r"partials\[0\] contains NaN"):
+        PatternContraction([np.full((d, d), np.inf)], d)
