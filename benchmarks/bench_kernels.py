@@ -9,9 +9,10 @@ Every method of ``bench_sensitivity.py`` runs a Chebyshev series of about ``m`` 
   products ``Mx``, ``My`` and ``Jx``;
 * **discrete adjoint** (:mod:`advdiff_sens.matrix.adjoint`): the forward's term while
   recording, then per term a *recomputation* (an ``M`` product and the weighted copy
-  ``w_kY_k``) in a second thread and a *backward* term (an ``Mᵀ`` product, the addition of
-  ``Z_{k+2}`` and its share of the contraction ``(P_a ⊙ Σ_k Z_{k+1}(w_kY_k)ᵀ)1`` on the
-  pattern of ``P_x``, ``P_y``, :mod:`advdiff_sens.matrix._pattern_contraction`) in the main one.
+  ``w_kY_k``) in a second thread and a *backward* term (an ``Mᵀ`` product and the addition
+  of ``Z_{k+2}``) in the main one; each thread also contracts half of every block,
+  ``(P_a ⊙ Σ_k Z_{k+1}(w_kY_k)ᵀ)1`` on the pattern of ``P_x``, ``P_y``
+  (:mod:`advdiff_sens.matrix._pattern_contraction`).
 
 Timing each term's kernels alone — many repetitions, in interleaved rounds — gives the
 ratios that the whole methods cannot beat with these kernels, whatever the surrounding code
@@ -141,13 +142,15 @@ def term_kernels(problem, rng) -> dict[str, Callable[[int], None]]:
         op.matvec_add(1, x, y)
         row = rows["recomputation"] = (rows["recomputation"] + 1) % BLOCK
         np.multiply(y[0], 0.37, out=states[row])
+        if row == 0:                                # its half of the contraction, per block
+            contraction.add(z[1:BLOCK + 1], states, (1, 2))
 
     def adjoint_backward():
         op_t.matvec_add(-1, z[1:2], z[0:1])
         z[0] += z[2]
         rows["backward"] = (rows["backward"] + 1) % BLOCK
-        if rows["backward"] == 0:                   # the contraction, once per block
-            contraction.add(z[1:BLOCK + 1], states)
+        if rows["backward"] == 0:
+            contraction.add(z[1:BLOCK + 1], states, (0, 2))
 
     kernels = {"forward": repeated(forward),
                "tangent, complex step": repeated(tangent_complex),

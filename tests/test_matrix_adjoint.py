@@ -96,6 +96,19 @@ def test_checkpoint_cap(rng):
     assert larger.stride == default.stride        # more checkpoints than √terms do not help
 
 
+def test_memory_counts_the_stored_states_and_the_work_arrays(rng):
+    d = 30
+    Q = sp.csr_array(generator("rate", d, rng))
+    tape = am.record_expm_action(am.Propagator(Q, backend="chebyshev", tol=TOL),
+                                 rng.standard_normal(d), 3.0)
+    stored = tape.nbytes()
+    assert tape.work_nbytes == 0 and stored >= 8 * d * tape.checkpoints
+    tape.pullback(np.ones((1, d)), [Q, sp.eye_array(d)])
+    rows = min(tape.stride, tape.degree + 1)       # two adjoint and two state blocks, scratch
+    assert tape.work_nbytes >= 8 * d * (4 * rows + 5)
+    assert tape.nbytes() == stored + tape.work_nbytes
+
+
 def test_gradient_equals_the_tangent_to_rounding(rng):
     """Same polynomial: <grad, v> = c^T (tangent of the pair propagator) to ~1e-15."""
     d = 40

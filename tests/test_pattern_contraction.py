@@ -128,3 +128,15 @@ def test_validation():
         PatternContraction([sp.eye_array(d) * 1j], d)
     with pytest.raises(ValueError, match=r"partials\[0\] contains NaN"):
         PatternContraction([np.full((d, d), np.inf)], d)
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_disjoint_shares_add_up_to_the_whole(parts, rng):
+    n = 24
+    partials = periodic_differences(n, rng)
+    z, y = rng.standard_normal((4, n * n)), rng.standard_normal((4, n * n))
+    whole, _ = contract(partials, [(z, y)], n * n)
+    shared = PatternContraction(partials, n * n)
+    for j in range(parts):
+        shared.add(z, y, (j, parts))
+    assert np.array_equal(shared.gradients(), whole)

@@ -13,7 +13,8 @@ and they are accumulated block by block (a sampled dense–dense product). The p
 grouped by diagonal offset :math:`o = j - i`: a well-filled diagonal (a *band*, e.g. the
 ±1 and ±n neighbours of a finite-difference stencil) costs one vectorised pass
 :math:`G_{i,i+o} \mathrel{+}= \sum_k z_{k,i}\,y_{k,i+o}` over a contiguous range of rows;
-the remaining entries (periodic wrap-around, irregular patterns) are gathered together.
+the remaining entries (short or half-empty diagonals such as most periodic wrap-around
+entries, irregular patterns) are gathered together.
 For the 2-D PDE's two partials this is four passes per vector pair instead of two sparse
 products and two contractions, and it needs the states :math:`y_k` themselves, not the
 products :math:`P_a y_k`. The :math:`P_a` are applied once, at the end.
@@ -129,12 +130,20 @@ class PatternContraction:
         arrays += [a for band in self._bands for a in (band.coefficients, band.accumulated)]
         return sum(a.nbytes for a in arrays)
 
-    def add(self, z: np.ndarray, y: np.ndarray) -> None:
+    def add(self, z: np.ndarray, y: np.ndarray, share: tuple[int, int] = (0, 1)) -> None:
         r""":math:`G \mathrel{+}= \sum_k z_k y_k^T` on the pattern; ``z`` and ``y`` of shape
-        (m, d), rows paired."""
-        for band in self._bands:
+        (m, d), rows paired.
+
+        ``share = (j, n)`` restricts the update to part ``j`` of ``n`` disjoint parts of the
+        pattern (bands ``j, j + n, …``; the gathered entries belong to the last part), so that
+        ``n`` threads can add the same block concurrently.
+        """
+        j, n = share
+        for band in self._bands[j::n]:
             lo, hi, o = band.lo, band.hi, band.offset
             band.accumulated += np.einsum("ki,ki->i", z[:, lo:hi], y[:, lo + o:hi + o])
+        if j != n - 1:
+            return
         for s in range(0, self._rows.size, _GATHER_CHUNK):
             chunk = slice(s, s + _GATHER_CHUNK)
             self._gathered[chunk] += np.einsum("ke,ke->e", z[:, self._rows[chunk]],

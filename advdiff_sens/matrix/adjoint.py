@@ -57,13 +57,14 @@ The recording forward pass stores the recurrence state :math:`(Y_k, Y_{k+1})` ev
 ``stride`` terms from the last backwards: it recomputes the block's weighted states
 :math:`w_kY_k` from its checkpoint (``stride`` products with :math:`M`), runs the Clenshaw
 recurrence through it (``stride`` products with :math:`M^T`) and adds the block to
-:math:`G`. The recomputation of the next block runs in a second thread while the current
-block's recurrence and contraction run (independent work in GIL-free kernels). Total: the
-forward, one recomputation and one adjoint pass — three times the products of the forward
-solve — plus the contraction (for the 2-D PDE about 0.5–0.7 of a product per term;
+:math:`G`. Two threads share the work about equally (independent work in GIL-free
+kernels): the main one runs the recurrence of a block while the second recomputes that
+block's states, then each adds half of the block's pattern. Total: the forward, one
+recomputation and one adjoint pass — three times the products of the forward solve — plus
+the contraction (for the 2-D PDE about 0.5–0.7 of a product per term;
 ``benchmarks/bench_kernels.py`` times each term's kernels). Memory: ``2 × checkpoints +
-3 × stride`` vectors (the adjoint block and two buffers of weighted states) plus the pattern's
-coefficients and accumulators (:attr:`ExpmTape.work_nbytes`); the default
+4 × stride`` vectors (two adjoint blocks and two blocks of weighted states) plus the
+pattern's coefficients and accumulators (:attr:`ExpmTape.work_nbytes`); the default
 ``stride ≈ √terms`` nearly minimises it (R2 at 256², 873 terms, p = 2: 31 checkpoints
 and blocks of 29 terms, 82 MiB in all, against 422 MiB of stored states for the quadrature
 adjoint). The cost does not depend on the stride.
@@ -218,9 +219,9 @@ class ExpmTape:
         weights[0] = 1.0
         weights /= s.focal
         rows = min(self.stride, self.degree + 1)
-        work = _Buffers(np.empty((rows + 2, d)), (np.empty((rows, d)), np.empty((rows, d))),
-                        np.empty((1, d)))
-        self.work_nbytes = (sum(a.nbytes for a in (work.adjoint, *work.states, work.vector))
+        work = _Buffers((np.empty((rows + 2, d)), np.empty((rows + 2, d))),
+                        (np.empty((rows, d)), np.empty((rows, d))), np.empty((1, d)))
+        self.work_nbytes = (sum(a.nbytes for a in (*work.adjoint, *work.states, work.vector))
                             + contraction.nbytes)
         x_bar = np.zeros(d)
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -246,33 +247,34 @@ class ExpmTape:
     def _pullback_step(self, i, step, seeds, op, op_t, weights, contraction, work, pool):
         """Reverse sweep through step ``i``; returns the adjoint of its input.
 
-        Blocks are processed from the last; while the main thread runs the backward
-        recurrence of one block and contracts it, a second thread recomputes the next
-        block's weighted states :math:`w_kY_k` (independent work, both in GIL-free kernels),
-        into the other of two buffers. Without a ``contraction`` (only the adjoint of the
-        input wanted) no state is recomputed.
+        Blocks are processed from the last. While the main thread runs the backward
+        recurrence of block ``b`` (into one of two adjoint buffers), a second thread
+        contracts its half of block ``b - 1`` and recomputes the weighted states
+        :math:`w_kY_k` of block ``b`` (into one of two state buffers); then each thread
+        contracts half of block ``b``'s pattern. The two threads get about equal work, in
+        GIL-free kernels. Without a ``contraction`` (only the adjoint of the input wanted)
+        no state is recomputed.
         """
-        m, imaginary, block = step.degree, self._schedule.imaginary, self.stride
-        Z = work.adjoint
-        after = (np.zeros(Z.shape[1]), np.zeros(Z.shape[1]))     # (Z_{k1}, Z_{k1+1})
-        starts = list(range(m - m % block, -1, -block))
+        m, imaginary = step.degree, self._schedule.imaginary
+        spans = [(k0, min(k0 + self.stride, m + 1))
+                 for k0 in range(m - m % self.stride, -1, -self.stride)]
+        after = (np.zeros(seeds.shape[1]), np.zeros(seeds.shape[1]))    # (Z_{k1}, Z_{k1+1})
 
-        def recompute(b: int):
-            if contraction is None:
-                return None
-            k0 = starts[b]
-            return pool.submit(self._weighted_states, i, k0, min(k0 + block, m + 1), op,
-                               weights, work.states[b % 2])
+        def contract(b: int, share: tuple[int, int]) -> None:   # pairs (Z_{k+1}, w_kY_k), k < m
+            k0, k1 = spans[b]
+            n_terms = min(k1, m) - k0
+            contraction.add(work.adjoint[b % 2][1:n_terms + 1], work.states[b % 2][:n_terms],
+                            share)
 
-        pending = recompute(0)
-        for b, k0 in enumerate(starts):
-            if pending is not None:
-                pending.result()
-            W = work.states[b % 2]
-            if b + 1 < len(starts):
-                pending = recompute(b + 1)
-            k1 = min(k0 + block, m + 1)
-            n = k1 - k0
+        def second_thread(b: int) -> None:
+            if b > 0:
+                contract(b - 1, (1, 2))
+            if b < len(spans):
+                self._weighted_states(i, *spans[b], op, weights, work.states[b % 2])
+
+        pending = None if contraction is None else pool.submit(second_thread, 0)
+        for b, (k0, k1) in enumerate(spans):
+            Z, n = work.adjoint[b % 2], k1 - k0
             if seeds.shape[0] == 1:                               # seeds S_k
                 np.multiply(step.coeffs[0, k0:k1, None], seeds, out=Z[:n])
             else:
@@ -290,10 +292,13 @@ class ExpmTape:
                 else:
                     op_t.matvec_add(_sign(k, imaginary), z_next, z)
                 z += Z[k - k0 + 2]
-            if contraction is not None:            # pairs (Z_{k+1}, w_k Y_k), k < m
-                n_terms = min(k1, m) - k0
-                contraction.add(Z[1:n_terms + 1], W[:n_terms])
             after = (Z[0].copy(), Z[1].copy())
+            if pending is not None:
+                pending.result()                   # block b's states, block b - 1 contracted
+                pending = pool.submit(second_thread, b + 1)
+                contract(b, (0, 2))
+        if pending is not None:
+            pending.result()
         return after[0]
 
 
@@ -301,8 +306,8 @@ class ExpmTape:
 class _Buffers:
     """Work arrays of the reverse sweep, allocated once per pullback."""
 
-    adjoint: np.ndarray               # (block + 2, d): Z_{k0} .. Z_{k1+1}
-    states: tuple                     # two (block, d) arrays: w_k Y_k, double-buffered
+    adjoint: tuple                    # two (block + 2, d) arrays: Z_{k0} .. Z_{k1+1}
+    states: tuple                     # two (block, d) arrays: w_k Y_k
     vector: np.ndarray                # (1, d)
 
 
