@@ -243,7 +243,7 @@ class AdvectionDiffusion:
         method : {"auto", "discrete", "quadrature"}
             ``"discrete"``: reverse mode of the Chebyshev propagator
             (:mod:`advdiff_sens.matrix.adjoint`), the products of three forward solves
-            plus the contractions (measured 3.1–3.9× a forward solve on R2), exact adjoint
+            plus the contractions (measured 3.2–3.7× a forward solve on R2), exact adjoint
             of :meth:`tangent`; needs a Chebyshev schedule. ``"quadrature"``: adaptive
             Gauss–Kronrod quadrature of the integral above, panel by panel between
             observation times, with an error estimate; any backend. ``"auto"``: discrete

@@ -66,7 +66,7 @@ the contraction (for the 2-D PDE about 0.5–0.7 of a product per term;
 4 × stride`` vectors (two adjoint blocks and two blocks of weighted states) plus the
 pattern's coefficients and accumulators (:attr:`ExpmTape.work_nbytes`); the default
 ``stride ≈ √terms`` nearly minimises it (R2 at 256², 873 terms, p = 2: 31 checkpoints
-and blocks of 29 terms, 82 MiB in all, against 422 MiB of stored states for the quadrature
+and blocks of 29 terms, 98 MiB in all, against 422 MiB of stored states for the quadrature
 adjoint). The cost does not depend on the stride.
 """
 
