@@ -53,19 +53,24 @@ def periodic_differences(n: int, rng) -> list:
     return partials
 
 
-def test_stencil_pattern_uses_bands_and_gathers_the_wrap_around(rng):
+def test_stencil_pattern_uses_bands_and_keeps_the_wrap_around_as_remainder(rng):
     n = 24
     contraction = assert_matches(periodic_differences(n, rng), n * n, rng)
     assert sorted(abs(b.offset) for b in contraction._bands) == [1, 1, n, n]
-    assert contraction._rows.size == 4 * n             # wrap-around entries, gathered
+    remainders = contraction._remainders
+    assert [r.partial for r in remainders] == [0, 1]
+    assert all(sp.issparse(r.matrix) for r in remainders)
+    assert sum(r.matrix.nnz for r in remainders) == 4 * n     # the wrap-around entries
 
 
-@pytest.mark.parametrize("density", [0.05, 0.5, 1.0])
-def test_irregular_sparse_and_dense_partials(density, rng):
+@pytest.mark.parametrize("density, dense", [(0.05, False), (0.5, True), (1.0, True)])
+def test_irregular_sparse_and_dense_partials(density, dense, rng):
     d = 40
     partials = [sp.csr_array(rng.standard_normal((d, d)) * (rng.random((d, d)) < density)),
                 rng.standard_normal((d, d)) * (rng.random((d, d)) < density)]
-    assert_matches(partials, d, rng)
+    contraction = assert_matches(partials, d, rng)
+    assert contraction._bands == []
+    assert all(isinstance(r.matrix, np.ndarray) == dense for r in contraction._remainders)
 
 
 def test_duplicate_and_unsorted_entries_are_summed(rng):
@@ -86,12 +91,14 @@ def test_duplicate_and_unsorted_entries_are_summed(rng):
     assert np.abs(got - expected).max() <= RTOL * np.abs(expected).max()
 
 
-def test_sparse_diagonals_are_gathered(rng):
-    d = 1200
-    rows = np.arange(0, d - 1, 3)                        # 400 entries over 1199 rows
+@pytest.mark.parametrize("step, band", [(3, True), (5, False)])
+def test_diagonals_filled_below_a_quarter_are_left_to_the_remainder(step, band, rng):
+    d = 1500
+    rows = np.arange(0, d - 1, step)                     # fill 1/3 or 1/5, ≥ 256 entries
     P = sp.csr_array((rng.standard_normal(rows.size), (rows, rows + 1)), shape=(d, d))
     contraction = assert_matches([P], d, rng)
-    assert contraction._bands == [] and contraction._rows.size == rows.size
+    assert (len(contraction._bands) == 1) == band
+    assert (len(contraction._remainders) == 0) == band
 
 
 def test_band_count_is_capped(rng):
@@ -102,11 +109,15 @@ def test_band_count_is_capped(rng):
     assert len(contraction._bands) == pc._MAX_BANDS
 
 
-def test_gathering_in_chunks(rng, monkeypatch):
-    monkeypatch.setattr(pc, "_GATHER_CHUNK", 7)
-    d = 30
-    assert_matches([sp.csr_array(rng.standard_normal((d, d)) * (rng.random((d, d)) < 0.3))],
-                   d, rng)
+def test_an_underfilled_diagonal_does_not_take_a_band_slot(rng):
+    d = 4000                                             # offset 0: 800 entries, fill 1/5
+    offsets = list(range(3480, 3480 + pc._MAX_BANDS))    # 16 full diagonals of ~500 entries
+    full = sp.diags_array([rng.standard_normal(d - o) for o in offsets], offsets=offsets,
+                          shape=(d, d), format="csr")
+    rows = np.arange(0, d, 5)
+    sparse_diagonal = sp.csr_array((rng.standard_normal(rows.size), (rows, rows)), shape=(d, d))
+    contraction = assert_matches([full + sparse_diagonal], d, rng, rows=(2,))
+    assert sorted(b.offset for b in contraction._bands) == offsets
 
 
 def test_explicit_zeros_and_empty_matrices(rng):
@@ -116,6 +127,7 @@ def test_explicit_zeros_and_empty_matrices(rng):
     contraction = PatternContraction([], d)
     contraction.add(np.ones((2, d)), np.ones((2, d)))
     assert len(contraction) == 0 and contraction.gradients().shape == (0, d)
+    assert contraction.empty and PatternContraction([sp.csr_array((d, d))], d).empty
 
 
 def test_validation():

@@ -12,12 +12,15 @@ The reverse sweep of :mod:`~advdiff_sens.matrix.adjoint` needs, for every partia
 and they are accumulated block by block (a sampled dense–dense product). The pattern is
 grouped by diagonal offset :math:`o = j - i`: a well-filled diagonal (a *band*, e.g. the
 ±1 and ±n neighbours of a finite-difference stencil) costs one vectorised pass
-:math:`G_{i,i+o} \mathrel{+}= \sum_k z_{k,i}\,y_{k,i+o}` over a contiguous range of rows;
-the remaining entries (short or half-empty diagonals such as most periodic wrap-around
-entries, irregular patterns) are gathered together.
-For the 2-D PDE's two partials this is four passes per vector pair instead of two sparse
-products and two contractions, and it needs the states :math:`y_k` themselves, not the
-products :math:`P_a y_k`. The :math:`P_a` are applied once, at the end.
+:math:`G_{i,i+o} \mathrel{+}= \sum_k z_{k,i}\,y_{k,i+o}` over a contiguous range of rows,
+and the :math:`P_a` are applied to it once, at the end. The entries of each :math:`P_a`
+outside the bands (short or sparsely filled diagonals such as most periodic wrap-around
+entries, irregular or dense patterns) form its *remainder* :math:`R_a`, restricted to the
+rows that have any, and contribute :math:`\sum_k z_k ⊙ (R_a y_k)` directly: a dense block
+product (BLAS) or one CSR product per vector. For the 2-D PDE with central differences this
+is four full-length passes per vector pair instead of two sparse products and two
+contractions, and it needs the states :math:`y_k` themselves, not the products
+:math:`P_a y_k`.
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import as_real_array, as_square_operator
+from ._prop_chebyshev import _csr_matvec
 
 __all__ = ["PatternContraction"]
 
-_BAND_MIN_ENTRIES = 256        # shorter diagonals are cheaper gathered than sliced
-_MAX_BANDS = 16                # the most populated diagonals; the rest is gathered
-_GATHER_CHUNK = 1 << 16        # gathered entries per vectorised call (bounds the scratch)
+_BAND_MIN_ENTRIES = 256        # shorter diagonals are cheaper as part of the remainder
+_BAND_MIN_FILL = 0.25          # a band's pass costs its whole row range
+_MAX_BANDS = 16
+_DENSE_FILL = 0.25             # a remainder this full is multiplied as a dense block (BLAS)
 
 
 @dataclass
@@ -48,6 +53,19 @@ class _Band:
     accumulated: np.ndarray       # (hi - lo,)
 
 
+@dataclass
+class _Remainder:
+    r"""The entries of :math:`P_a` outside the bands, as a matrix :math:`R` of the rows that
+    have any (``rows``; None for all rows), dense or CSR; ``accumulated`` holds
+    :math:`\sum_k z_{k,\text{rows}} ⊙ (R y_k)`."""
+
+    partial: int
+    rows: np.ndarray | None
+    matrix: np.ndarray | sp.csr_array
+    accumulated: np.ndarray
+    product: np.ndarray           # scratch for one CSR product
+
+
 def _as_real_csr(P, name: str, d: int) -> sp.csr_array:
     """Validate a real, finite ``(d, d)`` matrix (dense or sparse) as a CSR array."""
     if not sp.issparse(P):
@@ -59,18 +77,34 @@ def _as_real_csr(P, name: str, d: int) -> sp.csr_array:
     return as_square_operator(P, name)
 
 
+def _remainder(a: int, P: sp.csr_array, rows: np.ndarray, keep: np.ndarray, d: int
+               ) -> _Remainder | None:
+    """The entries ``keep`` of ``P`` (CSR order, row indices ``rows``) as a
+    :class:`_Remainder`, or None if there are none."""
+    if not keep.any():
+        return None
+    R = sp.csr_array((P.data[keep], (rows[keep], P.indices[keep])), shape=(d, d))
+    nonzero = np.flatnonzero(np.diff(R.indptr))
+    R = R[nonzero] if nonzero.size < d else R
+    if R.nnz >= _DENSE_FILL * nonzero.size * d:
+        R = R.toarray()
+    return _Remainder(a, nonzero if nonzero.size < d else None, R, np.zeros(nonzero.size),
+                      np.empty(nonzero.size))
+
+
 class PatternContraction:
     r"""Accumulates :math:`G = \sum_k z_k y_k^T` on the union pattern of ``partials`` and
     returns :math:`g_a = (P_a ⊙ G)\mathbf 1` (module docstring).
 
-    Bands are the (at most 16) most populated diagonals holding at least 256 entries that
-    fill at least half of their row range; every other entry is gathered. Duplicate entries
-    are summed.
+    Bands: up to 16 diagonals, the most populated first, each holding at least 256 entries
+    that fill at least a quarter of its row range. The other entries of each :math:`P_a`
+    (its *remainder*) are applied as a matrix: a dense block product (BLAS) when they fill a
+    quarter of their rows, else one CSR product per vector. Duplicate entries are summed.
 
     Parameters
     ----------
     partials : sequence of p matrices of shape (d, d)
-        Real and finite, dense or sparse (dense ones are used through their nonzeros).
+        Real and finite, dense or sparse.
     d : int
         The dimension.
 
@@ -91,10 +125,11 @@ class PatternContraction:
         counts = [np.bincount(o + (d - 1), minlength=2 * d - 1) for o in offsets]
         total = sum(counts, np.zeros(2 * d - 1, dtype=np.int64))
         candidates = np.flatnonzero(total >= _BAND_MIN_ENTRIES)
-        candidates = candidates[np.argsort(total[candidates])[::-1][:_MAX_BANDS]]
-        gathered = [np.ones(o.size, dtype=bool) for o in offsets]
+        remaining = [np.ones(o.size, dtype=bool) for o in offsets]
         self._bands: list[_Band] = []
-        for c in candidates:                        # c = offset + d - 1
+        for c in candidates[np.argsort(total[candidates], kind="stable")[::-1]]:
+            if len(self._bands) == _MAX_BANDS:
+                break
             entries = [np.flatnonzero(o == c - (d - 1)) if n[c] else None
                        for o, n in zip(offsets, counts)]
             band_rows = [r[e] for r, e in zip(rows, entries) if e is not None]  # each sorted
@@ -102,32 +137,36 @@ class PatternContraction:
             occupied = np.zeros(hi - lo, dtype=bool)
             for r in band_rows:
                 occupied[r - lo] = True
-            if 2 * np.count_nonzero(occupied) < hi - lo:
-                continue                            # a sparse diagonal: gathered
+            if np.count_nonzero(occupied) < _BAND_MIN_FILL * (hi - lo):
+                continue
             coefficients = np.zeros((self._p, hi - lo))
             for a, (P, r, e) in enumerate(zip(matrices, rows, entries)):
                 if e is not None:
                     coefficients[a] = np.bincount(r[e] - lo, weights=P.data[e], minlength=hi - lo)
-                    gathered[a][e] = False
+                    remaining[a][e] = False
             self._bands.append(_Band(int(c - (d - 1)), lo, hi, coefficients, np.zeros(hi - lo)))
-        self._owner = np.concatenate([np.full(np.count_nonzero(g), a) for a, g in
-                                      enumerate(gathered)] or [np.zeros(0, int)])
-        self._rows = np.concatenate([r[g] for r, g in zip(rows, gathered)] or [np.zeros(0, int)])
-        self._cols = np.concatenate([P.indices[g] for P, g in zip(matrices, gathered)]
-                                    or [np.zeros(0, int)])
-        self._values = np.concatenate([P.data[g] for P, g in zip(matrices, gathered)]
-                                      or [np.zeros(0)])
-        self._gathered = np.zeros(self._rows.size)
+        self._remainders = [r for r in (_remainder(a, P, r, keep, d) for a, (P, r, keep)
+                                        in enumerate(zip(matrices, rows, remaining)))
+                            if r is not None]
 
     def __len__(self) -> int:
         """The number p of partial matrices."""
         return self._p
 
     @property
+    def empty(self) -> bool:
+        """Whether the pattern has no entry (every gradient is zero)."""
+        return not (self._bands or self._remainders)
+
+    @property
     def nbytes(self) -> int:
-        """Memory of the coefficients and accumulators."""
-        arrays = [self._owner, self._rows, self._cols, self._values, self._gathered]
-        arrays += [a for band in self._bands for a in (band.coefficients, band.accumulated)]
+        """Memory of the coefficients, remainders and accumulators."""
+        arrays = [a for band in self._bands for a in (band.coefficients, band.accumulated)]
+        for r in self._remainders:
+            M = r.matrix
+            arrays += [r.accumulated, r.product] + ([M] if isinstance(M, np.ndarray) else
+                                                    [M.data, M.indices, M.indptr])
+            arrays += [] if r.rows is None else [r.rows]
         return sum(a.nbytes for a in arrays)
 
     def add(self, z: np.ndarray, y: np.ndarray, share: tuple[int, int] = (0, 1)) -> None:
@@ -135,27 +174,37 @@ class PatternContraction:
         (m, d), rows paired.
 
         ``share = (j, n)`` restricts the update to part ``j`` of ``n`` disjoint parts of the
-        pattern (bands ``j, j + n, …``; the gathered entries belong to the last part), so that
-        ``n`` threads can add the same block concurrently.
+        pattern (bands and remainders ``j, j + n, …``), so that ``n`` threads can add the
+        same block concurrently.
         """
         j, n = share
         for band in self._bands[j::n]:
             lo, hi, o = band.lo, band.hi, band.offset
             band.accumulated += np.einsum("ki,ki->i", z[:, lo:hi], y[:, lo + o:hi + o])
-        if j != n - 1:
-            return
-        for s in range(0, self._rows.size, _GATHER_CHUNK):
-            chunk = slice(s, s + _GATHER_CHUNK)
-            self._gathered[chunk] += np.einsum("ke,ke->e", z[:, self._rows[chunk]],
-                                               y[:, self._cols[chunk]])
+        for r in self._remainders[j::n]:
+            zr = z if r.rows is None else z[:, r.rows]
+            if isinstance(r.matrix, np.ndarray):
+                r.accumulated += np.einsum("ki,ki->i", zr, y @ r.matrix.T)
+                continue
+            R = r.matrix
+            for zk, yk in zip(zr, y):
+                if _csr_matvec is None:  # pragma: no cover - depends on the scipy version
+                    r.product[...] = R @ yk
+                else:
+                    r.product[...] = 0.0
+                    _csr_matvec(R.shape[0], self._d, R.indptr, R.indices, R.data, yk,
+                                r.product)
+                r.product *= zk
+                r.accumulated += r.product
 
     def gradients(self) -> np.ndarray:
         r""":math:`g_a = (P_a ⊙ G)\mathbf 1`, shape (p, d)."""
         g = np.zeros((self._p, self._d))
         for band in self._bands:
             g[:, band.lo:band.hi] += band.coefficients * band.accumulated
-        for a in range(self._p):
-            mine = self._owner == a
-            g[a] += np.bincount(self._rows[mine], weights=self._values[mine] * self._gathered[mine],
-                                minlength=self._d)
+        for r in self._remainders:
+            if r.rows is None:
+                g[r.partial] += r.accumulated
+            else:
+                g[r.partial, r.rows] += r.accumulated
         return g

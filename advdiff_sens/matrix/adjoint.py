@@ -40,8 +40,9 @@ adjoint seeds :math:`S_k = \sum_o C_{ok}\bar o_o`, is the Clenshaw-type recurren
 
 :math:`G` sampled only on the pattern of the :math:`P_a` and accumulated over blocks of
 terms (:mod:`~advdiff_sens.matrix._pattern_contraction`: one vectorised pass per
-well-filled diagonal of the pattern, four for the 2-D PDE, instead of a product with every
-:math:`P_a` per term); the :math:`P_a` are applied once, at the end.
+well-filled diagonal of the pattern — for the 2-D PDE with central differences four
+full-length ones, plus short ones or a small sparse remainder for the periodic
+wrap-around — instead of a product with every :math:`P_a` per term).
 
 The schedule is the tangent's (:func:`~advdiff_sens.matrix.propagate.expm_pair_action`:
 the enclosure grown by :math:`1/t`, tolerance ``tol/3``), so the polynomial whose
@@ -62,7 +63,7 @@ kernels): the main one runs the recurrence of a block while the second recompute
 block's states, then each adds half of the block's pattern. Total: the forward, one
 recomputation and one adjoint pass — three times the products of the forward solve — plus
 the contraction (for the 2-D PDE about 0.5–0.7 of a product per term;
-``benchmarks/bench_kernels.py`` times each term's kernels). Memory: ``2 × checkpoints +
+``benchmarks/bench_kernels.py`` times each term's kernels). Memory: about ``2 × checkpoints +
 4 × stride`` vectors (two adjoint blocks and two blocks of weighted states) plus the
 pattern's coefficients and accumulators (:attr:`ExpmTape.work_nbytes`); the default
 ``stride ≈ √terms`` nearly minimises it (R2 at 256², 873 terms, p = 2: 31 checkpoints
@@ -210,6 +211,7 @@ class ExpmTape:
             raise TypeError("cotangents must be real (the tape records a real propagation)")
         contraction = PatternContraction(partials, d)
         if self._schedule is None:                 # horizon 0: every state is b
+            self.work_nbytes = contraction.nbytes
             return cot.sum(axis=0), contraction.gradients()
         s = self._schedule
         op = shifted_operator(self._A, s, np.float64)
@@ -231,7 +233,7 @@ class ExpmTape:
                 if i < len(self._steps) - 1:
                     seeds = np.concatenate([seeds, x_bar[None]])
                 x_bar = self._pullback_step(i, step, seeds, op, op_t, weights,
-                                            contraction if len(contraction) else None, work, pool)
+                                            None if contraction.empty else contraction, work, pool)
         return x_bar, contraction.gradients()
 
     def _weighted_states(self, i: int, k0: int, k1: int, op, weights, out) -> None:
