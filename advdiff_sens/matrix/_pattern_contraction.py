@@ -80,16 +80,17 @@ def _as_real_csr(P, name: str, d: int) -> sp.csr_array:
 def _remainder(a: int, P: sp.csr_array, rows: np.ndarray, keep: np.ndarray, d: int
                ) -> _Remainder | None:
     """The entries ``keep`` of ``P`` (CSR order, row indices ``rows``) as a
-    :class:`_Remainder`, or None if there are none."""
+    :class:`_Remainder` on the rows that have any, or None if there are none."""
     if not keep.any():
         return None
-    R = sp.csr_array((P.data[keep], (rows[keep], P.indices[keep])), shape=(d, d))
-    nonzero = np.flatnonzero(np.diff(R.indptr))
-    R = R[nonzero] if nonzero.size < d else R
-    if R.nnz >= _DENSE_FILL * nonzero.size * d:
-        R = R.toarray()
-    return _Remainder(a, nonzero if nonzero.size < d else None, R, np.zeros(nonzero.size),
-                      np.empty(nonzero.size))
+    lengths = np.bincount(rows[keep], minlength=d)
+    nonempty = np.flatnonzero(lengths)
+    indptr = np.concatenate([[0], np.cumsum(lengths[nonempty])])
+    R = sp.csr_array((P.data[keep], P.indices[keep], indptr), shape=(nonempty.size, d))
+    if R.nnz >= _DENSE_FILL * nonempty.size * d:
+        R = R.toarray()                                  # duplicates summed
+    return _Remainder(a, nonempty if nonempty.size < d else None, R, np.zeros(nonempty.size),
+                      np.empty(nonempty.size))
 
 
 class PatternContraction:

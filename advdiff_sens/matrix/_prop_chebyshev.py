@@ -497,6 +497,16 @@ class _ShiftedOperator:
             self._sparse = None
             self._dense = {1: M.T, -1: -M.T}
 
+    def transposed(self) -> _ShiftedOperator:
+        """The same operator for :math:`M^T` (no new shift or scaling)."""
+        new = object.__new__(_ShiftedOperator)
+        if self._sparse is None:
+            new._sparse, new._dense = None, {s: M.T for s, M in self._dense.items()}
+        else:
+            Mt = sp.csr_array(self._sparse.T)
+            new._sparse, new._data = Mt, {1: Mt.data, -1: -Mt.data}
+        return new
+
     def matvec_add(self, sign: int, x: np.ndarray, y: np.ndarray) -> None:
         """``y += sign * M x`` for every row of the ``(k, d)`` blocks ``x`` and ``y``."""
         PRODUCTS.add(x.shape[0])
@@ -656,13 +666,14 @@ def shifted_operator(A, schedule: Schedule, dtype) -> _ShiftedOperator | None:
 
 
 def run_schedule(A, x0: np.ndarray, times: np.ndarray, schedule: Schedule,
-                 tol: float, record=None) -> np.ndarray:
+                 tol: float, record=None, op: _ShiftedOperator | None = None) -> np.ndarray:
     r"""Evaluate a given :class:`Schedule` over ``(0, times[-1]]`` (``times[-1] > 0``);
     ``tol`` sets the degree of output times inside a step. Shapes as
     :func:`chebyshev_propagate`. ``record(i, k, Y_k)``, if given, sees basis vector ``k`` of
-    step ``i`` (0-based)."""
+    step ``i`` (0-based). ``op``: the schedule's :func:`shifted_operator` for ``A`` and the
+    dtype of ``x0``, if already built."""
     out = np.empty((times.size, *x0.shape), dtype=x0.dtype)
-    op = shifted_operator(A, schedule, x0.dtype)
+    op = shifted_operator(A, schedule, x0.dtype) if op is None else op
     x = x0
     for i, (j, count, coeffs) in enumerate(step_plan(times, schedule, tol)):
         hook = None if record is None else (lambda k, y, i=i: record(i, k, y))

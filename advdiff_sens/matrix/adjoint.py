@@ -78,7 +78,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._validation import as_array, as_times, check_integer
 from ._prop_chebyshev import (
@@ -144,7 +143,7 @@ class ExpmTape:
 
     def __init__(self, A, b: np.ndarray, times: np.ndarray, schedule, tol: float,
                  checkpoints: int | None) -> None:
-        self._A, self._schedule = A, schedule
+        self._schedule = schedule
         self._steps: list[_Step] = []
         self._stored: dict[tuple[int, int], list] = {}
         self.work_nbytes = 0
@@ -159,7 +158,9 @@ class ExpmTape:
                 row[:c.size] = c
             self._steps.append(_Step(first, count, C, degree))
         self.stride = _stride_for([s.degree for s in self._steps], checkpoints)
-        self.states = run_schedule(A, b[None, :], times, schedule, tol, self._record)[:, 0]
+        self._op = shifted_operator(A, schedule, np.float64)    # reused by the pullback
+        self.states = run_schedule(A, b[None, :], times, schedule, tol, self._record,
+                                   self._op)[:, 0]
 
     def _record(self, i: int, k: int, y: np.ndarray) -> None:
         block = k - k % self.stride
@@ -214,9 +215,7 @@ class ExpmTape:
             self.work_nbytes = contraction.nbytes
             return cot.sum(axis=0), contraction.gradients()
         s = self._schedule
-        op = shifted_operator(self._A, s, np.float64)
-        op_t = shifted_operator(self._A.T.tocsr() if sp.issparse(self._A) else self._A.T,
-                                s, np.float64)
+        op, op_t = self._op, self._op.transposed()
         weights = np.array([2.0 * _sign(k, s.imaginary) for k in range(self.degree + 1)])
         weights[0] = 1.0
         weights /= s.focal
