@@ -243,8 +243,8 @@ class AdvectionDiffusion:
         method : {"auto", "discrete", "quadrature"}
             ``"discrete"``: reverse mode of the Chebyshev propagator
             (:mod:`advdiff_sens.matrix.adjoint`), the products of three forward solves
-            plus the contractions (measured 3.2–3.7× a forward solve on R2), exact adjoint
-            of :meth:`tangent`; needs a Chebyshev schedule. ``"quadrature"``: adaptive
+            plus the contractions (measured 3.3–3.8× a forward solve on R2 at 256²),
+            exact adjoint of :meth:`tangent`; needs a Chebyshev schedule. ``"quadrature"``: adaptive
             Gauss–Kronrod quadrature of the integral above, panel by panel between
             observation times, with an error estimate; any backend. ``"auto"``: discrete
             when a Chebyshev schedule can be recorded (not ``backend="scipy"``, real

@@ -12,7 +12,7 @@ Notation: :math:`J(\mathbf v) = ∂L/∂\mathbf u[\mathbf v] = \sum_a \operatorn
   - ``"discrete"`` (default with the Chebyshev backend): reverse mode of the tangent's own
     polynomial propagator (:mod:`advdiff_sens.matrix.adjoint`): one recorded forward pass,
     one recomputation and one backward Clenshaw pass (three forward solves of products plus
-    the contractions, measured 3.2–3.4× a forward solve at 256², ``bench_sensitivity.py``), memory
+    the contractions, measured 3.3–3.8× a forward solve at 256², ``bench_sensitivity.py``), memory
     bounded by a checkpoint count; gradient · v equals the tangent to rounding, with no
     quadrature error.
   - ``"quadrature"`` (any backend): the continuous adjoint below.

@@ -146,9 +146,9 @@ class PatternContraction:
                     coefficients[a] = np.bincount(r[e] - lo, weights=P.data[e], minlength=hi - lo)
                     remaining[a][e] = False
             self._bands.append(_Band(int(c - (d - 1)), lo, hi, coefficients, np.zeros(hi - lo)))
-        self._remainders = [r for r in (_remainder(a, P, r, keep, d) for a, (P, r, keep)
-                                        in enumerate(zip(matrices, rows, remaining)))
-                            if r is not None]
+        remainders = (_remainder(a, P, rows_a, keep, d)
+                      for a, (P, rows_a, keep) in enumerate(zip(matrices, rows, remaining)))
+        self._remainders = [r for r in remainders if r is not None]
 
     def __len__(self) -> int:
         """The number p of partial matrices."""
