@@ -40,31 +40,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import as_real_array, as_rng, check_integer, check_positive_scalar
+from .progress import Progress
 
 __all__ = ["SamplerResult", "hmc", "pcn", "effective_sample_size", "split_rhat",
            "autocorrelation", "Progress"]
 
 LogDensity = Callable[[np.ndarray], float]
 Gradient = Callable[[np.ndarray], np.ndarray]
-
-
-class Progress:
-    """A minimal progress line on stderr: ``label  k/total  [extra]``, refreshed ≤ 4×/s."""
-
-    def __init__(self, total: int, label: str, enabled: bool = True, stream=None) -> None:
-        self.total, self.label, self.enabled = total, label, enabled
-        self.stream = sys.stderr if stream is None else stream
-        self._last = 0.0
-
-    def update(self, k: int, extra: str = "") -> None:
-        """Report ``k`` of ``total`` done (always printed at the end)."""
-        now = time.perf_counter()
-        if not self.enabled or (now - self._last < 0.25 and k < self.total):
-            return
-        self._last = now
-        end = "\n" if k >= self.total else ""
-        self.stream.write(f"\r{self.label}  {k}/{self.total}  {extra}{end}")
-        self.stream.flush()
 
 
 @dataclass

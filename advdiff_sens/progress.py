@@ -1,0 +1,107 @@
+"""Progress meters for long computations, written on stderr.
+
+A meter is an object with ``update(done, extra="")`` and ``close()``; the library's long
+loops (propagator steps, optimiser iterations, sampler draws) report to one. :class:`Progress`
+prints a single refreshed line; with ``delay`` it stays silent unless the work is still
+running after ``delay`` seconds, so short calls print nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+__all__ = ["Progress", "NullProgress", "as_progress"]
+
+
+class Progress:
+    r"""A progress line on stderr: ``label  done/total  [extra]``, refreshed at most 4×/s.
+
+    Parameters
+    ----------
+    total : int
+        Units of work (products, iterations, draws) in the whole computation.
+    label : str
+        What is running, printed at the start of the line.
+    enabled : bool
+        False makes the meter silent.
+    stream : file-like, optional
+        Where to write (default ``sys.stderr``).
+    delay : float
+        Seconds of silence before the first line (0: print from the start). A computation
+        that finishes sooner prints nothing.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> meter = Progress(3, "work", stream=out)
+    >>> for k in range(1, 4):
+    ...     meter.update(k)
+    >>> out.getvalue().rstrip().split("\r")[-1]
+    'work  3/3  '
+    """
+
+    def __init__(self, total: int, label: str, enabled: bool = True, stream=None,
+                 delay: float = 0.0) -> None:
+        self.total, self.label, self.enabled = int(total), label, enabled
+        self.stream = sys.stderr if stream is None else stream
+        self.delay = float(delay)
+        self._start = time.perf_counter()
+        self._last = 0.0
+        self._shown = False
+
+    def update(self, done: int, extra: str = "") -> None:
+        """Report ``done`` of ``total`` units (the last unit is always printed once the line
+        has been shown)."""
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        finished = done >= self.total
+        if not self._shown and now - self._start < self.delay:
+            return
+        if now - self._last < 0.25 and not finished:
+            return
+        self._last, self._shown = now, True
+        end = "\n" if finished else ""
+        self.stream.write(f"\r{self.label}  {done}/{self.total}  {extra}{end}")
+        self.stream.flush()
+        if finished:
+            self.enabled = False
+
+    def close(self) -> None:
+        """End the line if one was shown and the work stopped short of ``total``."""
+        if self.enabled and self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.enabled = False
+
+
+class NullProgress:
+    """A meter that reports nothing."""
+
+    total = 0
+
+    def update(self, done: int, extra: str = "") -> None:
+        """Ignore the report."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def as_progress(progress, total: int, label: str, *, delay: float = 0.0):
+    """A meter from a user's ``progress`` argument: ``False``/``None`` → silent, ``True`` →
+    :class:`Progress` on stderr, ``"auto"`` → :class:`Progress` after ``delay`` seconds, or
+    any object with ``update`` and ``close`` (used as it is)."""
+    if progress is None or progress is False:
+        return NullProgress()
+    if progress is True:
+        return Progress(total, label)
+    if isinstance(progress, str):
+        if progress != "auto":
+            raise ValueError(f"progress must be True, False, 'auto' or a meter, got {progress!r}")
+        return Progress(total, label, delay=delay)
+    if callable(getattr(progress, "update", None)) and callable(getattr(progress, "close", None)):
+        return progress
+    raise TypeError("progress must be True, False, 'auto' or an object with update() and "
+                    f"close(), got {type(progress).__name__}")
