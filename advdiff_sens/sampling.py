@@ -32,7 +32,6 @@ hands the draws to ArviZ (``pip install "advdiff_sens[diagnostics]"``).
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
