@@ -7,8 +7,8 @@ filter them together (``warnings.simplefilter("error", AdvDiffSensWarning)``).
 
 from __future__ import annotations
 
-__all__ = ["AdvDiffSensWarning", "PhysicsWarning", "FitWarning", "NonFiniteResultError",
-           "WorkLimitExceeded"]
+__all__ = ["AdvDiffSensWarning", "PhysicsWarning", "FitWarning", "AccuracyWarning",
+           "NonFiniteResultError", "WorkLimitExceeded"]
 
 
 class AdvDiffSensWarning(UserWarning):
@@ -33,3 +33,7 @@ class NonFiniteResultError(FloatingPointError):
 class WorkLimitExceeded(RuntimeError):
     """The work a computation would take (in matrix–vector products) exceeds the cap the
     caller set; raised before the work starts."""
+
+
+class AccuracyWarning(AdvDiffSensWarning):
+    """A result computed by a method that cannot guarantee the requested tolerance."""

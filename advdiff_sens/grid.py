@@ -27,6 +27,8 @@ __all__ = ["Grid", "BOUNDARY_CONDITIONS"]
 
 BOUNDARY_CONDITIONS = ("periodic", "neumann", "dirichlet")
 MIN_NODES = 3
+# h = extent / (N + _INTERVALS_OFFSET[bc]): N, N - 1 or N + 1 intervals of length h.
+_INTERVALS_OFFSET = {"periodic": 0, "neumann": -1, "dirichlet": 1}
 
 
 class Grid:
@@ -94,8 +96,36 @@ class Grid:
     @property
     def spacing(self) -> tuple[float, ...]:
         """Node spacing ``h`` per axis (see the module docstring)."""
-        denominators = {"periodic": 0, "neumann": -1, "dirichlet": 1}
-        return tuple(e / (s + denominators[b]) for e, s, b in zip(self.extent, self.shape, self.bc))
+        return tuple(e / (s + _INTERVALS_OFFSET[b])
+                     for e, s, b in zip(self.extent, self.shape, self.bc))
+
+    def shape_for_spacing(self, max_spacing: Sequence[float]) -> tuple[int, ...]:
+        r"""Smallest node counts, per axis, with spacing at most ``max_spacing``.
+
+        On an axis of length :math:`\ell` with ``bc`` giving :math:`h = \ell/(N + d)`
+        (:math:`d = 0, −1, +1` for periodic, Neumann, Dirichlet) this is
+        :math:`N = \max(\lceil \ell/h_{\max} − d\rceil, 3)`; an infinite bound gives 3.
+
+        Parameters
+        ----------
+        max_spacing : sequence of float
+            Upper bound on ``h`` per axis (> 0, ``inf`` allowed).
+
+        Returns
+        -------
+        tuple of int
+            The node counts, one per axis.
+        """
+        if len(max_spacing) != self.ndim:
+            raise ValueError(f"max_spacing must have {self.ndim} entries (one per axis), "
+                             f"got {len(max_spacing)}")
+        out = []
+        for e, b, h in zip(self.extent, self.bc, max_spacing):
+            h = float(h)
+            if not h > 0:
+                raise ValueError(f"max_spacing must be > 0, got {h}")
+            out.append(max(int(np.ceil(e / h - _INTERVALS_OFFSET[b])), MIN_NODES))
+        return tuple(out)
 
     @cached_property
     def axes(self) -> tuple[np.ndarray, ...]:

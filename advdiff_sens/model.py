@@ -16,7 +16,7 @@ from . import operators, sensitivity
 from ._validation import as_times, check_integer, check_positive_scalar
 from .grid import Grid
 from .matrix.adjoint import record_expm_action
-from .matrix.propagate import BACKENDS, DEFAULT_BACKEND, Propagator
+from .matrix.propagate import BACKENDS, DEFAULT_BACKEND, PropagationPlan, Propagator
 from .sensitivity import GradientResult, Objective
 
 __all__ = ["AdvectionDiffusion"]
@@ -35,10 +35,18 @@ class AdvectionDiffusion:
         Discretisation of the advection term (see :mod:`advdiff_sens.operators`).
     backend : str
         Propagator used for ``exp(tL)`` (see :mod:`advdiff_sens.matrix.propagate`).
+    max_products : int, optional
+        Cap on the matrix–vector products of one solve (per vector): a :meth:`solve`,
+        :meth:`tangent` or adjoint whose schedule needs more raises
+        :class:`~advdiff_sens.exceptions.WorkLimitExceeded` before it starts.
+        :meth:`plan_solve` tells the cost beforehand.
+    progress : bool, "auto" or meter
+        Progress line on stderr for long solves; ``"auto"`` (default) prints only once a
+        solve has run :data:`advdiff_sens.matrix.propagate.PROGRESS_DELAY` seconds.
 
-    The four are read-only attributes: the generator, propagators and partial generators
-    cached for the last velocity depend on them, so a different κ, scheme or backend is a new
-    model.
+    The four settings grid, κ, scheme and backend are read-only attributes: the generator,
+    propagators and partial generators cached for the last velocity depend on them, so a
+    different κ, scheme or backend is a new model.
 
     Examples
     --------
@@ -50,7 +58,8 @@ class AdvectionDiffusion:
     """
 
     def __init__(self, grid: Grid, kappa: float, scheme: str = "central", *,
-                 backend: str = DEFAULT_BACKEND) -> None:
+                 backend: str = DEFAULT_BACKEND, max_products: int | None = None,
+                 progress="auto") -> None:
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be an advdiff_sens.Grid, got {type(grid).__name__}")
         if scheme not in operators.SCHEMES:
@@ -61,6 +70,8 @@ class AdvectionDiffusion:
         self._kappa = check_positive_scalar(kappa, "kappa")
         self._scheme = scheme
         self._backend = backend
+        self._propagator_options = {"max_products": max_products, "progress": progress}
+        Propagator(sp.csr_array((1, 1)), **self._propagator_options)   # validates them
         self._mats = operators.difference_matrices(grid)
         self._cached_u: np.ndarray | None = None
         self._cached_generator: sp.csr_array | None = None
@@ -93,11 +104,24 @@ class AdvectionDiffusion:
 
         The result for the last ``u`` is cached, so repeated solves with the same velocity
         (optimisation line searches, MCMC) do not reassemble it.
+
+        Warns
+        -----
+        PhysicsWarning
+            Once per model and kind (:data:`advdiff_sens.operators.PHYSICS_CHECKS`), however
+            many velocities an optimiser or sampler assembles: a cell Péclet number
+            :math:`\\max_a |u_a|h_a/(2κ) > 1` with the central scheme (negative off-diagonal
+            weights, no maximum principle: θ can oscillate and overshoot), or a normal velocity
+            :math:`\\mathbf u·\\mathbf n ≠ 0` on a no-flux (Neumann) wall (scalar leaves and
+            enters through it). See :func:`advdiff_sens.operators.check_physics`.
         """
         u = self.grid.check_velocity(u, "u")
         if self._cached_u is not None and np.array_equal(u, self._cached_u):
             return self._cached_generator
         L = operators.assemble_generator(self.grid, self.kappa, self.scheme, u, self._mats)
+        # The checks this model has warned about (created on first use).
+        warned = vars(self).setdefault("_physics_warned", set())
+        warned |= operators.check_physics(self.grid, self.kappa, self.scheme, u, skip=warned)
         self._cached_u, self._cached_generator = u.copy(), L
         self._cached_propagators = {}
         self._cached_partials = None
@@ -108,8 +132,9 @@ class AdvectionDiffusion:
         :math:`L^T`, the adjoint), cached with the generator."""
         L = self.generator(u)
         if transpose not in self._cached_propagators:
-            self._cached_propagators[transpose] = Propagator(L.T.tocsr() if transpose else L,
-                                                             backend=self.backend)
+            self._cached_propagators[transpose] = Propagator(
+                L.T.tocsr() if transpose else L, backend=self.backend,
+                **self._propagator_options)
         return self._cached_propagators[transpose]
 
     def partial_generators(self, u) -> list[sp.csr_array]:
@@ -133,6 +158,22 @@ class AdvectionDiffusion:
         parts = self.partial_generators(u)
         terms = [sp.diags_array(v[a].ravel()) @ parts[a] for a in range(self.grid.ndim)]
         return sp.csr_array(sum(terms[1:], terms[0]))
+
+    def plan_solve(self, u, t) -> PropagationPlan:
+        r"""What :meth:`solve` will do for ``u`` and ``t``, before any product: the backend,
+        the matrix–vector products, the Chebyshev schedule and whether the run checks for
+        the stationary limit (:meth:`advdiff_sens.matrix.Propagator.plan`). A tangent costs
+        about twice, a discrete-adjoint gradient about four times these products.
+
+        Examples
+        --------
+        >>> import numpy as np, advdiff_sens as ads
+        >>> model = ads.AdvectionDiffusion(ads.Grid(shape=(64,), bc="periodic"), kappa=0.01)
+        >>> plan = model.plan_solve(np.ones((1, 64)), 1e6)
+        >>> plan.stationary                    # long time: stops at the certified mean
+        'interval'
+        """
+        return self.propagator(u).plan(t)
 
     def _check_theta0(self, theta0) -> np.ndarray:
         return self.grid.check_field(theta0, "theta0")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 
-__all__ = ["Progress", "NullProgress", "as_progress"]
+__all__ = ["Progress", "NullProgress", "as_progress", "meter_closed"]
 
 
 class Progress:
@@ -105,3 +106,12 @@ def as_progress(progress, total: int, label: str, *, delay: float = 0.0):
         return progress
     raise TypeError("progress must be True, False, 'auto' or an object with update() and "
                     f"close(), got {type(progress).__name__}")
+
+
+@contextmanager
+def meter_closed(meter):
+    """Use ``meter`` in a ``with`` block and close it however the block ends."""
+    try:
+        yield meter
+    finally:
+        meter.close()

@@ -49,7 +49,7 @@ import numpy as np
 from ._validation import as_real_array, as_times, check_positive_scalar
 from .matrix import expm_frechet_actions, surrogate_action
 from .matrix.adjoint import ExpmTape
-from .matrix.propagate import Propagator, _norm2_bound
+from .matrix.propagate import Propagator, _norm2_bound, check_finite_result
 from .quadrature import adaptive_gauss_kronrod
 
 __all__ = ["tangent", "surrogate", "adjoint_gradient", "discrete_adjoint_gradient",
@@ -270,6 +270,7 @@ def adjoint_gradient(forward_propagator: Propagator, adjoint_propagator: Propaga
         converged &= result.converged
         lam_end = adjoint.at(a)
         peak = max(peak, forward.nbytes() + adjoint.nbytes())
+    total = check_finite_result(total, "the quadrature adjoint gradient")
     norm = float(np.linalg.norm(total))
     info = GradientInfo(error, error / norm if norm > 0 else 0.0, nodes, peak, converged,
                         method="quadrature")
@@ -293,6 +294,7 @@ def discrete_adjoint_gradient(tape: ExpmTape, partials: list, theta0: np.ndarray
     times, _ = as_times(times, "times")
     grads = as_real_array(grads, "grads", shape=(times.size, tape.states.shape[1]))
     _, total = tape.pullback(grads, partials)
+    total = check_finite_result(total, "the discrete adjoint gradient")
     scale = np.sqrt(sum(_norm2_bound(P) ** 2 for P in partials))
     error = tol * float(np.linalg.norm(theta0)) * scale * float(
         np.sum(times * np.linalg.norm(grads, axis=1)))

@@ -116,20 +116,26 @@ def plot(figdir: Path) -> Path:
 
     from advdiff_sens.plotting import save_figure
 
-    shown = ("e_m", "sigma_m", "norm_QpJ", "bound_3_1", "bound_3_2", "cond_F")
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
+    titles = {"e_m": r"$e_m = \min_{\lambda \neq 0} |\lambda|$ (2.4)",
+              "sigma_m": r"$\sigma_m$: smallest non-zero singular value",
+              "norm_QpJ": r"$\|Q^+ J (I - QQ^+)\|_F$",
+              "bound_3_1": r"its bound $\sqrt{d-1}\,\|M\|_F \|M^{-1}\|_F\,/\,e_m$",
+              "bound_3_2": r"its 2-norm bound $\|J\|_2 / \sigma_m$",
+              "cond_F": r"eigenvector condition $\|M\|_F \|M^{-1}\|_F$"}
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), layout="constrained")
     dims = np.array(DIMENSIONS)
-    for ax, q in zip(axes.ravel(), shown):
+    for ax, (q, title) in zip(axes.ravel(), titles.items()):
         for ens, table in RESULTS.items():
             mean = table[q].mean(axis=1)
-            line, = ax.loglog(dims, mean, "o-", label=f"{ens}: d^{EXPONENTS[ens][q]:.2f}")
+            line, = ax.loglog(dims, mean, "o-", label=f"{ens}: ∝ d^{EXPONENTS[ens][q]:.2f}")
             ax.loglog(np.repeat(dims, len(SEEDS)), table[q].ravel(), ".",
                       color=line.get_color(), alpha=0.4)
-        ax.set_title(q)
-        ax.set_xlabel("d")
-        ax.legend(fontsize=8)
-    fig.suptitle(f"Random rate matrices, seeds {SEEDS}; J = e_1 e_2^T")
-    fig.tight_layout()
+        ax.set_xticks(dims, [str(d) for d in dims], minor=False)
+        ax.set_xticks([], minor=True)
+        ax.set(title=title, xlabel="d")
+        ax.legend(fontsize=8, title="ensemble: fitted power", title_fontsize=8)
+    fig.suptitle(f"Random rate matrices ({len(SEEDS)} seeds: dots, line = seed mean, power "
+                 f"fitted for d ≥ {FIT_FROM}); J = e_1 e_2^T")
     return save_figure(fig, figdir / "high_dimensional.png")
 
 

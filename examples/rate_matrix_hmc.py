@@ -186,14 +186,19 @@ if __name__ == "__main__":
 
     from advdiff_sens.plotting import figure_directory, save_figure
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
     for name, res in RESULTS.items():
-        axes[0].plot(res.samples[0, :, 0], lw=0.8, label=name)
-        axes[1].hist(res.samples[..., 0].ravel(), bins=30, histtype="step", density=True, label=name)
-    axes[0].set(xlabel="draw", ylabel="η_01 (chain 0)", title="traces")
-    axes[1].axvline(np.log(Q_TRUE[0, 1]), color="k", ls="--", label="truth")
-    axes[1].set(xlabel="η_01", title="posterior marginal")
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
+        axes[0].plot(res.samples[0, :, 0], lw=0.8, label=f"{name} gradient")
+        axes[1].hist(res.samples[..., 0].ravel(), bins=30, histtype="step", density=True)
+    axes[1].axvline(np.log(Q_TRUE[0, 1]), color="k", ls="--", label="true value")
+    axes[0].set(xlabel="draw (after warm-up)", ylabel="η_01 = log q_01",
+                title=f"HMC trace of η_01, chain 1 of {N_CHAINS}")
+    axes[1].set(xlabel="η_01 = log q_01", ylabel="posterior density",
+                title=f"marginal of η_01, all {N_CHAINS} chains")
+    traces, methods = axes[0].get_legend_handles_labels()
+    truth_line, truth_label = axes[1].get_legend_handles_labels()
+    fig.legend(traces + truth_line, methods + truth_label, loc="outside lower center",
+               ncol=len(methods) + 1, frameon=False, fontsize=8)
+    fig.suptitle(f"CTMC log-rates, d = {D}: HMC with exact and surrogate gradients")
     path = save_figure(fig, figure_directory() / "rate_matrix_hmc.png")
     print(f"figure saved to {path}")

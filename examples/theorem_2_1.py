@@ -84,21 +84,22 @@ def plot(figdir: Path) -> Path:
 
     from advdiff_sens.plotting import save_figure
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.0), sharey=True, layout="constrained")
     for ax, (name, errs) in zip(axes, ERRORS.items()):
         c = CONSTANTS[name]
         for approx, style in zip(APPROXIMATIONS, ["-", "-", "-", "-", "-."]):
             ax.semilogy(TIMES * E_M_MIN, np.maximum(errs[approx], 1e-17), style, label=approx,
                         lw=2.5 if approx.endswith("corrected") else 1.5)
-        ax.semilogy(TIMES * E_M_MIN, [c.bound(t) for t in TIMES], "k--", label="bound(t)")
+        ax.semilogy(TIMES * E_M_MIN, [c.bound(t) for t in TIMES], "k--",
+                    label="Theorem 2.1 bound(t)")
         ax.semilogy(TIMES * E_M_MIN, c.C * np.exp(-c.kappa * TIMES), "k:",
                     label=r"$C e^{-\kappa t}$, $\kappa=\gamma/2$")
         ax.set_title(f"{name}, d={D}")
         ax.set_xlabel(r"$t\, e_m$")
         ax.set_ylim(1e-17, 1e4)
     axes[0].set_ylabel(r"$\|S(t) - \nabla_J e^{tQ}\|_F$")
-    axes[1].legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4,
+               fontsize=8, frameon=False)
     return save_figure(fig, figdir / "theorem_2_1.png")
 
 

@@ -109,6 +109,11 @@ _COARSE_RATIOS = np.geomspace(1.0 + 1e-3, 30.0, 12)
 _COARSE_STEP = _COARSE_RATIOS[1] / _COARSE_RATIOS[0]
 _MAX_LOG_R = np.log(1e3)
 _MAX_STEPS = 1_000_000
+#: Largest :math:`m\log R` a schedule may have: the basis vectors :math:`Y_k = \sigma_kT_k(X)x`
+#: grow up to :math:`\|Y_k\| \le (1+\sqrt2)R^k\|x\|` (Crouzeix), so with rows of ``x``
+#: scaled to unit size every intermediate stays below :math:`e^{600}\sqrt d \approx 10^{261}\sqrt d`,
+#: far inside the double range (:math:`e^{709}`).
+MAX_LOG_GROWTH = 600.0
 
 
 class _ProductCounter:
@@ -276,7 +281,8 @@ def _ellipses(enclosure: Enclosure, ratios: np.ndarray = _COARSE_RATIOS
     """
     v = enclosure.vertices()
     mid_imag = 0.5 * (v.imag.min() + v.imag.max())
-    if abs(mid_imag) <= 1e-12 * np.ptp(v.imag):  # symmetric polygon (real A): real centre
+    # symmetric polygon (real A; a zero-height one for symmetric A): real centre
+    if abs(mid_imag) <= 1e-12 * max(np.ptp(v.imag), np.abs(v).max()):
         mid_imag = 0.0
     center = complex(0.5 * (v.real.min() + v.real.max()), mid_imag)
     x, y = np.abs(v.real - center.real), np.abs(v.imag - center.imag)
@@ -344,6 +350,8 @@ def _step_errors(a_t: float, b_t: float, shift: float, max_terms: int):
     log_r = float(np.log((a_t + b_t) / focal))
     if log_r > _MAX_LOG_R:
         return None
+    # the basis vectors grow like R^k (module docstring, step 4): keep them in range
+    max_terms = min(max_terms, int(MAX_LOG_GROWTH / log_r) if log_r > 0 else max_terms)
     # Bessel I terms peak near k = b and then fall like exp(-(k - b)^2 / (2a)); Bessel J
     # terms grow up to k ~ f before they fall, so only the long count is safe for them
     long = int(np.ceil(a_t + b_t + 10.0 * np.sqrt(a_t + b_t) + 40.0))
@@ -556,8 +564,11 @@ def _terms(op: _ShiftedOperator, degree: int, imaginary: bool, first: np.ndarray
         prev, cur = cur, prev
 
 
+_TICK_TERMS = 64
+
+
 def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.ndarray],
-                 imaginary: bool, record=None) -> list[np.ndarray]:
+                 imaginary: bool, record=None, tick=None) -> list[np.ndarray]:
     r""":math:`\sum_k (a^{(j)}_k/\sigma_k)\,\sigma_k T_k(X)\,x` for each coefficient row
     ``coeffs[j]`` (each of its own length = degree + 1); ``x`` has shape (k, d).
 
@@ -567,7 +578,8 @@ def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.nda
     matrix :math:`C`; the basis vectors :math:`\sigma_kT_k(X)x` are buffered in chunks of at
     most 64 MiB and combined by one matrix product per chunk,
     :math:`\text{outs} \mathrel{+}= C_{:,\text{chunk}}\,[T_kx]_{k∈\text{chunk}}` (BLAS 3).
-    ``record(k, Y_k)``, if given, sees every basis vector (the adjoint's checkpoints).
+    ``record(k, Y_k)``, if given, sees every basis vector (the adjoint's checkpoints);
+    ``tick(k)``, if given, is called every 64 terms (progress reports).
     """
     degree = max(c.size for c in coeffs) - 1
     terms = _terms(op, degree, imaginary, x)
@@ -578,6 +590,8 @@ def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.nda
         for k, y in terms:
             if record is not None:
                 record(k, y)
+            if tick is not None and k % _TICK_TERMS == 0:
+                tick(k)
             np.multiply(y, c[k], out=scratch)
             out += scratch
         return [out]
@@ -591,6 +605,8 @@ def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.nda
     for k, y in terms:
         if record is not None:
             record(k, y)
+        if tick is not None and k % _TICK_TERMS == 0:
+            tick(k)
         buffer[filled] = y.ravel()
         filled += 1
         if filled == chunk or k == degree:
@@ -666,18 +682,23 @@ def shifted_operator(A, schedule: Schedule, dtype) -> _ShiftedOperator | None:
 
 
 def run_schedule(A, x0: np.ndarray, times: np.ndarray, schedule: Schedule,
-                 tol: float, record=None, op: _ShiftedOperator | None = None) -> np.ndarray:
+                 tol: float, record=None, op: _ShiftedOperator | None = None,
+                 progress=None) -> np.ndarray:
     r"""Evaluate a given :class:`Schedule` over ``(0, times[-1]]`` (``times[-1] > 0``);
     ``tol`` sets the degree of output times inside a step. Shapes as
     :func:`chebyshev_propagate`. ``record(i, k, Y_k)``, if given, sees basis vector ``k`` of
     step ``i`` (0-based). ``op``: the schedule's :func:`shifted_operator` for ``A`` and the
-    dtype of ``x0``, if already built."""
+    dtype of ``x0``, if already built. ``progress``: a meter
+    (:mod:`advdiff_sens.progress`) told the products done so far, every 64 terms."""
     out = np.empty((times.size, *x0.shape), dtype=x0.dtype)
     op = shifted_operator(A, schedule, x0.dtype) if op is None else op
     x = x0
+    rows = x0.shape[0]
     for i, (j, count, coeffs) in enumerate(step_plan(times, schedule, tol)):
         hook = None if record is None else (lambda k, y, i=i: record(i, k, y))
-        results = _series_step(op, x, coeffs, schedule.imaginary, hook)
+        tick = None if progress is None else (
+            lambda k, i=i: progress.update(rows * (i * schedule.degree + k)))
+        results = _series_step(op, x, coeffs, schedule.imaginary, hook, tick)
         if count:
             out[j:j + count] = results[:count]
         x = results[-1]

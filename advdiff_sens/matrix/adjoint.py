@@ -354,7 +354,7 @@ def record_expm_action(propagator: Propagator, b, t, *, checkpoints: int | None 
     tol = propagator.tol / 3.0
     schedule = None
     if times[-1] > 0.0:                            # the tangent's schedule (module docstring)
-        enclosure = _pair_enclosure(propagator._chebyshev_inputs()[0], float(times[-1]))
+        enclosure = _pair_enclosure(propagator.chebyshev_inputs()[0], float(times[-1]))
         if enclosure is None:
             return None
         try:
@@ -363,6 +363,7 @@ def record_expm_action(propagator: Propagator, b, t, *, checkpoints: int | None 
             return None
         if schedule.focal == 0.0:
             return None
+        propagator.check_work(schedule.cost, f"the adjoint's recording to t = {times[-1]:g}")
     return ExpmTape(A, b, times, schedule, tol, checkpoints)
 
 

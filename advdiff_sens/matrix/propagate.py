@@ -58,29 +58,45 @@ the same grown enclosure and schedule serve it.
 from __future__ import annotations
 
 import math
+import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .._validation import (as_array, as_operator_pair, as_square_operator, as_times,
-                           check_positive_scalar)
+                           check_integer, check_positive_scalar)
+from ..exceptions import AccuracyWarning, NonFiniteResultError, WorkLimitExceeded
+from ..progress import NullProgress, as_progress, meter_closed
 from ._prop_chebyshev import (
     PRODUCTS,
+    Schedule,
     ToleranceUnreachable,
-    chebyshev_propagate,
     field_of_values_enclosure,
+    run_schedule,
     select_schedule,
 )
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "DEFAULT_TOL", "Propagator", "expm_action",
-           "expm_pair_action", "count_products"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "DEFAULT_TOL", "PROGRESS_DELAY", "Propagator",
+           "PropagationPlan", "expm_action", "expm_pair_action", "count_products",
+           "scipy_error_model", "check_finite_result"]
 
 BACKENDS = ("auto", "chebyshev", "scipy")
 DEFAULT_BACKEND = "auto"
 DEFAULT_TOL = 1e-12
+#: Seconds a solve runs before ``progress="auto"`` starts printing its progress line.
+PROGRESS_DELAY = 3.0
 _COMPLEX_STEP = 2.0 ** -400
+_UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
+#: A horizon whose direct schedule needs more products than this is probed for the
+#: stationary limit (:meth:`Propagator.apply`, "Long times") when the generator allows it.
+_STATIONARY_MIN_PRODUCTS = 20_000
+_FIRST_SEGMENT_PRODUCTS = 2_000
+#: ``expm_multiply`` runs in time chunks of about this many products, so that a long call
+#: reports progress.
+_SCIPY_CHUNK_PRODUCTS = 20_000
 
 
 def _trace(A) -> complex | float:
@@ -100,9 +116,29 @@ def _is_equally_spaced(times: np.ndarray) -> bool:
     return bool(np.all(np.abs(steps - steps[0]) <= 1e-12 * max(abs(times[-1]), 1.0)))
 
 
-def _scipy_action(A, b: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """``exp(t_j A) b`` for every time with ``expm_multiply``; shape ``(m, *b.shape)``."""
+def _scipy_action(A, b: np.ndarray, times: np.ndarray, progress=None,
+                  chunk: float | None = None, total: int = 0) -> np.ndarray:
+    """``exp(t_j A) b`` for every time with ``expm_multiply``; shape ``(m, *b.shape)``.
+
+    With ``chunk`` (a time), the horizon is crossed in pieces of at most that length, each
+    one call stepping from the previous state, and ``progress`` (a meter,
+    :mod:`advdiff_sens.progress`) is told after each piece the share of ``total`` products
+    done."""
     trace = _trace(A)
+    if chunk is not None and float(times[-1]) > chunk:
+        marks = np.arange(1, int(np.ceil(float(times[-1]) / chunk))) * chunk
+        grid = np.union1d(times, marks[marks < times[-1]])
+        keep = np.isin(grid, times)
+        out = np.empty((times.size, *b.shape), dtype=np.result_type(b, A.dtype))
+        x, previous, j = b, 0.0, 0
+        for i, time_i in enumerate(grid):
+            x = _expm_multiply_once(A, x, float(time_i) - previous, trace)
+            previous = float(time_i)
+            if keep[i]:
+                out[j], j = x, j + 1
+            if progress is not None:
+                progress.update(int(previous / float(times[-1]) * total))
+        return out
     x0 = _expm_multiply_once(A, b, float(times[0]), trace)
     out = np.empty((times.size, *b.shape), dtype=np.result_type(x0, A.dtype))
     out[0] = x0
@@ -116,23 +152,37 @@ def _scipy_action(A, b: np.ndarray, times: np.ndarray) -> np.ndarray:
     return out
 
 
-def _chebyshev_action(A, b: np.ndarray, times: np.ndarray, tol: float,
-                      enclosure=None) -> np.ndarray:
-    """``exp(t_j A) b`` with the Chebyshev backend; shape ``(m, *b.shape)``.
-
-    Columns become rows of the internal ``(k, d)`` block; for real ``A`` a complex ``b`` is
-    split into its real and imaginary parts (two real products beat one complex one).
-    """
+def _as_rows(b: np.ndarray, A) -> tuple[np.ndarray, bool]:
+    """The Chebyshev kernel's ``(k, d)`` block for ``b`` (columns become rows); for real
+    ``A`` a complex ``b`` is split into its real and imaginary parts (two real products
+    beat one complex one). Returns the block and whether it was split."""
     rows = b[:, None].T if b.ndim == 1 else b.T
     split = np.iscomplexobj(rows) and not np.iscomplexobj(A)
     work = np.concatenate([rows.real, rows.imag]) if split else rows
-    dtype = np.result_type(work, A.dtype)
-    z = chebyshev_propagate(A, np.ascontiguousarray(work, dtype=dtype), times, tol, enclosure)
+    return np.ascontiguousarray(work, dtype=np.result_type(work, A.dtype)), split
+
+
+def _from_rows(z: np.ndarray, b: np.ndarray, split: bool) -> np.ndarray:
+    """Inverse of :func:`_as_rows` on the ``(m, k, d)`` output: shape ``(m, *b.shape)``."""
     if split:
-        k = rows.shape[0]
+        k = z.shape[1] // 2
         z = z[:, :k] + 1j * z[:, k:]
     z = np.swapaxes(z, 1, 2)
     return z[..., 0] if b.ndim == 1 else z
+
+
+def _chebyshev_action(A, b: np.ndarray, times: np.ndarray, tol: float,
+                      enclosure=None, schedule: Schedule | None = None,
+                      progress=None) -> np.ndarray:
+    """``exp(t_j A) b`` with the Chebyshev backend; shape ``(m, *b.shape)`` (``times[-1] >
+    0``). ``schedule``: the one selected for ``times[-1]``, if already known; ``progress``:
+    a meter counting products."""
+    work, split = _as_rows(b, A)
+    if schedule is None:
+        enclosure = field_of_values_enclosure(A) if enclosure is None else enclosure
+        schedule = select_schedule(enclosure, float(times[-1]), tol)
+    z = run_schedule(A, work, times, schedule, tol, progress=progress)
+    return _from_rows(z, b, split)
 
 
 def _shifted_norm1(A) -> float:
@@ -154,27 +204,43 @@ _SCIPY_CALL_OVERHEAD = 50
 _SEARCH_WORK = 2e6
 
 
+def scipy_error_model(shifted_norm1: float, t: float) -> float:
+    r"""Error model of ``expm_multiply`` relative to :math:`\|b\|`:
+    :math:`u\,(1 + t\|A - \mu I\|_1)^{3/2}` (:math:`u` the unit round-off).
+
+    ``expm_multiply`` is backward stable (Al-Mohy & Higham 2011), not accurate to double
+    precision in the forward sense: its rounding errors accumulate over the
+    :math:`\approx t\|A-\mu I\|_1` Taylor terms and are damped only by dissipation. The
+    model is fitted to measurements on skew-Hermitian (non-dissipative) generators, where
+    the measured error was 2–90 :math:`u\,t\|A-\mu I\|_1` for
+    :math:`t\|A-\mu I\|_1` from 6 to 9,500 (``tests/test_propagate.py`` checks the
+    routing it drives); for dissipative generators it overestimates the error."""
+    return _UNIT_ROUNDOFF * (1.0 + t * shifted_norm1) ** 1.5
+
+
 def _use_chebyshev(backend: str, shifted_norm1: float, enclosure, t: float, tol: float,
                    n_times: int = 1, nnz: int | None = None) -> bool:
     r"""``"chebyshev"``: always; ``"auto"``: when its schedule needs fewer products than the
     Taylor model of ``expm_multiply`` (it does not for strongly non-normal generators whose
-    field of values reaches far into the right half-plane). The model charges
-    ``expm_multiply`` :math:`2t\|A - \mu I\|_1` products plus, per call (one per output
-    time when stepping), a set-up of exact norms worth about 50 products (measured: a
+    field of values reaches far into the right half-plane), or when ``expm_multiply`` would
+    miss ``tol`` by :func:`scipy_error_model` (long non-dissipative evolutions). The model
+    charges ``expm_multiply`` :math:`2t\|A - \mu I\|_1` products plus, per call (one per
+    output time when stepping), a set-up of exact norms worth about 50 products (measured: a
     short ``expm_multiply`` call costs ≈ 60 products' time at 64²), whereas Chebyshev's
     dense output makes extra times nearly free.
 
-    Small problems skip the schedule search: when the model's products times ``nnz`` (the
-    stored entries of the operator) are below ``2e6``, ``expm_multiply`` takes under ~20 ms,
-    less than the search itself (17–46 ms for a new operator on R2 from 16² to 128²;
-    ``expm_multiply`` took 7 ms at 32², where the model gives 5e5, and 53 ms at 64², 7e6).
-    May raise :class:`ToleranceUnreachable`."""
-    taylor = 2.0 * t * shifted_norm1 + _SCIPY_CALL_OVERHEAD * n_times
+    Small problems skip the schedule search when ``expm_multiply`` meets ``tol``: when the
+    model's products times ``nnz`` (the stored entries of the operator) are below ``2e6``,
+    ``expm_multiply`` takes under ~20 ms, less than the search itself (17–46 ms for a new
+    operator on R2 from 16² to 128²; ``expm_multiply`` took 7 ms at 32², where the model
+    gives 5e5, and 53 ms at 64², 7e6). May raise :class:`ToleranceUnreachable`."""
     if backend == "chebyshev":
         return True
-    if nnz is not None and taylor * nnz < _SEARCH_WORK:
+    accurate = scipy_error_model(shifted_norm1, t) <= tol
+    taylor = 2.0 * t * shifted_norm1 + _SCIPY_CALL_OVERHEAD * n_times
+    if accurate and nnz is not None and taylor * nnz < _SEARCH_WORK:
         return False
-    return select_schedule(enclosure, t, tol).cost <= taylor
+    return not accurate or select_schedule(enclosure, t, tol).cost <= taylor
 
 
 def _check_backend(backend: str) -> None:
@@ -196,6 +262,87 @@ def _check_tol(tol) -> float:
     return tol
 
 
+@dataclass(frozen=True)
+class PropagationPlan:
+    r"""What :meth:`Propagator.apply` will do for a horizon, known before any product.
+
+    Attributes
+    ----------
+    backend : {"chebyshev", "scipy", "none"}
+        The algorithm that will run (``"none"``: ``t = 0`` or an empty matrix).
+    products : int
+        Matrix–vector products per column of ``b``: exact for ``"chebyshev"``
+        (:math:`s\,m` of the schedule), the Taylor model :math:`2t\|A-\mu I\|_1` for
+        ``"scipy"``. With ``stationary`` set, an upper bound: the run stops early once the
+        stationary limit is certified.
+    schedule : Schedule or None
+        The Chebyshev schedule (steps, degree, ellipse) for ``"chebyshev"``.
+    stationary : {"mean", "interval"} or None
+        Whether, and by which certificate, the run checks for the stationary limit
+        (:meth:`Propagator.apply`, "Long times").
+    error_bound : float
+        The error the run guarantees relative to :math:`e^{t\beta_-}\|b\|` (Chebyshev:
+        the tolerance its schedule certifies — the propagator's ``tol``, or a looser one
+        when ``tol`` cannot be certified) or, for ``"scipy"``, :func:`scipy_error_model`.
+        Above the propagator's ``tol``, :meth:`Propagator.apply` warns
+        (:class:`~advdiff_sens.exceptions.AccuracyWarning`).
+    """
+
+    backend: str
+    products: int
+    schedule: Schedule | None = None
+    stationary: str | None = None
+    error_bound: float = 0.0
+
+    def __str__(self) -> str:
+        text = f"{self.backend}: {self.products:,} products per vector"
+        if self.schedule is not None:
+            text += f" ({self.schedule.steps} steps of degree {self.schedule.degree})"
+        if self.stationary is not None:
+            text += ", at most: stops once the stationary limit is certified"
+        return text
+
+
+def _column_scales(b: np.ndarray) -> np.ndarray:
+    """Per column of ``b``, the power of two nearest its largest modulus (1 for a zero
+    column): dividing by it is exact and brings every column to unit size."""
+    peak = np.abs(b).max(axis=0) if b.size else np.zeros(b.shape[1:])
+    with np.errstate(divide="ignore"):
+        exponent = np.where(peak > 0, np.round(np.log2(np.where(peak > 0, peak, 1.0))), 0.0)
+    return np.ldexp(1.0, exponent.astype(int))
+
+
+def _stationary_certificate(A) -> str | None:
+    r"""How the limit :math:`t \to \infty` of :math:`e^{tA}b` can be certified, if at all.
+
+    ``"interval"``: ``A`` is a rate matrix (off-diagonal entries :math:`\ge 0`, row sums
+    zero up to :math:`64u` times the row's absolute sum), so :math:`e^{sA}` is stochastic
+    and every later state lies entrywise in :math:`[\min x, \max x]` of the current one.
+    ``"mean"``: row and column sums vanish (to the same tolerance) and the field of values
+    lies in the closed left half-plane (to round-off), so :math:`e^{sA}` is a 2-norm
+    contraction that preserves the mean and commutes with the projection on mean-free
+    vectors (central differences on a discretely divergence-free periodic flow, at any
+    Péclet number). None otherwise (complex, sub-generators with a sink, growth).
+    """
+    if np.iscomplexobj(A) or A.shape[0] < 2:
+        return None
+    absolute = abs(A)
+    row_scale = np.asarray(absolute.sum(axis=1)).ravel()
+    col_scale = np.asarray(absolute.sum(axis=0)).ravel()
+    slack = 64.0 * _UNIT_ROUNDOFF
+    rows_zero = np.all(np.abs(np.asarray(A.sum(axis=1)).ravel()) <= slack * row_scale)
+    if not rows_zero:
+        return None
+    off = A - sp.diags_array(A.diagonal()) if sp.issparse(A) else A - np.diag(np.diag(A))
+    off_min = off.data.min() if sp.issparse(off) and off.nnz else np.min(off)
+    if off_min >= 0.0:
+        return "interval"
+    cols_zero = np.all(np.abs(np.asarray(A.sum(axis=0)).ravel()) <= slack * col_scale)
+    if cols_zero:
+        return "mean"
+    return None
+
+
 class Propagator:
     r"""Applies :math:`\exp(tA)` to vectors, with the per-operator work done once.
 
@@ -212,42 +359,220 @@ class Propagator:
     backend : {"auto", "chebyshev", "scipy"}
     tol : float
         See :func:`expm_action`.
+    max_products : int, optional
+        Cap on the matrix–vector products of one :meth:`apply` per column of ``b``: a solve
+        whose :meth:`plan` needs more raises
+        :class:`~advdiff_sens.exceptions.WorkLimitExceeded` before it starts (a run probing
+        for the stationary limit stops when it reaches the cap).
+    progress : bool, "auto" or meter
+        Progress line on stderr for long solves (:mod:`advdiff_sens.progress`): ``"auto"``
+        (default) prints only once a solve has run :data:`PROGRESS_DELAY` seconds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import Propagator
+    >>> Q = np.array([[-1.0, 1.0], [2.0, -2.0]])          # a rate matrix
+    >>> prop = Propagator(Q)
+    >>> print(prop.plan(1.0).backend, prop.plan(1e6).stationary)
+    scipy interval
+    >>> np.round(prop.apply(np.array([1.0, 0.0]), 1e6), 12)   # the stationary limit
+    array([0.666666666667, 0.666666666667])
     """
 
-    def __init__(self, A, *, backend: str = DEFAULT_BACKEND, tol: float = DEFAULT_TOL) -> None:
+    def __init__(self, A, *, backend: str = DEFAULT_BACKEND, tol: float = DEFAULT_TOL,
+                 max_products: int | None = None, progress="auto") -> None:
         self.A = as_square_operator(A, "A")
         _check_backend(backend)
         self.backend = backend
         self.tol = _check_tol(tol)
+        self.max_products = (None if max_products is None
+                             else check_integer(max_products, "max_products", minimum=1))
+        as_progress(progress, 1, "check")       # validates the argument
+        self.progress = progress
         self._enclosure = None
         self._shifted_norm1: float | None = None
+        self._certificate: str | None | bool = False   # False: not yet computed
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.A.shape
 
-    def _chebyshev_inputs(self):
+    def chebyshev_inputs(self):
+        """The operator's field-of-values enclosure and shifted 1-norm (computed once)."""
         if self._enclosure is None:
             self._enclosure = field_of_values_enclosure(self.A)
             self._shifted_norm1 = _shifted_norm1(self.A)
         return self._enclosure, self._shifted_norm1
 
+    def check_work(self, products: int, what: str) -> None:
+        """Raise :class:`~advdiff_sens.exceptions.WorkLimitExceeded` if ``products`` (per
+        vector) exceed ``max_products``; ``what`` names the computation in the message."""
+        if self.max_products is not None and products > self.max_products:
+            raise WorkLimitExceeded(
+                f"{what} needs {products:,} products > max_products = {self.max_products:,}; "
+                "raise max_products, shorten t, or make the generator less stiff (a coarser "
+                "grid or a weaker flow)")
+
+    def _stationary(self) -> str | None:
+        if self._certificate is False:
+            self._certificate = _stationary_certificate(self.A)
+        return self._certificate
+
+    def plan(self, t) -> PropagationPlan:
+        r"""The backend, the products and the schedule :meth:`apply` will use for the time
+        or times ``t`` (as in :func:`expm_action`), without computing any product.
+
+        ``"auto"`` takes ``"chebyshev"`` unless the Taylor model of ``expm_multiply`` is
+        cheaper and meets ``tol`` (:func:`scipy_error_model`); ``"chebyshev"`` falls back to
+        ``"scipy"`` when its bound cannot certify ``tol``.
+        """
+        times, _ = as_times(t, "t")
+        horizon, n_times = float(times[-1]), times.size
+        if horizon == 0.0 or self.A.shape[0] == 0:
+            return PropagationPlan("none", 0)
+        enclosure, norm1 = self.chebyshev_inputs()
+        taylor = int(np.ceil(2.0 * horizon * norm1)) + 1
+        schedule, bound = None, scipy_error_model(norm1, horizon)
+        if self.backend != "scipy":
+            try:
+                if _use_chebyshev(self.backend, norm1, enclosure, horizon, self.tol, n_times,
+                                  _stored_entries(self.A)):
+                    schedule, bound = select_schedule(enclosure, horizon, self.tol), self.tol
+            except ToleranceUnreachable:
+                schedule, bound = _loosest_certified(enclosure, horizon, self.tol, bound)
+        products = taylor if schedule is None else schedule.cost
+        stationary = None
+        if products > _STATIONARY_MIN_PRODUCTS and self.backend != "scipy":
+            stationary = self._stationary()
+        if stationary is not None:
+            bound = self.tol
+        backend = "scipy" if schedule is None and stationary is None else "chebyshev"
+        return PropagationPlan(backend, products, schedule, stationary, bound)
+
     def apply(self, b, t) -> np.ndarray:
-        r""":math:`\exp(tA)b`; arguments and result as :func:`expm_action`."""
+        r""":math:`\exp(tA)b`; arguments and result as :func:`expm_action`.
+
+        **Range.** Each column of ``b`` is scaled to unit size by a power of two (exact)
+        and the Chebyshev schedule keeps every intermediate vector inside the
+        floating-point range (:data:`~advdiff_sens.matrix._prop_chebyshev.MAX_LOG_GROWTH`);
+        a result that still is not finite (a solution that really outgrows the double
+        range) raises :class:`~advdiff_sens.exceptions.NonFiniteResultError`.
+
+        **Long times.** When the direct schedule would need more than 20,000 products per
+        vector and ``A`` conserves (a rate matrix, or central differences on a divergence-
+        free periodic flow: :func:`_stationary_certificate`), the horizon is crossed in
+        segments of doubling length, each to ``tol/(2J)`` (``J`` segments at most); after
+        each, the current state ``x`` certifies the rest of the run: for a rate matrix
+        every later state lies in :math:`[\min x, \max x]`, so the midpoint constant errs
+        by at most :math:`\sqrt d\,(\max x - \min x)/2`; in the mean-preserving
+        contraction case the mean errs by at most :math:`\|x - \bar x\|_2`. Once that is
+        below ``tol/2`` times :math:`\|b\|_2`, the remaining outputs are that constant
+        (the stationary limit :math:`\Pi b` to within ``tol``). Row sums are zero only to
+        round-off, so the certificate holds for the generator with its row sums set to
+        zero: a backward error of :math:`64u` relative to the rows.
+        """
         b = _check_block(b, self.A.shape[0])
         times, scalar = as_times(t, "t")
-        out = None
-        try:
-            if self.backend != "scipy" and times[-1] > 0.0:
-                enclosure, norm1 = self._chebyshev_inputs()
-                if _use_chebyshev(self.backend, norm1, enclosure, float(times[-1]), self.tol,
-                                  times.size, _stored_entries(self.A)):
-                    out = _chebyshev_action(self.A, b, times, self.tol, enclosure)
-        except ToleranceUnreachable:
-            pass
-        if out is None:
-            out = _scipy_action(self.A, b, times)
+        out = self._apply(b, times)
         return out[0] if scalar else out
+
+    def _apply(self, b: np.ndarray, times: np.ndarray) -> np.ndarray:
+        dtype = np.result_type(b, self.A.dtype)
+        if times[-1] == 0.0 or b.size == 0:
+            return np.broadcast_to(b, (times.size, *b.shape)).astype(dtype)
+        plan = self.plan(times)
+        if plan.stationary is None:
+            self.check_work(plan.products, f"exp(tA)b to t = {times[-1]:g} ({plan})")
+        if plan.error_bound > self.tol and self.backend != "scipy":   # "scipy" ignores tol
+            warnings.warn(
+                f"exp(tA)b to t = {times[-1]:g}: tol = {self.tol:g} cannot be certified; "
+                f"{plan.backend} guarantees about {plan.error_bound:.1e} (t‖A - μI‖₁ = "
+                f"{times[-1] * self.chebyshev_inputs()[1]:.3g}); loosen tol or shorten t",
+                AccuracyWarning, stacklevel=4)
+        scale = _column_scales(b)
+        work = b / scale
+        columns = 1 if b.ndim == 1 else b.shape[1]
+        meter = as_progress(self.progress, plan.products * columns,
+                            f"exp(tA)b to t = {times[-1]:g} ({plan.backend})",
+                            delay=PROGRESS_DELAY)
+        with meter_closed(meter), np.errstate(over="ignore", invalid="ignore"):
+            if plan.stationary is not None:
+                out = self._apply_long(work, times, plan, meter)
+            elif plan.backend == "chebyshev":
+                out = _chebyshev_action(self.A, work, times, plan.error_bound,
+                                        schedule=plan.schedule, progress=meter)
+            else:
+                chunk = None if isinstance(meter, NullProgress) else (
+                    float(times[-1]) * _SCIPY_CHUNK_PRODUCTS / plan.products)
+                out = _scipy_action(self.A, work, times, meter, chunk,
+                                    plan.products * columns)
+            out = out * scale
+        out = check_finite_result(out, f"exp(tA)b at t = {times[-1]:g}")
+        self._warn_growth(b, out, float(times[-1]))
+        return out
+
+    def _warn_growth(self, b: np.ndarray, out: np.ndarray, horizon: float) -> None:
+        r"""Warn when a generator that neither conserves nor contracts (:math:`\beta > 0`, not
+        a rate matrix) amplified ``b`` by more than 10: both backends' error bounds then
+        scale with the growth :math:`\Gamma \ge \max_j\|x(t_j)\|/\|b\|` (module docstring
+        of :mod:`~advdiff_sens.matrix._prop_chebyshev`), and transient growth of a
+        non-normal generator makes the result ill-conditioned."""
+        if self._stationary() is not None or self.chebyshev_inputs()[0].beta <= 0.0:
+            return
+        size = np.linalg.norm(b.reshape(b.shape[0], -1), axis=0)
+        norms = np.linalg.norm(out.reshape(out.shape[0], out.shape[1], -1), axis=1)
+        growth = float(np.max(norms / np.where(size > 0, size, 1.0)))
+        if growth > 10.0 and not _is_normal(self.A):
+            warnings.warn(
+                f"exp(tA)b to t = {horizon:g} grew by a factor {growth:.3g}: the generator "
+                f"is not a rate matrix and its field of values reaches Re z = "
+                f"{self.chebyshev_inputs()[0].beta:.3g} > 0, so the result is ill-conditioned "
+                f"and its error may reach about tol·growth² = {self.tol * growth ** 2:.1e} "
+                "relative to ‖b‖; for a discretised flow, a positive scheme ('exponential' or "
+                "'upwind') or a finer grid removes the growth", AccuracyWarning, stacklevel=4)
+
+    def _apply_long(self, work: np.ndarray, times: np.ndarray, plan: PropagationPlan,
+                    meter) -> np.ndarray:
+        """Segments of doubling length with the stationary certificate after each (see
+        :meth:`apply`, "Long times")."""
+        horizon = float(times[-1])
+        enclosure = self.chebyshev_inputs()[0]
+        first = horizon * min(1.0, _FIRST_SEGMENT_PRODUCTS / plan.products)
+        n_segments = int(np.ceil(np.log2(horizon / first))) + 1
+        tol = self.tol / (2.0 * n_segments)
+        columns = work.reshape(work.shape[0], -1)
+        size = np.linalg.norm(columns, axis=0)
+        out = np.empty((times.size, *work.shape), dtype=np.result_type(work, self.A.dtype))
+        x, start, done, j, length = work, 0.0, 0, 0, first
+        while j < times.size:
+            end = min(horizon, start + length)
+            inside = times[(times > start) & (times <= end)]
+            seg_times = np.append(inside, end) if (inside.size == 0 or inside[-1] < end) \
+                else inside
+            try:
+                schedule = select_schedule(enclosure, end - start, tol)
+                seg = _chebyshev_action(self.A, x, seg_times - start, tol, schedule=schedule)
+                cost = schedule.cost
+            except ToleranceUnreachable:
+                seg = _scipy_action(self.A, x, seg_times - start)
+                cost = int(np.ceil(2.0 * (end - start) * self.chebyshev_inputs()[1]))
+            out[j:j + inside.size] = seg[:inside.size]
+            j, x, start, length = j + inside.size, seg[-1], end, 2.0 * length
+            done += cost
+            meter.update(min(done, plan.products) * size.size)
+            if j == times.size:
+                break
+            limit = _certified_limit(x, size, self.tol, plan.stationary)
+            if limit is not None:
+                out[j:] = limit
+                break
+            if self.max_products is not None and done > self.max_products:
+                raise WorkLimitExceeded(
+                    f"exp(tA)b to t = {horizon:g}: {done:,} products reached max_products = "
+                    f"{self.max_products:,} at t = {start:g} before the stationary limit was "
+                    "certified; raise max_products or shorten t")
+        return out
 
     def apply_frechet(self, Js, b, t) -> tuple[np.ndarray, np.ndarray]:
         r""":math:`\exp(tA)b` and :math:`\nabla_{J_i}\exp(tA)b`, ``i = 1..p``, from one
@@ -266,28 +591,91 @@ class Propagator:
             :math:`\exp(tA)b`, the shape of ``b`` for scalar ``t``, else ``(m, *b.shape)``.
         ys : ndarray
             The ``p`` derivatives, shape ``(p, *x.shape)``.
+
+        Raises
+        ------
+        NonFiniteResultError
+            If a result is not finite (see :meth:`apply`, "Range").
         """
         if isinstance(Js, (str, bytes)) or not hasattr(Js, "__len__") or len(Js) == 0:
             raise ValueError("Js must be a non-empty sequence of (d, d) matrices")
         Js = [as_operator_pair(self.A, J, ("A", f"Js[{i}]"))[1] for i, J in enumerate(Js)]
         b = _check_block(b, self.A.shape[0])
         times, scalar = as_times(t, "t")
-        if times[-1] == 0.0:
-            x = np.broadcast_to(b, (times.size, *b.shape)).copy()
+        if times[-1] == 0.0 or b.size == 0:
+            x = np.broadcast_to(b, (times.size, *b.shape)).astype(np.result_type(b, self.A.dtype))
             dtype = np.result_type(b, self.A.dtype, *(J.dtype for J in Js))
             ys = np.zeros((len(Js), *x.shape), dtype=dtype)
             return (x[0], ys[:, 0]) if scalar else (x, ys)
+        if self.max_products is not None:              # the pair shares the forward's schedule
+            self.check_work(self.plan(times).products,
+                            f"the Fréchet derivative to t = {times[-1]:g}")
         out = None
-        try:
-            if self.backend != "scipy":
-                out = _frechet_chebyshev(self.A, Js, b, times, self.tol, self.backend,
-                                         self._chebyshev_inputs())
-        except ToleranceUnreachable:
-            pass
-        if out is None:
-            out = _frechet_scipy(self.A, Js, b, times)
-        x, ys = out
+        with np.errstate(over="ignore", invalid="ignore"):    # overflow: checked below
+            try:
+                if self.backend != "scipy":
+                    out = _frechet_chebyshev(self.A, Js, b, times, self.tol, self.backend,
+                                             self.chebyshev_inputs())
+            except ToleranceUnreachable:
+                pass
+            if out is None:
+                out = _frechet_scipy(self.A, Js, b, times)
+        x = check_finite_result(out[0], f"exp(tA)b at t = {times[-1]:g}")
+        ys = check_finite_result(out[1], f"the Fréchet derivative at t = {times[-1]:g}")
         return (x[0], ys[:, 0]) if scalar else (x, ys)
+
+
+def _is_normal(A) -> bool:
+    r"""Whether :math:`\|AA^* - A^*A\|_F \le 10^{-12}\|A\|_F^2` (growth of a normal
+    matrix's exponential is its spectrum's, not a transient)."""
+    H = A.conj().T
+    commutator = A @ H - H @ A
+    size = float(spla.norm(A) if sp.issparse(A) else np.linalg.norm(A)) ** 2
+    gap = float(spla.norm(commutator) if sp.issparse(A) else np.linalg.norm(commutator))
+    return gap <= 1e-12 * size
+
+
+def _loosest_certified(enclosure, horizon: float, tol: float, scipy_error: float
+                       ) -> tuple[Schedule | None, float]:
+    """When ``tol`` cannot be certified: the Chebyshev schedule for the smallest of
+    ``tol·10^{k/2}``, ``k = 1..8``, that can, if it beats ``scipy_error`` (the error model of
+    ``expm_multiply``); else ``(None, scipy_error)``."""
+    for k in range(1, 9):
+        loose = tol * 10.0 ** (k / 2)
+        if loose >= min(scipy_error, 0.1):
+            break
+        try:
+            return select_schedule(enclosure, horizon, loose), loose
+        except ToleranceUnreachable:
+            continue
+    return None, scipy_error
+
+
+def _certified_limit(x: np.ndarray, size: np.ndarray, tol: float, kind: str):
+    r"""The constant state every later time is within ``tol/2·size`` of (per column), or
+    None if ``x`` does not certify it yet (:meth:`Propagator.apply`, "Long times")."""
+    columns = x.reshape(x.shape[0], -1)
+    if kind == "interval":
+        high, low = columns.max(axis=0), columns.min(axis=0)
+        value = 0.5 * (high + low)
+        bound = np.sqrt(columns.shape[0]) * 0.5 * (high - low)
+    else:
+        value = columns.mean(axis=0)
+        bound = np.linalg.norm(columns - value, axis=0)
+    if np.all(bound <= 0.5 * tol * size):
+        return np.broadcast_to(value.reshape(x.shape[1:]), x.shape)
+    return None
+
+
+def check_finite_result(x: np.ndarray, what: str) -> np.ndarray:
+    """Return ``x``, or raise :class:`~advdiff_sens.exceptions.NonFiniteResultError` if it
+    holds NaN or inf (its inputs having been finite)."""
+    if np.all(np.isfinite(x)):
+        return x
+    raise NonFiniteResultError(
+        f"{what} is not finite although every input was: the solution leaves the "
+        "double-precision range (|x| > 1.8e308), i.e. it grows like e^(tβ) with tβ above "
+        "~709 for the largest growth rate β of the generator; shorten t or rescale the problem")
 
 
 def expm_action(A, b, t, *, backend: str = DEFAULT_BACKEND, tol: float = DEFAULT_TOL) -> np.ndarray:
