@@ -35,25 +35,45 @@ MAP :math:`\hat c` is :math:`N(\hat c, (G^TG + S^{-2})^{-1})`.
 Globalisation. Φ is strongly non-convex for long windows (the observed scalar is a
 many-to-one function of a flow that has stirred it for several turnover times).
 :func:`estimate_velocity` therefore fits a growing prefix of the observation window
-(continuation: first 3, 6, 10, then all times), warm-starting each stage from the last.
+(continuation: first 3, 6, 10, then all times), warm-starting each stage from the last, from
+``n_starts`` starting points.
+
+Fit report (:meth:`VelocityEstimate.diagnostics`). Under a correct model the whitened
+residuals at the truth are N i.i.d. standard normals, so :math:`2Φ \sim χ^2(N)`:
+:math:`E[Φ] = N/2`, :math:`\operatorname{sd}(Φ) = \sqrt{N/2}`. A MAP misfit with
+:math:`2Φ` above the 0.999 quantile of :math:`χ^2(N)` means a wrong basin or a wrong model
+(κ, σ, k_max), and then the Laplace sd understate the actual error; starts that end in
+distinct optima mean local minima (and possibly a multimodal posterior). Both give a
+:class:`~advdiff_sens.exceptions.FitWarning` saying what to try.
+
+Sampling bound. HMC trajectories can run away to flows so strong that a single solve takes
+minutes; :meth:`VelocityPosterior.in_bounds` (rms speed ≤ :attr:`VelocityPosterior.max_speed`)
+is the bound to hand to :func:`advdiff_sens.sampling.hmc`.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import least_squares, minimize
+from scipy.stats import chi2
 
 from ._validation import as_real_array, as_rng, as_times, check_integer, check_positive_scalar
+from .exceptions import FitWarning
 from .model import AdvectionDiffusion
 from .observations import LeastSquaresObjective
+from .progress import as_progress
+from .sampling import PROGRESS_DELAY
 from .velocity import StreamFunctionBasis
 
-__all__ = ["VelocityPosterior", "VelocityEstimate", "StageRecord", "estimate_velocity",
-           "continuation_schedule", "stacked_tangent", "GRADIENT_METHODS", "OPTIMIZERS",
-           "TANGENT_MAX_PARAMS", "BOX_PRIOR_SDS"]
+__all__ = ["VelocityPosterior", "VelocityEstimate", "StageRecord", "StartRecord", "FitReport",
+           "estimate_velocity", "continuation_schedule", "stacked_tangent", "GRADIENT_METHODS",
+           "OPTIMIZERS", "TANGENT_MAX_PARAMS", "BOX_PRIOR_SDS", "SPEED_BOUND_FACTOR",
+           "MISFIT_QUANTILE", "DISTINCT_OPTIMUM_PSI"]
 
 GRADIENT_METHODS = ("auto", "adjoint", "tangent", "surrogate")
 OPTIMIZERS = ("gauss-newton", "lbfgs", "newton-cg")
@@ -68,6 +88,20 @@ DEFAULT_PRIOR_STD = 1 / (2 * np.pi)
 #: unbounded line search driven by a poor (surrogate) gradient tried flows so strong that a
 #: single solve took minutes and overflowed.
 BOX_PRIOR_SDS = 10.0
+#: Default :attr:`VelocityPosterior.max_speed`: this many times the prior's rms speed (and,
+#: after :func:`estimate_velocity`, the MAP's rms speed if that is larger). Under the prior
+#: the squared rms speed is a weighted sum of p ≥ 4 squared normals; with the default
+#: spectrum (nearly equal weights) exceeding 3² = 9 times its mean has probability about
+#: P(χ²₄ > 36) = 3e-7, and e⁻⁹ ≈ 1e-4 if a single cos/sin pair dominated. It is a guard
+#: against runaway HMC trajectories, not a constraint the posterior should feel; a bound that
+#: is hit shows as divergences in :meth:`advdiff_sens.sampling.SamplerResult.diagnostics`.
+SPEED_BOUND_FACTOR = 3.0
+#: The fit report warns when 2Φ exceeds this quantile of χ²(N).
+MISFIT_QUANTILE = 0.999
+#: Two starts end in the same optimum when their Ψ differ by at most this (a factor e in
+#: posterior density) and their coefficients by at most one Laplace sd (Mahalanobis distance
+#: ≤ 1 in the MAP's Laplace covariance).
+DISTINCT_OPTIMUM_PSI = 1.0
 
 
 def stacked_tangent(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray,
@@ -118,10 +152,14 @@ class VelocityPosterior:
     basis : StreamFunctionBasis
     prior_std : None, float or array_like (p,)
         See :func:`estimate_velocity`.
+    max_speed : float, optional
+        Bound on the rms speed for :meth:`in_bounds`; default :data:`SPEED_BOUND_FACTOR`
+        times :attr:`prior_rms_speed`.
     """
 
     def __init__(self, model: AdvectionDiffusion, theta0, sensors, times, data, noise_std,
-                 basis: StreamFunctionBasis, prior_std=None) -> None:
+                 basis: StreamFunctionBasis, prior_std=None, max_speed: float | None = None
+                 ) -> None:
         if not isinstance(model, AdvectionDiffusion):
             raise TypeError(f"model must be an AdvectionDiffusion, got {type(model).__name__}")
         if not isinstance(basis, StreamFunctionBasis) or basis.grid is not model.grid:
@@ -140,7 +178,41 @@ class VelocityPosterior:
         self.data, self.noise_std = self.objective.data, self.objective.noise_std
         self.prior_std = _coefficient_prior_std(basis, prior_std)
         self._directions = np.stack([basis.to_velocity(e) for e in np.eye(basis.n_params)])
+        fields = self._directions.reshape(basis.n_params, -1)
+        self._speed_gram = fields @ fields.T / model.grid.n
         self._last_value: tuple[np.ndarray, float] | None = None
+        self.max_speed = (SPEED_BOUND_FACTOR * self.prior_rms_speed if max_speed is None
+                          else max_speed)
+
+    @property
+    def max_speed(self) -> float:
+        """Largest rms speed :meth:`in_bounds` accepts (settable, > 0)."""
+        return self._max_speed
+
+    @max_speed.setter
+    def max_speed(self, value: float) -> None:
+        self._max_speed = check_positive_scalar(value, "max_speed")
+
+    @property
+    def prior_rms_speed(self) -> float:
+        r"""Prior root-mean-square speed :math:`\sqrt{E[\overline{|\mathbf u|^2}]}
+        = \sqrt{\sum_k s_k^2 G_{kk}}`, with :math:`G` the Gram matrix of
+        :meth:`rms_speed` (the overline is the mean over the grid nodes)."""
+        return float(np.sqrt(np.sum(self.prior_std**2 * np.diag(self._speed_gram))))
+
+    def rms_speed(self, c) -> float:
+        r"""Root-mean-square speed of :math:`\mathbf u = Bc` over the grid nodes,
+        :math:`\sqrt{c^TGc}` with :math:`G = B^TB/n`."""
+        c = self._coefficients(c)
+        return float(np.sqrt(max(c @ self._speed_gram @ c, 0.0)))
+
+    def in_bounds(self, c) -> bool:
+        """Whether the flow of ``c`` has rms speed ≤ :attr:`max_speed`.
+
+        Pass it as ``in_bounds`` to :func:`advdiff_sens.sampling.hmc`: a trajectory that
+        leaves the bound ends as a divergence before a (slow) solve at the wild flow starts.
+        """
+        return self.rms_speed(c) <= self.max_speed
 
     @property
     def n_params(self) -> int:
@@ -151,7 +223,8 @@ class VelocityPosterior:
         """The posterior given only the first ``n_times`` observation times."""
         n_times = check_integer(n_times, "n_times", minimum=1)
         return VelocityPosterior(self.model, self.theta0, self.sensors, self.times[:n_times],
-                                 self.data[:n_times], self.noise_std, self.basis, self.prior_std)
+                                 self.data[:n_times], self.noise_std, self.basis, self.prior_std,
+                                 self.max_speed)
 
     def _coefficients(self, c) -> np.ndarray:
         return as_real_array(c, "c", shape=(self.n_params,))
@@ -298,6 +371,8 @@ class StageRecord:
         Wall time of the stage.
     values : list of float
         Ψ at every objective evaluation, in order.
+    start : int
+        Index of the starting point (0 is zero, then the prior draws).
     """
 
     n_times: int
@@ -306,6 +381,84 @@ class StageRecord:
     neg_log_posterior: float
     seconds: float
     values: list = field(default_factory=list)
+    start: int = 0
+
+
+@dataclass
+class StartRecord:
+    """Where one start of :func:`estimate_velocity` began and ended.
+
+    Attributes
+    ----------
+    initial : ndarray (p,)
+        Starting coefficients.
+    coefficients : ndarray (p,)
+        Coefficients at the end of the last stage.
+    neg_log_posterior : float
+        Ψ there, on all the data.
+    misfit : float
+        Φ there, on all the data.
+    history : list of StageRecord
+        The start's continuation stages.
+    """
+
+    initial: np.ndarray
+    coefficients: np.ndarray
+    neg_log_posterior: float
+    misfit: float
+    history: list
+
+
+@dataclass
+class FitReport:
+    r"""The checks of :meth:`VelocityEstimate.diagnostics`.
+
+    Attributes
+    ----------
+    misfit : float
+        Φ at the MAP.
+    n_data : int
+        Number of data N.
+    expected_misfit : float
+        :math:`E[Φ] = N/2` under a correct model (:math:`2Φ \sim χ^2(N)`).
+    misfit_sd : float
+        :math:`\operatorname{sd}(Φ) = \sqrt{N/2}`.
+    misfit_limit : float
+        Half the :data:`MISFIT_QUANTILE` quantile of :math:`χ^2(N)`; Φ above it warns.
+    p_value : float
+        :math:`P(χ^2(N) ≥ 2Φ)`.
+    optima : list of (float, float, int)
+        Distinct optima the starts reached, best first: (Ψ, Φ, number of starts); empty when
+        the estimate recorded no starts.
+    warnings : list of str
+        One message per failed check.
+    """
+
+    misfit: float
+    n_data: int
+    expected_misfit: float
+    misfit_sd: float
+    misfit_limit: float
+    p_value: float
+    optima: list
+    warnings: list
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return not self.warnings
+
+    def __str__(self) -> str:
+        lines = [f"misfit Φ = {self.misfit:.1f}, expected N/2 = {self.expected_misfit:.1f} ± "
+                 f"{self.misfit_sd:.1f} for N = {self.n_data} data (warn above "
+                 f"{self.misfit_limit:.1f}; p = {self.p_value:.2g})"]
+        if self.optima:
+            n_starts = sum(count for *_, count in self.optima)
+            optima = ", ".join(f"Ψ {psi:.1f} (Φ {phi:.1f}, {count} start{'s' * (count > 1)})"
+                               for psi, phi, count in self.optima)
+            lines.append(f"{n_starts} start{'s' * (n_starts > 1)}, {len(self.optima)} distinct "
+                         f"optim{'a' if len(self.optima) > 1 else 'um'}: {optima}")
+        return "\n".join(lines + [f"warning: {m}" for m in self.warnings])
 
 
 @dataclass
@@ -328,6 +481,10 @@ class VelocityEstimate:
         Φ at the MAP (half the whitened sum of squares of the data residuals).
     seconds : float
         Total wall time including the Laplace covariance.
+    starts : list of StartRecord
+        Every start's end point, in the order they ran (``history`` is the best one's).
+    optimizer : str
+        The optimiser used (named by the fit report's advice).
     """
 
     coefficients: np.ndarray
@@ -337,6 +494,90 @@ class VelocityEstimate:
     history: list
     misfit: float
     seconds: float
+    starts: list = field(default_factory=list)
+    optimizer: str = "gauss-newton"
+
+    def optima(self) -> list[tuple[float, float, int]]:
+        """The distinct optima the starts reached, best first: (Ψ, Φ, number of starts).
+
+        Starts are grouped greedily in order of Ψ; a start joins an optimum when its Ψ is
+        within :data:`DISTINCT_OPTIMUM_PSI` of it and its coefficients within one Laplace sd
+        (Mahalanobis distance in :attr:`covariance`).
+        """
+        groups: list[list] = []
+        for start in sorted(self.starts, key=lambda r: r.neg_log_posterior):
+            for group in groups:
+                delta = start.coefficients - group[0].coefficients
+                distance = float(np.sqrt(max(delta @ np.linalg.solve(self.covariance, delta),
+                                             0.0)))
+                if (start.neg_log_posterior - group[0].neg_log_posterior <= DISTINCT_OPTIMUM_PSI
+                        and distance <= 1.0):
+                    group.append(start)
+                    break
+            else:
+                groups.append([start])
+        return [(g[0].neg_log_posterior, g[0].misfit, len(g)) for g in groups]
+
+    def diagnostics(self, *, warn: bool = False) -> FitReport:
+        r"""Check the fit (module docstring, "Fit report").
+
+        * **Misfit**: under a correct model :math:`2Φ \sim χ^2(N)` for N data (the test
+          ignores the p ≤ N fitted coefficients, which lower the expected misfit to about
+          (N − p)/2, so it errs toward silence); it warns when :math:`2Φ` exceeds the
+          :data:`MISFIT_QUANTILE` (0.999) quantile of :math:`χ^2(N)`
+          (``scipy.stats.chi2.ppf``).
+        * **Starts**: it warns when the starts ended in more than one distinct optimum
+          (:meth:`optima`).
+
+        Every message names the quantity, its value and what to try.
+
+        Parameters
+        ----------
+        warn : bool
+            Also emit each message as a :class:`~advdiff_sens.exceptions.FitWarning`
+            (:func:`estimate_velocity` already does).
+
+        Returns
+        -------
+        FitReport
+        """
+        n = int(self.posterior.data.size)
+        phi = float(self.misfit)
+        limit = 0.5 * float(chi2.ppf(MISFIT_QUANTILE, n))
+        p_value = float(chi2.sf(2 * phi, n))
+        optima = self.optima()
+        n_starts = max(len(self.starts), 1)
+        others = [o for o in OPTIMIZERS if o != self.optimizer]
+        n_times = self.posterior.times.size
+        denser = tuple(2**j for j in range(1, int(np.log2(max(n_times - 1, 1))) + 1))
+        schedule = (f"a denser continuation schedule (continuation={denser})" if denser else
+                    "more observation times to continue over")
+        messages = []
+        if phi > limit:
+            messages.append(
+                f"misfit Φ = {phi:.4g} at the MAP is far above its expected value N/2 = "
+                f"{n / 2:.4g} ± {np.sqrt(n / 2):.3g} for N = {n} data (2Φ above the "
+                f"{MISFIT_QUANTILE} quantile of χ²(N), Φ limit {limit:.4g}; p = {p_value:.2g}): "
+                f"the optimiser probably stopped in a wrong basin, or the model (kappa, "
+                f"noise_std, kmax) does not fit the data, and the Laplace sd then understate "
+                f"the actual error. Try more starts (n_starts={max(2 * n_starts, 5)}), "
+                f"{schedule}, more observation times "
+                f"(early ones especially), another optimizer ({' or '.join(others)}), a "
+                f"smaller kmax; check noise_std and kappa")
+        if len(optima) > 1:
+            listed = ", ".join(f"{psi:.4g}" for psi, _, _ in optima)
+            messages.append(
+                f"the {n_starts} starts ended in {len(optima)} distinct optima (Ψ = {listed}; "
+                f"the best reached by {optima[0][2]} of {n_starts}): the misfit has local "
+                f"minima, so the best may not be the global one, and where Ψ differ by a few "
+                f"units the posterior is multimodal (the Laplace sd describe one mode only). "
+                f"Try more starts (n_starts={2 * n_starts}), {schedule}, more observation "
+                f"times; sample with HMC from each "
+                f"optimum and compare")
+        if warn:
+            for message in messages:
+                warnings.warn(message, FitWarning, stacklevel=2)
+        return FitReport(phi, n, n / 2, float(np.sqrt(n / 2)), limit, p_value, optima, messages)
 
     @property
     def iterations(self) -> int:
@@ -367,7 +608,9 @@ def continuation_schedule(n_times: int, stages=(3, 6, 10)) -> list[int]:
 
 
 def _fit_stage(posterior: VelocityPosterior, c0: np.ndarray, optimizer: str, gradient: str,
-               tol: float, max_iter: int) -> tuple[np.ndarray, StageRecord]:
+               tol: float, max_iter: int,
+               on_evaluation: Callable[[list], None]) -> tuple[np.ndarray, StageRecord]:
+    """One continuation stage; ``on_evaluation(values)`` after every objective evaluation."""
     values: list[float] = []
     start = time.perf_counter()
     if optimizer == "gauss-newton":
@@ -375,6 +618,7 @@ def _fit_stage(posterior: VelocityPosterior, c0: np.ndarray, optimizer: str, gra
         def fun(c):
             r = posterior.residuals(c)
             values.append(0.5 * float(r @ r))
+            on_evaluation(values)
             return r
 
         res = least_squares(fun, c0, jac=posterior.jacobian, method="trf", x_scale="jac",
@@ -385,6 +629,7 @@ def _fit_stage(posterior: VelocityPosterior, c0: np.ndarray, optimizer: str, gra
         def fun(c):
             value, grad = posterior.value_and_gradient(c, gradient)
             values.append(value)
+            on_evaluation(values)
             return value, grad
 
         if optimizer == "lbfgs":
@@ -405,7 +650,9 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
                       kmax: float = 2, prior_std=None, rng=None, *, decay: float = 1.0,
                       continuation=(3, 6, 10), optimizer: str = "gauss-newton",
                       gradient: str = "auto", n_starts: int = 1, tol: float = 1e-8,
-                      max_iter: int = 100) -> VelocityEstimate:
+                      max_iter: int = 100, max_speed: float | None = None, progress=None,
+                      callback: Callable[[StageRecord, np.ndarray], None] | None = None
+                      ) -> VelocityEstimate:
     r"""MAP estimate and Laplace approximation of a divergence-free velocity from sensor data.
 
     Minimises :math:`Ψ(c) = \tfrac12\sum_j\|(Hθ(t_j;c) − d_j)/σ\|^2 + \tfrac12\|c/s\|^2`
@@ -415,6 +662,10 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
     25 sensors × 20 times), a fit from zero on all times at once stalls in a wrong local
     minimum while the continuation reaches the truth to within the noise (README section
     "Estimating a flow from scalar data").
+
+    After the fit it runs :meth:`VelocityEstimate.diagnostics` and emits each of its messages
+    as a :class:`~advdiff_sens.exceptions.FitWarning`: a misfit far above its expected value
+    N/2 (2Φ above the 0.999 quantile of χ²(N)), or starts that ended in distinct optima.
 
     Parameters
     ----------
@@ -449,11 +700,24 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
     gradient : {"auto", "adjoint", "tangent", "surrogate"}
         Gradient used by ``"lbfgs"`` / ``"newton-cg"``.
     n_starts : int
-        Number of starting points: zero, then prior draws; the lowest Ψ wins.
+        Number of starting points: zero, then prior draws; the lowest Ψ wins. Every start's
+        end point is kept in :attr:`VelocityEstimate.starts`.
     tol : float
         Optimiser tolerance (relative change of Ψ / of c).
     max_iter : int
         Iteration (evaluation for Gauss–Newton) limit per stage.
+    max_speed : float, optional
+        :attr:`VelocityPosterior.max_speed` of the returned posterior (the sampling bound
+        :meth:`VelocityPosterior.in_bounds`); default :data:`SPEED_BOUND_FACTOR` times the
+        larger of the prior's and the MAP's rms speed.
+    progress : None, bool, "auto" or meter
+        Progress line on stderr (:func:`advdiff_sens.progress.as_progress`; ``"auto"``
+        after :data:`advdiff_sens.sampling.PROGRESS_DELAY` s). Its units are the stages of
+        all starts plus the Laplace covariance; it is refreshed at every objective
+        evaluation, ``MAP  2/9  start 1/2 stage 3/4 (10 times) eval 17 Ψ 123.4``.
+    callback : callable, optional
+        ``callback(record, coefficients)`` after every stage, with its
+        :class:`StageRecord` (``record.start`` says which start) and end point.
 
     Returns
     -------
@@ -466,25 +730,51 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
     n_starts = check_integer(n_starts, "n_starts", minimum=1)
     max_iter = check_integer(max_iter, "max_iter", minimum=1)
     tol = check_positive_scalar(tol, "tol")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     if not isinstance(model, AdvectionDiffusion):
         raise TypeError(f"model must be an AdvectionDiffusion, got {type(model).__name__}")
     basis = StreamFunctionBasis(model.grid, kmax, decay=decay)
-    posterior = VelocityPosterior(model, theta0, sensors, times, data, noise_std, basis, prior_std)
+    posterior = VelocityPosterior(model, theta0, sensors, times, data, noise_std, basis, prior_std,
+                                  max_speed)
+    schedule = continuation_schedule(posterior.times.size, continuation)
     start = time.perf_counter()
     rng = as_rng(rng)
-    starts = [np.zeros(basis.n_params)] + [posterior.prior_std * rng.standard_normal(basis.n_params)
-                                           for _ in range(n_starts - 1)]
-    best = None
-    for c in starts:
-        history = []
-        for n_times in continuation_schedule(posterior.times.size, continuation):
-            c, record = _fit_stage(posterior.truncated(n_times), c, optimizer, gradient, tol, max_iter)
-            history.append(record)
-        value = posterior.neg_log_posterior(c)
-        if best is None or value < best[0]:
-            best = (value, c, history)
-    _, c, history = best
-    covariance = posterior.laplace_covariance(c)
-    return VelocityEstimate(c, posterior.velocity(c), covariance, posterior, history,
-                            posterior.misfit(c),
-                            time.perf_counter() - start)
+    initial = [np.zeros(basis.n_params)] + [posterior.prior_std * rng.standard_normal(basis.n_params)
+                                            for _ in range(n_starts - 1)]
+    n_units = n_starts * len(schedule) + 1
+    meter = as_progress(progress, n_units, "MAP", delay=PROGRESS_DELAY)
+    records = []
+    try:
+        for i, c in enumerate(initial):
+            history = []
+            for j, n_times in enumerate(schedule):
+                done = i * len(schedule) + j
+                label = f"start {i + 1}/{n_starts} stage {j + 1}/{len(schedule)} ({n_times} times)"
+
+                def report(values, done=done, label=label):
+                    meter.update(done, f"{label} eval {len(values)} Ψ {values[-1]:.4g}")
+
+                c, record = _fit_stage(posterior.truncated(n_times), c, optimizer, gradient, tol,
+                                       max_iter, report)
+                record.start = i
+                history.append(record)
+                meter.update(done + 1, f"{label} done, Ψ {record.neg_log_posterior:.4g}")
+                if callback is not None:
+                    callback(record, c.copy())
+            records.append(StartRecord(initial[i], c, posterior.neg_log_posterior(c),
+                                       posterior.misfit(c), history))
+        best = min(records, key=lambda r: r.neg_log_posterior)
+        covariance = posterior.laplace_covariance(best.coefficients)
+        meter.update(n_units, f"Laplace covariance, Ψ {best.neg_log_posterior:.4g}")
+    finally:
+        meter.close()
+    if max_speed is None:
+        posterior.max_speed = SPEED_BOUND_FACTOR * max(posterior.prior_rms_speed,
+                                                       posterior.rms_speed(best.coefficients))
+    estimate = VelocityEstimate(best.coefficients, posterior.velocity(best.coefficients),
+                                covariance, posterior, best.history, best.misfit,
+                                time.perf_counter() - start, records, optimizer)
+    for message in estimate.diagnostics().warnings:
+        warnings.warn(message, FitWarning, stacklevel=2)
+    return estimate

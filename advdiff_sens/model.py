@@ -77,6 +77,7 @@ class AdvectionDiffusion:
         self._cached_generator: sp.csr_array | None = None
         self._cached_propagators: dict[bool, Propagator] = {}
         self._cached_partials: list[sp.csr_array] | None = None
+        self._physics_warned: set[str] = set()     # the physics checks already warned about
 
     # Read-only: the cached generator, propagators and partials depend on all four.
     @property
@@ -119,9 +120,8 @@ class AdvectionDiffusion:
         if self._cached_u is not None and np.array_equal(u, self._cached_u):
             return self._cached_generator
         L = operators.assemble_generator(self.grid, self.kappa, self.scheme, u, self._mats)
-        # The checks this model has warned about (created on first use).
-        warned = vars(self).setdefault("_physics_warned", set())
-        warned |= operators.check_physics(self.grid, self.kappa, self.scheme, u, skip=warned)
+        self._physics_warned |= operators.check_physics(self.grid, self.kappa, self.scheme, u,
+                                                        skip=self._physics_warned)
         self._cached_u, self._cached_generator = u.copy(), L
         self._cached_propagators = {}
         self._cached_partials = None

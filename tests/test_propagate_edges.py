@@ -254,10 +254,12 @@ def test_long_time_returns_the_stationary_distribution_of_a_rate_matrix():
     assert np.linalg.norm(theta - limit) <= (TOL + 10 * residual) * np.linalg.norm(theta0)
 
 
-def test_dirichlet_generator_is_not_probed_for_a_stationary_limit():
+def test_dirichlet_generator_is_probed_for_decay_to_zero():
     grid = ads.Grid((16, 16), (1.0, 1.0), "dirichlet")
     model = ads.AdvectionDiffusion(grid, 0.01, "exponential")
-    assert model.plan_solve(np.zeros((2, 16, 16)), 1e6).stationary is None
+    assert model.plan_solve(np.zeros((2, 16, 16)), 1e6).stationary == "sub-interval"
+    theta = model.solve(np.zeros((2, 16, 16)), np.ones(grid.shape), [1.0, 1e6])
+    assert np.linalg.norm(theta[1]) <= TOL * grid.n ** 0.5 and np.all(theta[0] > 0.0)
 
 
 def test_progress_meter_sees_the_products_of_a_solve():

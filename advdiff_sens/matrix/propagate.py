@@ -277,7 +277,7 @@ class PropagationPlan:
         stationary limit is certified.
     schedule : Schedule or None
         The Chebyshev schedule (steps, degree, ellipse) for ``"chebyshev"``.
-    stationary : {"mean", "interval"} or None
+    stationary : {"mean", "interval", "sub-interval"} or None
         Whether, and by which certificate, the run checks for the stationary limit
         (:meth:`Propagator.apply`, "Long times").
     error_bound : float
@@ -312,14 +312,17 @@ def _column_scales(b: np.ndarray) -> np.ndarray:
     return np.ldexp(1.0, exponent.astype(int))
 
 
-def _stationary_certificate(A) -> str | None:
+def _stationary_certificate(A, enclosure) -> str | None:
     r"""How the limit :math:`t \to \infty` of :math:`e^{tA}b` can be certified, if at all.
 
     ``"interval"``: ``A`` is a rate matrix (off-diagonal entries :math:`\ge 0`, row sums
     zero up to :math:`64u` times the row's absolute sum), so :math:`e^{sA}` is stochastic
     and every later state lies entrywise in :math:`[\min x, \max x]` of the current one.
+    ``"sub-interval"``: a sub-generator (row sums :math:`\le 0`, e.g. absorbing Dirichlet
+    walls), :math:`e^{sA}` is sub-stochastic and later states lie in
+    :math:`[\min(x, 0), \max(x, 0)]`.
     ``"mean"``: row and column sums vanish (to the same tolerance) and the field of values
-    lies in the closed left half-plane (to round-off), so :math:`e^{sA}` is a 2-norm
+    (its ``enclosure``) lies in the closed left half-plane (to round-off), so :math:`e^{sA}` is a 2-norm
     contraction that preserves the mean and commutes with the projection on mean-free
     vectors (central differences on a discretely divergence-free periodic flow, at any
     Péclet number). None otherwise (complex, sub-generators with a sink, growth).
@@ -330,15 +333,18 @@ def _stationary_certificate(A) -> str | None:
     row_scale = np.asarray(absolute.sum(axis=1)).ravel()
     col_scale = np.asarray(absolute.sum(axis=0)).ravel()
     slack = 64.0 * _UNIT_ROUNDOFF
-    rows_zero = np.all(np.abs(np.asarray(A.sum(axis=1)).ravel()) <= slack * row_scale)
-    if not rows_zero:
+    row_sums = np.asarray(A.sum(axis=1)).ravel()
+    if np.any(row_sums > slack * row_scale):
         return None
     off = A - sp.diags_array(A.diagonal()) if sp.issparse(A) else A - np.diag(np.diag(A))
     off_min = off.data.min() if sp.issparse(off) and off.nnz else np.min(off)
+    rows_zero = np.all(np.abs(row_sums) <= slack * row_scale)
     if off_min >= 0.0:
-        return "interval"
+        return "interval" if rows_zero else "sub-interval"
+    if not rows_zero:
+        return None
     cols_zero = np.all(np.abs(np.asarray(A.sum(axis=0)).ravel()) <= slack * col_scale)
-    if cols_zero:
+    if cols_zero and enclosure.beta <= slack * float(row_scale.max()):
         return "mean"
     return None
 
@@ -416,7 +422,7 @@ class Propagator:
 
     def _stationary(self) -> str | None:
         if self._certificate is False:
-            self._certificate = _stationary_certificate(self.A)
+            self._certificate = _stationary_certificate(self.A, self.chebyshev_inputs()[0])
         return self._certificate
 
     def plan(self, t) -> PropagationPlan:
@@ -443,7 +449,7 @@ class Propagator:
                 schedule, bound = _loosest_certified(enclosure, horizon, self.tol, bound)
         products = taylor if schedule is None else schedule.cost
         stationary = None
-        if products > _STATIONARY_MIN_PRODUCTS and self.backend != "scipy":
+        if (products > _STATIONARY_MIN_PRODUCTS or bound > self.tol) and self.backend != "scipy":
             stationary = self._stationary()
         if stationary is not None:
             bound = self.tol
@@ -460,7 +466,7 @@ class Propagator:
         range) raises :class:`~advdiff_sens.exceptions.NonFiniteResultError`.
 
         **Long times.** When the direct schedule would need more than 20,000 products per
-        vector and ``A`` conserves (a rate matrix, or central differences on a divergence-
+        vector, or cannot certify ``tol``, and ``A`` conserves (a rate matrix, or central differences on a divergence-
         free periodic flow: :func:`_stationary_certificate`), the horizon is crossed in
         segments of doubling length, each to ``tol/(2J)`` (``J`` segments at most); after
         each, the current state ``x`` certifies the rest of the run: for a rate matrix
@@ -538,9 +544,15 @@ class Propagator:
         :meth:`apply`, "Long times")."""
         horizon = float(times[-1])
         enclosure = self.chebyshev_inputs()[0]
-        first = horizon * min(1.0, _FIRST_SEGMENT_PRODUCTS / plan.products)
-        n_segments = int(np.ceil(np.log2(horizon / first))) + 1
-        tol = self.tol / (2.0 * n_segments)
+        first = horizon * min(0.5, _FIRST_SEGMENT_PRODUCTS / plan.products)
+        for _ in range(40):                  # a first segment short enough to certify
+            n_segments = int(np.ceil(np.log2(horizon / first))) + 1
+            tol = self.tol / (2.0 * n_segments)
+            try:
+                select_schedule(enclosure, first, tol)
+                break
+            except ToleranceUnreachable:
+                first *= 0.5
         columns = work.reshape(work.shape[0], -1)
         size = np.linalg.norm(columns, axis=0)
         out = np.empty((times.size, *work.shape), dtype=np.result_type(work, self.A.dtype))
@@ -655,8 +667,10 @@ def _certified_limit(x: np.ndarray, size: np.ndarray, tol: float, kind: str):
     r"""The constant state every later time is within ``tol/2·size`` of (per column), or
     None if ``x`` does not certify it yet (:meth:`Propagator.apply`, "Long times")."""
     columns = x.reshape(x.shape[0], -1)
-    if kind == "interval":
+    if kind in ("interval", "sub-interval"):
         high, low = columns.max(axis=0), columns.min(axis=0)
+        if kind == "sub-interval":
+            high, low = np.maximum(high, 0.0), np.minimum(low, 0.0)
         value = 0.5 * (high + low)
         bound = np.sqrt(columns.shape[0]) * 0.5 * (high - low)
     else:
