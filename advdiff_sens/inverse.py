@@ -67,7 +67,6 @@ from .exceptions import FitWarning
 from .model import AdvectionDiffusion
 from .observations import LeastSquaresObjective
 from .progress import as_progress
-from .sampling import PROGRESS_DELAY
 from .velocity import StreamFunctionBasis
 
 __all__ = ["VelocityPosterior", "VelocityEstimate", "StageRecord", "StartRecord", "FitReport",
@@ -712,7 +711,7 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
         larger of the prior's and the MAP's rms speed.
     progress : None, bool, "auto" or meter
         Progress line on stderr (:func:`advdiff_sens.progress.as_progress`; ``"auto"``
-        after :data:`advdiff_sens.sampling.PROGRESS_DELAY` s). Its units are the stages of
+        after :data:`advdiff_sens.progress.AUTO_DELAY` s). Its units are the stages of
         all starts plus the Laplace covariance; it is refreshed at every objective
         evaluation, ``MAP  2/9  start 1/2 stage 3/4 (10 times) eval 17 Ψ 123.4``.
     callback : callable, optional
@@ -743,7 +742,7 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
     initial = [np.zeros(basis.n_params)] + [posterior.prior_std * rng.standard_normal(basis.n_params)
                                             for _ in range(n_starts - 1)]
     n_units = n_starts * len(schedule) + 1
-    meter = as_progress(progress, n_units, "MAP", delay=PROGRESS_DELAY)
+    meter = as_progress(progress, n_units, "MAP")
     records = []
     try:
         for i, c in enumerate(initial):

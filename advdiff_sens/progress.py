@@ -12,7 +12,10 @@ import sys
 import time
 from contextlib import contextmanager
 
-__all__ = ["Progress", "NullProgress", "as_progress", "meter_closed"]
+__all__ = ["Progress", "NullProgress", "as_progress", "meter_closed", "AUTO_DELAY"]
+
+#: Seconds of silence before an ``"auto"`` meter prints its first line.
+AUTO_DELAY = 2.0
 
 
 class Progress:
@@ -29,8 +32,8 @@ class Progress:
     stream : file-like, optional
         Where to write (default ``sys.stderr``).
     delay : float
-        Seconds of silence before the first line (0: print from the start). A computation
-        that finishes sooner prints nothing.
+        Seconds of silence, counted from the first report, before the first line (0: print
+        from the start). A computation that finishes sooner prints nothing.
 
     Examples
     --------
@@ -40,7 +43,7 @@ class Progress:
     >>> for k in range(1, 4):
     ...     meter.update(k)
     >>> out.getvalue().rstrip().split("\r")[-1]
-    'work  3/3  '
+    'work  3/3'
     """
 
     def __init__(self, total: int, label: str, enabled: bool = True, stream=None,
@@ -48,9 +51,10 @@ class Progress:
         self.total, self.label, self.enabled = int(total), label, enabled
         self.stream = sys.stderr if stream is None else stream
         self.delay = float(delay)
-        self._start = time.perf_counter()
+        self._start: float | None = None
         self._last = 0.0
         self._shown = False
+        self._width = 0
 
     def update(self, done: int, extra: str = "") -> None:
         """Report ``done`` of ``total`` units (the last unit is always printed once the line
@@ -58,6 +62,7 @@ class Progress:
         if not self.enabled:
             return
         now = time.perf_counter()
+        self._start = now if self._start is None else self._start
         finished = done >= self.total
         if not self._shown and now - self._start < self.delay:
             return
@@ -65,7 +70,10 @@ class Progress:
             return
         self._last, self._shown = now, True
         end = "\n" if finished else ""
-        self.stream.write(f"\r{self.label}  {done}/{self.total}  {extra}{end}")
+        line = f"{self.label}  {done}/{self.total}  {extra}"
+        padding = " " * max(self._width - len(line), 0)     # blank what a longer line left
+        self._width = len(line)
+        self.stream.write(f"\r{line}{padding}{end}")
         self.stream.flush()
         if finished:
             self.enabled = False
@@ -90,10 +98,11 @@ class NullProgress:
         """Nothing to close."""
 
 
-def as_progress(progress, total: int, label: str, *, delay: float = 0.0):
+def as_progress(progress, total: int, label: str, *, delay: float = AUTO_DELAY):
     """A meter from a user's ``progress`` argument: ``False``/``None`` → silent, ``True`` →
-    :class:`Progress` on stderr, ``"auto"`` → :class:`Progress` after ``delay`` seconds, or
-    any object with ``update`` and ``close`` (used as it is)."""
+    :class:`Progress` on stderr, ``"auto"`` → :class:`Progress` after ``delay`` seconds
+    (default :data:`AUTO_DELAY`), or any object with ``update`` and ``close`` (used as it
+    is)."""
     if progress is None or progress is False:
         return NullProgress()
     if progress is True:

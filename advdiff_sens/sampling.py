@@ -59,7 +59,7 @@ from .progress import Progress, as_progress
 
 __all__ = ["SamplerResult", "SamplerDiagnostics", "hmc", "pcn", "effective_sample_size",
            "split_rhat", "autocorrelation", "Progress", "MAX_RHAT", "MIN_ESS",
-           "PROGRESS_DELAY"]
+]
 
 LogDensity = Callable[[np.ndarray], float]
 Gradient = Callable[[np.ndarray], np.ndarray]
@@ -74,8 +74,6 @@ MAX_RHAT = 1.01
 #: unreliable; Vehtari et al. (2021) recommend 100 per chain (400 for four chains) for
 #: rank-normalised ESS.
 MIN_ESS = 100.0
-#: Seconds of silence before ``progress="auto"`` prints a line.
-PROGRESS_DELAY = 2.0
 
 
 @dataclass
@@ -443,8 +441,8 @@ def _chain_meters(progress, label: str, n_chains: int, n_iter: int) -> list:
     ``label chain c/n  draw k/n_iter``; a user's meter object is shared, counting the draws of
     all chains, with the chain named in the extra text."""
     if progress is None or isinstance(progress, (bool, str)):
-        return [(as_progress(progress, n_iter, f"{label} chain {c + 1}/{n_chains}  draw",
-                             delay=PROGRESS_DELAY), 0, "") for c in range(n_chains)]
+        return [(as_progress(progress, n_iter, f"{label} chain {c + 1}/{n_chains}  draw"), 0, "")
+                for c in range(n_chains)]
     meter = as_progress(progress, n_chains * n_iter, label)
     return [(meter, c * n_iter, f"chain {c + 1}/{n_chains} ") for c in range(n_chains)]
 
@@ -616,7 +614,7 @@ def hmc(log_density: LogDensity, gradient: Gradient, x0, n_samples: int, *,
         True prints one line per chain on stderr,
         ``HMC chain 1/2  draw  17/50  (warm-up) acc 0.81 div 2`` (acceptance averaged over
         the current phase; divergences so far); ``"auto"`` the same once a chain has run
-        :data:`PROGRESS_DELAY` s; a meter object (:mod:`advdiff_sens.progress`) is shared by
+        :data:`advdiff_sens.progress.AUTO_DELAY` s; a meter object (:mod:`advdiff_sens.progress`) is shared by
         the chains, counting the draws of all of them, with the chain in the extra text.
 
     Returns

@@ -77,7 +77,7 @@ def _check_against_dense_expm(case, max_products=None):
 
 
 @pytest.mark.timeout(120)
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(cases)
 def test_default_backend_is_finite_and_within_tol_of_dense_expm(case):
@@ -86,7 +86,7 @@ def test_default_backend_is_finite_and_within_tol_of_dense_expm(case):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-@settings(max_examples=150, deadline=None, derandomize=True,
+@settings(max_examples=500, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(cases)
 def test_default_backend_within_tol_of_dense_expm_many_cases(case):
