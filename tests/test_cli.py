@@ -19,7 +19,8 @@ def test_cli_rejects_bad_resolution(tmp_path):
     import sys
     proc = subprocess.run([sys.executable, "-m", "advdiff_sens", "forward", "--n", "2"],
                           cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 2 and "--n" in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "error: argument --n: expected an integer >= 3, got '2'" in proc.stderr
 
 
 def test_example_convergence_r1(tmp_path):
