@@ -23,7 +23,7 @@ import numpy as np
 
 from ._validation import as_array, check_integer, check_positive_scalar
 
-__all__ = ["Grid", "BOUNDARY_CONDITIONS"]
+__all__ = ["Grid", "BOUNDARY_CONDITIONS", "MIN_NODES"]
 
 BOUNDARY_CONDITIONS = ("periodic", "neumann", "dirichlet")
 MIN_NODES = 3

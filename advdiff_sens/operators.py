@@ -371,7 +371,8 @@ def _peclet_message(grid: Grid, kappa: float, u: np.ndarray) -> str | None:
         return None
     limits = [2 * kappa / s if s > 0 else np.inf for s in speeds]
     shape = tuple(max(n, m) for n, m in zip(grid.shape, grid.shape_for_spacing(limits)))
-    return (f"cell Péclet number max|u_a|h_a/(2κ) = {pe:.4g} > 1 with the central scheme "
+    digits = max(4, 2 - int(np.floor(np.log10(pe - 1))))    # 1.00001 is not printed as 1
+    return (f"cell Péclet number max|u_a|h_a/(2κ) = {pe:.{digits}g} > 1 with the central scheme "
             f"(κ = {kappa:g}, h = {', '.join(f'{h:.4g}' for h in grid.spacing)}): the "
             "generator has negative off-diagonal weights (κ/h_a − |u_a|/2)/h_a, so there is no "
             "maximum principle and the discrete solution can oscillate and overshoot its "

@@ -11,7 +11,10 @@ Backends
     ``"chebyshev"``, unless its a priori schedule needs more products than the Taylor
     model :math:`2\|t(A-\mu I)\|_1` of ``expm_multiply`` (strongly non-normal
     generators whose field of values reaches far into the right half-plane, e.g. upwind
-    at high cell Péclet number) or cannot certify ``tol``; then ``"scipy"``.
+    at high cell Péclet number) while ``expm_multiply`` meets ``tol`` by
+    :func:`scipy_error_model`; then ``"scipy"``. When neither certifies ``tol``, the path
+    with the smaller bound runs and an :class:`~advdiff_sens.exceptions.AccuracyWarning`
+    states it (:class:`PropagationPlan` ``.error_bound``).
 ``"chebyshev"``
     Chebyshev series of :math:`e^{\tau z}` on an ellipse enclosing a Gershgorin polygon
     around the field of values :math:`W(A)`, with the step count :math:`s` and degree
@@ -19,16 +22,22 @@ Backends
     coefficients, Crouzeix–Palencia), no norm checks while it runs, and dense output for
     several times; see :mod:`advdiff_sens.matrix._prop_chebyshev`. Cost :math:`s\,m`
     products, growing like :math:`\sqrt{\|tA\|}` for diffusion-dominated generators. It
-    honours ``tol`` (falling back to ``"scipy"`` when its bound cannot certify it): the
-    error is at most ``tol`` relative to :math:`e^{t\beta_-}\|b\|`,
+    honours ``tol``: the error is at most ``tol`` relative to :math:`e^{t\beta_-}\|b\|`,
     :math:`\beta_- = \min(0, \max\mathrm{Re}\,W(A))` (rigorous for :math:`\beta \le 0`;
-    on R2 the measured error relative to :math:`\|e^{tA}b\|` is about ``tol/100``).
+    for :math:`\beta > 0` times :math:`\Gamma^2`, the growth of the semigroup; on R2 the
+    measured error relative to :math:`\|e^{tA}b\|` is about ``tol/100``). When its bound
+    cannot certify ``tol`` it runs with the smallest ``tol·10^{k/2}`` it can certify, if
+    that beats ``expm_multiply``'s error model, and warns.
     Chosen (through ``"auto"``) as the default by measurement: on R2 it is 20× faster than
     ``"scipy"`` at 128² and 256² at equal accuracy (``benchmarks/bench_propagate.py``).
 ``"scipy"``
     :func:`scipy.sparse.linalg.expm_multiply` (Al-Mohy & Higham 2011, truncated Taylor
     series with scaling, cost :math:`\approx \|tA\|_1` products plus two vector norms per
-    term), the reference; works to double precision and ignores ``tol``. Equally spaced
+    term), the reference; backward stable, and ignores ``tol``: its forward error grows
+    with :math:`t\|A\|` where nothing dissipates (:func:`scipy_error_model`; measured
+    1.4e-12 at :math:`t\|A\|_1 = 619` and 6e-11 at 6,190 on a skew-Hermitian
+    generator). A long call (over 20,000 products) runs in time chunks that report
+    progress. Equally spaced
     times are computed in one call with ``start=0, stop=t[-1]-t[0], num=len(t)`` after
     propagating to ``t[0]`` (this avoids scipy's documented loss of accuracy when
     ``start != 0``); arbitrary increasing times are reached by stepping from the previous
