@@ -97,14 +97,19 @@ def test_samples_below_four_rejected_before_the_map(capsys, tmp_path, monkeypatc
     assert not (tmp_path / "advdiff_sens_estimate").exists()
 
 
-def test_stages_none_means_no_continuation(capsys, tmp_path, monkeypatch, good_arrays):
-    calls = {}
+def _interrupt_recording(calls: dict):
+    """A stand-in that records its keyword arguments in ``calls`` and raises Ctrl-C."""
 
-    def stop(*args, **kwargs):
+    def interrupted(*args, **kwargs):
         calls.update(kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(advdiff_sens.inverse, "estimate_velocity", stop)
+    return interrupted
+
+
+def test_stages_none_means_no_continuation(capsys, tmp_path, monkeypatch, good_arrays):
+    calls = {}
+    monkeypatch.setattr(advdiff_sens.inverse, "estimate_velocity", _interrupt_recording(calls))
     np.savez(tmp_path / "data.npz", **good_arrays)
     argv = ["estimate", str(tmp_path / "data.npz"), "--stages", "none", "--starts", "3",
             "--optimizer", "lbfgs", "--seed", "5", "--outdir", str(tmp_path / "out")]
@@ -307,12 +312,7 @@ def test_figure_failure_keeps_the_saved_estimate(capsys, tmp_path, monkeypatch, 
 
 def test_map_is_saved_before_sampling(capsys, tmp_path, monkeypatch, good_arrays):
     calls = {}
-
-    def interrupted(*args, **kwargs):
-        calls.update(kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(advdiff_sens.sampling, "hmc", interrupted)
+    monkeypatch.setattr(advdiff_sens.sampling, "hmc", _interrupt_recording(calls))
     np.savez(tmp_path / "data.npz", **good_arrays)
     assert cli.main(_estimate_argv(tmp_path)) == 130
     assert calls["n_warmup"] == 10 and calls["progress"] is True

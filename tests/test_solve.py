@@ -8,6 +8,7 @@ import advdiff_sens as ads
 from advdiff_sens.matrix import expm_action
 
 
+@pytest.mark.filterwarnings("ignore::advdiff_sens.exceptions.AccuracyWarning")  # non-normal growth
 @pytest.mark.parametrize("bc", ["periodic", "neumann", "dirichlet"])
 @pytest.mark.parametrize("scheme", ["central", "upwind", "exponential"])
 def test_solve_matches_dense_expm(bc, scheme, rng):
@@ -24,6 +25,7 @@ def test_solve_matches_dense_expm(bc, scheme, rng):
 
 @pytest.mark.parametrize("times", [np.linspace(0.1, 0.9, 5), np.array([0.0, 0.05, 0.3, 0.31, 1.2]),
                                    np.array([0.2, 0.4, 0.6]), np.array([0.5])])
+@pytest.mark.filterwarnings("ignore::advdiff_sens.exceptions.AccuracyWarning")  # non-normal growth
 def test_multi_time_solve_equals_single_time_solves(times, rng):
     grid = ads.Grid((12, 10), bc="periodic")
     model = ads.AdvectionDiffusion(grid, kappa=0.01)
@@ -45,6 +47,7 @@ def test_complex_initial_condition(rng):
     assert np.allclose(z, model.solve(u, a, 0.4) + 1j * model.solve(u, b, 0.4), rtol=0, atol=1e-13)
 
 
+@pytest.mark.filterwarnings("ignore::advdiff_sens.exceptions.AccuracyWarning")  # non-normal growth
 def test_expm_action_block_and_vector_agree(rng):
     A = rng.standard_normal((15, 15))
     B = rng.standard_normal((15, 3))
