@@ -331,8 +331,10 @@ def _stationary_certificate(A, enclosure) -> str | None:
     ``"mean"``: row and column sums vanish (to the same tolerance) and the field of values
     (its ``enclosure``) lies in the closed left half-plane (to round-off), so :math:`e^{sA}` is a 2-norm
     contraction that preserves the mean and commutes with the projection on mean-free
-    vectors (central differences on a discretely divergence-free periodic flow, at any
-    Péclet number). None otherwise (complex, sub-generators with a sink, growth).
+    vectors (central differences on a discretely divergence-free periodic flow, e.g. R2,
+    while the symmetric part keeps non-negative off-diagonals: velocity differences between
+    neighbours below :math:`4\kappa/h`). None otherwise (complex, growth, a generator with
+    negative off-diagonals that does not conserve).
     """
     if np.iscomplexobj(A) or A.shape[0] < 2:
         return None
@@ -475,11 +477,12 @@ class Propagator:
         range) raises :class:`~advdiff_sens.exceptions.NonFiniteResultError`.
 
         **Long times.** When the direct schedule would need more than 20,000 products per
-        vector, or cannot certify ``tol``, and ``A`` conserves (a rate matrix, or central differences on a divergence-
-        free periodic flow: :func:`_stationary_certificate`), the horizon is crossed in
-        segments of doubling length, each to ``tol/(2J)`` (``J`` segments at most); after
-        each, the current state ``x`` certifies the rest of the run: for a rate matrix
-        every later state lies in :math:`[\min x, \max x]`, so the midpoint constant errs
+        vector, or cannot certify ``tol``, and ``A`` conserves or decays (a rate matrix, a
+        sub-generator, or a mean-preserving contraction: :func:`_stationary_certificate`),
+        the horizon is crossed in segments of doubling length, each to ``tol/(2J)`` (``J``
+        segments at most); after each, the current state ``x`` certifies the rest of the
+        run: for a rate matrix every later state lies in :math:`[\min x, \max x]` (for a
+        sub-generator in :math:`[\min(x, 0), \max(x, 0)]`), so the midpoint constant errs
         by at most :math:`\sqrt d\,(\max x - \min x)/2`; in the mean-preserving
         contraction case the mean errs by at most :math:`\|x - \bar x\|_2`. Once that is
         below ``tol/2`` times :math:`\|b\|_2`, the remaining outputs are that constant
