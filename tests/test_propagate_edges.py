@@ -255,6 +255,18 @@ def test_long_time_returns_the_stationary_distribution_of_a_rate_matrix():
     assert np.linalg.norm(theta - limit) <= (TOL + 10 * residual) * np.linalg.norm(theta0)
 
 
+def test_stationary_route_keeps_time_zero_and_complex_vectors():
+    Q = np.array([[-1.0, 1.0], [2.0, -2.0]])          # π = (2/3, 1/3)
+    prop = am.Propagator(Q)
+    b = np.array([1.0, 0.0])
+    assert prop.plan(1e6).stationary == "interval"
+    x = prop.apply(b, [0.0, 1.0, 1e6])
+    np.testing.assert_array_equal(x[0], b)             # t = 0 was shifted before
+    assert np.linalg.norm(x[1] - sl.expm(Q) @ b) <= TOL * np.sqrt(2)
+    z = prop.apply(np.array([1.0 + 1.0j, 1.0 + 0.0j]), 1e6)   # real part already constant
+    assert np.abs(z - (1.0 + 2.0j / 3.0)).max() <= TOL * np.sqrt(2)
+
+
 def test_dirichlet_generator_is_probed_for_decay_to_zero():
     grid = ads.Grid((16, 16), (1.0, 1.0), "dirichlet")
     model = ads.AdvectionDiffusion(grid, 0.01, "exponential")
@@ -271,7 +283,8 @@ def test_progress_meter_sees_the_products_of_a_solve():
         model = ads.AdvectionDiffusion(problem.model.grid, 0.01, progress=meter)
     plan = model.plan_solve(problem.u, 7.0)
     model.solve(problem.u, problem.theta0, 7.0)
-    assert meter.closed and len(meter.reports) >= plan.products // 64 - plan.schedule.steps
+    assert not meter.closed                       # a meter the user passed stays theirs
+    assert len(meter.reports) >= plan.products // 64 - plan.schedule.steps
     assert meter.reports == sorted(meter.reports) and meter.reports[-1] <= plan.products
 
 

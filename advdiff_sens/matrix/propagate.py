@@ -280,8 +280,8 @@ class PropagationPlan:
     products : int
         Matrix–vector products per column of ``b``: exact for ``"chebyshev"``
         (:math:`s\,m` of the schedule), the Taylor model :math:`2t\|A-\mu I\|_1` for
-        ``"scipy"``. With ``stationary`` set, an upper bound: the run stops early once the
-        stationary limit is certified.
+        ``"scipy"``. With ``stationary`` set, the run stops early once the stationary limit
+        is certified; probing for it takes at most a quarter of these products more.
     schedule : Schedule or None
         The Chebyshev schedule (steps, degree, ellipse) for ``"chebyshev"``.
     stationary : {"mean", "interval", "sub-interval"} or None
@@ -306,7 +306,7 @@ class PropagationPlan:
         if self.schedule is not None:
             text += f" ({self.schedule.steps} steps of degree {self.schedule.degree})"
         if self.stationary is not None:
-            text += ", at most: stops once the stationary limit is certified"
+            text += " (less once the stationary limit is certified)"
         return text
 
 
@@ -410,6 +410,8 @@ class Propagator:
         self._enclosure = None
         self._shifted_norm1: float | None = None
         self._certificate: str | None | bool = False   # False: not yet computed
+        #: Error bound (relative, as ``tol``) the last :meth:`apply` guaranteed.
+        self.last_error_bound: float | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -421,6 +423,17 @@ class Propagator:
             self._enclosure = field_of_values_enclosure(self.A)
             self._shifted_norm1 = _shifted_norm1(self.A)
         return self._enclosure, self._shifted_norm1
+
+    def _pair_products(self, horizon: float) -> int:
+        """Products (per vector) of the tangent pair: its Chebyshev schedule on the grown
+        enclosure at ``tol/3`` (module docstring), else the Taylor model."""
+        enclosure = _pair_enclosure(self.chebyshev_inputs()[0], horizon)
+        if self.backend != "scipy" and enclosure is not None:
+            try:
+                return select_schedule(enclosure, horizon, self.tol / 3.0).cost
+            except ToleranceUnreachable:
+                pass
+        return int(np.ceil(2.0 * horizon * self.chebyshev_inputs()[1])) + 1
 
     def check_work(self, products: int, what: str) -> None:
         """Raise :class:`~advdiff_sens.exceptions.WorkLimitExceeded` if ``products`` (per
@@ -502,6 +515,7 @@ class Propagator:
         plan = self.plan(times)
         if plan.stationary is None:
             self.check_work(plan.products, f"exp(tA)b to t = {times[-1]:g} ({plan})")
+        self.last_error_bound = plan.error_bound
         if plan.error_bound > self.tol and self.backend != "scipy":   # "scipy" ignores tol
             warnings.warn(
                 f"exp(tA)b to t = {times[-1]:g}: tol = {self.tol:g} cannot be certified; "
@@ -510,10 +524,12 @@ class Propagator:
                 AccuracyWarning, stacklevel=4)
         scale = _column_scales(b)
         work = b / scale
-        columns = 1 if b.ndim == 1 else b.shape[1]
+        columns = (1 if b.ndim == 1 else b.shape[1]) * (
+            2 if np.iscomplexobj(b) and not np.iscomplexobj(self.A) else 1)   # rows run
         meter = as_progress(self.progress, plan.products * columns,
                             f"exp(tA)b to t = {times[-1]:g} ({plan.backend})")
-        with meter_closed(meter), np.errstate(over="ignore", invalid="ignore"):
+        owner = meter if meter is not self.progress else NullProgress()    # the user's stays open
+        with meter_closed(owner), np.errstate(over="ignore", invalid="ignore"):
             if plan.stationary is not None:
                 out = self._apply_long(work, times, plan, meter)
             elif plan.backend == "chebyshev":
@@ -537,22 +553,25 @@ class Propagator:
         non-normal generator makes the result ill-conditioned."""
         if self._stationary() is not None or self.chebyshev_inputs()[0].beta <= 0.0:
             return
-        size = np.linalg.norm(b.reshape(b.shape[0], -1), axis=0)
-        norms = np.linalg.norm(out.reshape(out.shape[0], out.shape[1], -1), axis=1)
-        growth = float(np.max(norms / np.where(size > 0, size, 1.0)))
+        size = np.abs(b.reshape(b.shape[0], -1)).max(axis=0)          # max norms
+        peaks = np.abs(out.reshape(out.shape[0], out.shape[1], -1)).max(axis=1)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            growth = float(np.nanmax(peaks / np.where(size > 0, size, 1.0)))
         if growth > 10.0 and not _is_normal(self.A):
             warnings.warn(
                 f"exp(tA)b to t = {horizon:g} grew by a factor {growth:.3g}: the generator "
                 f"is not a rate matrix and its field of values reaches Re z = "
                 f"{self.chebyshev_inputs()[0].beta:.3g} > 0, so the result is ill-conditioned "
-                f"and its error may reach about tol·growth² = {self.tol * growth ** 2:.1e} "
+                f"and its error may reach about tol·growth² = "
+                f"{np.float64(self.tol) * np.square(np.float64(growth)):.1e} "
                 "relative to ‖b‖; for a discretised flow, a positive scheme ('exponential' or "
                 "'upwind') or a finer grid removes the growth", AccuracyWarning, stacklevel=4)
 
     def _apply_long(self, work: np.ndarray, times: np.ndarray, plan: PropagationPlan,
                     meter) -> np.ndarray:
         """Segments of doubling length with the stationary certificate after each (see
-        :meth:`apply`, "Long times")."""
+        :meth:`apply`, "Long times"), for at most a quarter of the plan's products; a run
+        not certified by then goes on directly to the end with the other half of ``tol``."""
         horizon = float(times[-1])
         enclosure = self.chebyshev_inputs()[0]
         first = horizon * min(0.5, _FIRST_SEGMENT_PRODUCTS / plan.products)
@@ -567,35 +586,68 @@ class Propagator:
         columns = work.reshape(work.shape[0], -1)
         size = np.linalg.norm(columns, axis=0)
         out = np.empty((times.size, *work.shape), dtype=np.result_type(work, self.A.dtype))
-        x, start, done, j, length = work, 0.0, 0, 0, first
-        while j < times.size:
+        j = int(np.count_nonzero(times == 0.0))
+        out[:j] = work
+        x, start, done, spent, length = work, 0.0, 0, 0.0, first
+        while True:
             end = min(horizon, start + length)
             inside = times[(times > start) & (times <= end)]
-            seg_times = np.append(inside, end) if (inside.size == 0 or inside[-1] < end) \
-                else inside
-            try:
-                schedule = select_schedule(enclosure, end - start, tol)
-                seg = _chebyshev_action(self.A, x, seg_times - start, tol, schedule=schedule)
-                cost = schedule.cost
-            except ToleranceUnreachable:
-                seg = _scipy_action(self.A, x, seg_times - start)
-                cost = int(np.ceil(2.0 * (end - start) * self.chebyshev_inputs()[1]))
+            seg_times = inside if inside.size and inside[-1] == end else np.append(inside, end)
+            seg, cost, bound = self._segment(x, seg_times - start, tol, done, horizon,
+                                             budget=None if done == 0 else plan.products / 4)
+            if seg is None:                  # probing has used its share: run to the end
+                seg, cost, bound = self._segment(x, times[j:] - start, self.tol / 2.0, done,
+                                                 horizon)
+                out[j:] = seg
+                meter.update(min(done + cost, plan.products) * size.size)
+                self._warn_spent(horizon, spent + bound)
+                return out
             out[j:j + inside.size] = seg[:inside.size]
             j, x, start, length = j + inside.size, seg[-1], end, 2.0 * length
-            done += cost
+            done, spent = done + cost, spent + bound
             meter.update(min(done, plan.products) * size.size)
             if j == times.size:
-                break
+                self._warn_spent(horizon, spent)
+                return out
             limit = _certified_limit(x, size, self.tol, plan.stationary)
             if limit is not None:
                 out[j:] = limit
-                break
-            if self.max_products is not None and done > self.max_products:
-                raise WorkLimitExceeded(
-                    f"exp(tA)b to t = {horizon:g}: {done:,} products reached max_products = "
-                    f"{self.max_products:,} at t = {start:g} before the stationary limit was "
-                    "certified; raise max_products or shorten t")
-        return out
+                self._warn_spent(horizon, spent + self.tol / 2.0)
+                return out
+
+    def _segment(self, x: np.ndarray, times: np.ndarray, tol: float, done: int,
+                 horizon: float, budget: float | None = None):
+        """``(exp(t_j A) x, products, error bound)`` for the relative ``times`` of one piece
+        of a long run, at ``tol`` or the loosest tolerance certifiable below the error model
+        of ``expm_multiply`` (:func:`_loosest_certified`); ``(None, products, 0)`` if the
+        piece would take the run past ``budget``. Raises
+        :class:`~advdiff_sens.exceptions.WorkLimitExceeded` before a piece that would pass
+        ``max_products``."""
+        length = float(times[-1])
+        enclosure, norm1 = self.chebyshev_inputs()
+        try:
+            schedule, bound = select_schedule(enclosure, length, tol), tol
+        except ToleranceUnreachable:
+            schedule, bound = _loosest_certified(enclosure, length, tol,
+                                                 scipy_error_model(norm1, length))
+        cost = int(np.ceil(2.0 * length * norm1)) if schedule is None else schedule.cost
+        if budget is not None and done + cost > budget:
+            return None, cost, 0.0
+        self.check_work(done + cost, f"exp(tA)b to t = {horizon:g}, not yet certified "
+                                     f"stationary after {done:,} products,")
+        if schedule is None:
+            return _scipy_action(self.A, x, times), cost, bound
+        return _chebyshev_action(self.A, x, times, bound, schedule=schedule), cost, bound
+
+    def _warn_spent(self, horizon: float, spent: float) -> None:
+        """Record the error bound of a long run; warn when its pieces add up to more than
+        ``tol``."""
+        self.last_error_bound = max(spent, self.tol)
+        if spent > self.tol * (1.0 + 1e-9):
+            warnings.warn(
+                f"exp(tA)b to t = {horizon:g}: tol = {self.tol:g} cannot be certified; the "
+                f"pieces of the run guarantee about {spent:.1e}; loosen tol or shorten t",
+                AccuracyWarning, stacklevel=5)
 
     def apply_frechet(self, Js, b, t) -> tuple[np.ndarray, np.ndarray]:
         r""":math:`\exp(tA)b` and :math:`\nabla_{J_i}\exp(tA)b`, ``i = 1..p``, from one
@@ -630,8 +682,8 @@ class Propagator:
             dtype = np.result_type(b, self.A.dtype, *(J.dtype for J in Js))
             ys = np.zeros((len(Js), *x.shape), dtype=dtype)
             return (x[0], ys[:, 0]) if scalar else (x, ys)
-        if self.max_products is not None:              # the pair shares the forward's schedule
-            self.check_work(self.plan(times).products,
+        if self.max_products is not None:
+            self.check_work(self._pair_products(float(times[-1])),
                             f"the Fréchet derivative to t = {times[-1]:g}")
         out = None
         with np.errstate(over="ignore", invalid="ignore"):    # overflow: checked below
@@ -677,6 +729,10 @@ def _loosest_certified(enclosure, horizon: float, tol: float, scipy_error: float
 def _certified_limit(x: np.ndarray, size: np.ndarray, tol: float, kind: str):
     r"""The constant state every later time is within ``tol/2·size`` of (per column), or
     None if ``x`` does not certify it yet (:meth:`Propagator.apply`, "Long times")."""
+    if np.iscomplexobj(x):                      # real and imaginary parts separately
+        real = _certified_limit(x.real, size, tol / np.sqrt(2.0), kind)
+        imag = _certified_limit(x.imag, size, tol / np.sqrt(2.0), kind)
+        return None if real is None or imag is None else real + 1j * imag
     columns = x.reshape(x.shape[0], -1)
     if kind in ("interval", "sub-interval"):
         high, low = columns.max(axis=0), columns.min(axis=0)
