@@ -421,8 +421,14 @@ class Propagator:
         """The operator's field-of-values enclosure and shifted 1-norm (computed once)."""
         if self._enclosure is None:
             self._enclosure = field_of_values_enclosure(self.A)
+        return self._enclosure, self.shifted_norm1()
+
+    def shifted_norm1(self) -> float:
+        r""":math:`\|A - \mu I\|_1`, :math:`\mu = \mathrm{tr}(A)/d` (computed once): the Taylor
+        model of ``expm_multiply`` and its error model need it, the enclosure not."""
+        if self._shifted_norm1 is None:
             self._shifted_norm1 = _shifted_norm1(self.A)
-        return self._enclosure, self._shifted_norm1
+        return self._shifted_norm1
 
     def _pair_products(self, horizon: float) -> int:
         """Products (per vector) of the tangent pair: its Chebyshev schedule on the grown
@@ -433,7 +439,7 @@ class Propagator:
                 return select_schedule(enclosure, horizon, self.tol / 3.0).cost
             except ToleranceUnreachable:
                 pass
-        return int(np.ceil(2.0 * horizon * self.chebyshev_inputs()[1])) + 1
+        return int(np.ceil(2.0 * horizon * self.shifted_norm1())) + 1
 
     def check_work(self, products: int, what: str) -> None:
         """Raise :class:`~advdiff_sens.exceptions.WorkLimitExceeded` if ``products`` (per
@@ -461,10 +467,11 @@ class Propagator:
         horizon, n_times = float(times[-1]), times.size
         if horizon == 0.0 or self.A.shape[0] == 0:
             return PropagationPlan("none", 0)
-        enclosure, norm1 = self.chebyshev_inputs()
+        norm1 = self.shifted_norm1()
         taylor = int(np.ceil(2.0 * horizon * norm1)) + 1
         schedule, bound = None, scipy_error_model(norm1, horizon)
         if self.backend != "scipy":
+            enclosure = self.chebyshev_inputs()[0]
             try:
                 if _use_chebyshev(self.backend, norm1, enclosure, horizon, self.tol, n_times,
                                   _stored_entries(self.A)):
@@ -520,7 +527,7 @@ class Propagator:
             warnings.warn(
                 f"exp(tA)b to t = {times[-1]:g}: tol = {self.tol:g} cannot be certified; "
                 f"{plan.backend} guarantees about {plan.error_bound:.1e} (t‖A - μI‖₁ = "
-                f"{times[-1] * self.chebyshev_inputs()[1]:.3g}); loosen tol or shorten t",
+                f"{times[-1] * self.shifted_norm1():.3g}); loosen tol or shorten t",
                 AccuracyWarning, stacklevel=4)
         scale = _column_scales(b)
         work = b / scale
@@ -551,13 +558,15 @@ class Propagator:
         scale with the growth :math:`\Gamma \ge \max_j\|x(t_j)\|/\|b\|` (module docstring
         of :mod:`~advdiff_sens.matrix._prop_chebyshev`), and transient growth of a
         non-normal generator makes the result ill-conditioned."""
-        if self._stationary() is not None or self.chebyshev_inputs()[0].beta <= 0.0:
-            return
         size = np.abs(b.reshape(b.shape[0], -1)).max(axis=0)          # max norms
         peaks = np.abs(out.reshape(out.shape[0], out.shape[1], -1)).max(axis=1)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             growth = float(np.nanmax(peaks / np.where(size > 0, size, 1.0)))
-        if growth > 10.0 and not _is_normal(self.A):
+        if growth <= 10.0:                   # the usual case: no enclosure or checks needed
+            return
+        if self._stationary() is not None or self.chebyshev_inputs()[0].beta <= 0.0:
+            return
+        if not _is_normal(self.A):
             warnings.warn(
                 f"exp(tA)b to t = {horizon:g} grew by a factor {growth:.3g}: the generator "
                 f"is not a rate matrix and its field of values reaches Re z = "
