@@ -5,9 +5,9 @@
 matrix exponential) by tangent, adjoint and surrogate methods.
 """
 
-from .grid import Grid
-from .inverse import VelocityEstimate, estimate_velocity
-from .model import AdvectionDiffusion
+from advdiff_sens.discretisation.grid import Grid
+from advdiff_sens.inference.estimate import VelocityEstimate, estimate_velocity
+from advdiff_sens.model import AdvectionDiffusion
 
 __all__ = ["Grid", "AdvectionDiffusion", "estimate_velocity", "VelocityEstimate"]
 __version__ = "0.1.0"

@@ -1,5 +1,5 @@
-"""``python -m advdiff_sens`` runs the command-line interface."""
+"""``python -m advdiff_sens``: the command-line interface (:mod:`advdiff_sens.cli`)."""
 
-from .cli import main
+from advdiff_sens.cli import main
 
 raise SystemExit(main())

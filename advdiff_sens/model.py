@@ -2,9 +2,9 @@ r"""The advection–diffusion model :math:`∂_tθ = (κΔ − \mathbf u·∇)θ
 
 :class:`AdvectionDiffusion` is a thin stateful front end: it holds the grid, κ, the scheme
 and the propagator backend, caches the generator for the last velocity it saw, and
-delegates the numerics to :mod:`advdiff_sens.operators` (the generator and its velocity
+delegates the numerics to :mod:`advdiff_sens.discretisation.operators` (the generator and its velocity
 derivative), :mod:`advdiff_sens.matrix` (the exponential and its Fréchet derivative) and
-:mod:`advdiff_sens.sensitivity` (tangent, adjoint and surrogate methods).
+:mod:`advdiff_sens.sensitivity.gradients` (tangent, adjoint and surrogate methods).
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from . import operators, sensitivity
-from ._validation import as_times, check_integer, check_positive_scalar
-from .grid import Grid
-from .matrix.adjoint import record_expm_action
-from .matrix.propagate import BACKENDS, DEFAULT_BACKEND, PropagationPlan, Propagator
-from .sensitivity import GradientResult, Objective
+from advdiff_sens.discretisation import operators
+
+from advdiff_sens.sensitivity import gradients as sensitivity
+from advdiff_sens.validation import as_times, check_integer, check_positive_scalar
+from advdiff_sens.discretisation.grid import Grid
+from advdiff_sens.matrix.expm.reverse import record_expm_action
+from advdiff_sens.matrix.expm.propagator import BACKENDS, DEFAULT_BACKEND, PropagationPlan, Propagator
+from advdiff_sens.sensitivity.gradients import GradientResult, Objective
 
 __all__ = ["AdvectionDiffusion"]
 
@@ -32,9 +34,9 @@ class AdvectionDiffusion:
     kappa : float
         Diffusivity κ > 0.
     scheme : {"central", "upwind", "exponential"}
-        Discretisation of the advection term (see :mod:`advdiff_sens.operators`).
+        Discretisation of the advection term (see :mod:`advdiff_sens.discretisation.operators`).
     backend : str
-        Propagator used for ``exp(tL)`` (see :mod:`advdiff_sens.matrix.propagate`).
+        Propagator used for ``exp(tL)`` (see :mod:`advdiff_sens.matrix.expm.propagator`).
     max_products : int, optional
         Cap on the matrix–vector products of one solve (per vector): a :meth:`solve`,
         :meth:`tangent` or adjoint whose schedule needs more raises
@@ -109,12 +111,12 @@ class AdvectionDiffusion:
         Warns
         -----
         PhysicsWarning
-            Once per model and kind (:data:`advdiff_sens.operators.PHYSICS_CHECKS`), however
+            Once per model and kind (:data:`advdiff_sens.discretisation.operators.PHYSICS_CHECKS`), however
             many velocities an optimiser or sampler assembles: a cell Péclet number
             :math:`\\max_a |u_a|h_a/(2κ) > 1` with the central scheme (negative off-diagonal
             weights, no maximum principle: θ can oscillate and overshoot), or a normal velocity
             :math:`\\mathbf u·\\mathbf n ≠ 0` on a no-flux (Neumann) wall (scalar leaves and
-            enters through it). See :func:`advdiff_sens.operators.check_physics`.
+            enters through it). See :func:`advdiff_sens.discretisation.operators.check_physics`.
         """
         u = self.grid.check_velocity(u, "u")
         if self._cached_u is not None and np.array_equal(u, self._cached_u):
@@ -128,7 +130,7 @@ class AdvectionDiffusion:
         return L
 
     def propagator(self, u, *, transpose: bool = False) -> Propagator:
-        r""":class:`~advdiff_sens.matrix.propagate.Propagator` of :math:`L(\mathbf u)` (or of
+        r""":class:`~advdiff_sens.matrix.expm.propagator.Propagator` of :math:`L(\mathbf u)` (or of
         :math:`L^T`, the adjoint), cached with the generator."""
         L = self.generator(u)
         if transpose not in self._cached_propagators:
@@ -152,7 +154,7 @@ class AdvectionDiffusion:
         For the central scheme :math:`J = −\sum_a \operatorname{diag}(v_a) D^{(1)}_a
         = −\mathbf v·∇_h`, the discrete form of the corrected (4.6). The upwind scheme is not
         differentiable where a velocity component vanishes; the convention used there is
-        documented in :mod:`advdiff_sens.operators`.
+        documented in :mod:`advdiff_sens.discretisation.operators`.
         """
         v = self.grid.check_velocity(v, "v")
         parts = self.partial_generators(u)
@@ -272,7 +274,7 @@ class AdvectionDiffusion:
             \frac{∂Φ}{∂u_{a,i}} = \int_0^{t_k} λ_i(s)\,(P_aθ(s))_i\,ds,\qquad
             λ(s) = \sum_{t_j ≥ s} e^{(t_j − s)L^T}\frac{∂Φ}{∂θ(t_j)}
 
-        (the discrete (4.7) with the sign corrected; see :mod:`advdiff_sens.sensitivity`).
+        (the discrete (4.7) with the sign corrected; see :mod:`advdiff_sens.sensitivity.gradients`).
 
         Parameters
         ----------
@@ -283,7 +285,7 @@ class AdvectionDiffusion:
             ``solve(u, theta0, t)``.
         method : {"auto", "discrete", "quadrature"}
             ``"discrete"``: reverse mode of the Chebyshev propagator
-            (:mod:`advdiff_sens.matrix.adjoint`), the products of three forward solves
+            (:mod:`advdiff_sens.matrix.expm.reverse`), the products of three forward solves
             plus the contractions (measured 3.3–3.8× a forward solve on R2 at 256²),
             exact adjoint of :meth:`tangent`; needs a Chebyshev schedule. ``"quadrature"``: adaptive
             Gauss–Kronrod quadrature of the integral above, panel by panel between
@@ -304,7 +306,7 @@ class AdvectionDiffusion:
         -------
         GradientResult
             Unpacks as ``value, grad`` (``grad`` of shape ``(ndim, *grid.shape)``); its
-            ``.info`` (:class:`advdiff_sens.sensitivity.GradientInfo`) has the method, the
+            ``.info`` (:class:`advdiff_sens.sensitivity.gradients.GradientInfo`) has the method, the
             error estimate, quadrature nodes and the memory of the stored states.
         """
         if method not in sensitivity.ADJOINT_METHODS:

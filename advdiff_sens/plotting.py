@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
-from .grid import Grid
+from advdiff_sens.discretisation.grid import Grid
 
 __all__ = ["plot_fields", "plot_sensitivity_study", "plot_flow_estimate", "plot_posterior_sd",
            "plot_data_fit", "plot_traces", "coefficient_labels", "cell_edges", "draw_field",
@@ -118,7 +118,7 @@ def plot_fields(grid: Grid, fields: Mapping[str, np.ndarray], *, suptitle: str |
 
 def plot_sensitivity_study(grid: Grid, study, *, title: str | None = None) -> Figure:
     """θ(T), the tangent ρ(T), the adjoint gradient (x-component, sensors marked) and the
-    first-order surrogate's error, from a :class:`advdiff_sens.studies.SensitivityStudy`."""
+    first-order surrogate's error, from a :class:`advdiff_sens.comparison.SensitivityStudy`."""
     fields = {"θ(T)": study.theta, "ρ(T) = ∂θ/∂u[v] (tangent)": study.rho,
               "adjoint gradient ∂Φ/∂u_x": study.gradient[0],
               "surrogate (1.6) error ρ̃ − ρ": study.surrogate_error}
@@ -181,7 +181,7 @@ def plot_posterior_sd(grid: Grid, std: np.ndarray, sensors: np.ndarray | None = 
     grid : Grid
         A 2-D grid.
     std : ndarray, shape ``(2, *grid.shape)``
-        sd(u_x), sd(u_y), e.g. :meth:`advdiff_sens.inverse.VelocityEstimate.velocity_std`.
+        sd(u_x), sd(u_y), e.g. :meth:`advdiff_sens.inference.estimate.VelocityEstimate.velocity_std`.
     sensors : ndarray, shape (m, 2), optional
         Marked on both panels.
     method : str
@@ -261,7 +261,7 @@ def coefficient_labels(basis) -> list[str]:
 
     Parameters
     ----------
-    basis : advdiff_sens.velocity.StreamFunctionBasis
+    basis : advdiff_sens.inference.parameterisations.StreamFunctionBasis
         Anything with ``wavevectors`` (p, 2) and ``kind`` (p,) attributes.
 
     Returns

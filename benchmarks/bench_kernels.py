@@ -1,18 +1,18 @@
 r"""Per-term kernel costs on R2: the floors under the tangent/forward and adjoint/forward ratios.
 
 Every method of ``bench_sensitivity.py`` runs a Chebyshev series of about ``m`` terms
-(:mod:`advdiff_sens.matrix._prop_chebyshev`), and per term it does:
+(:mod:`advdiff_sens.matrix.expm.chebyshev`), and per term it does:
 
 * **forward** θ(T): ``y ← y ± M x`` (one real CSR product, in place) and ``out += a_k y``;
 * **tangent** ρ(T): the same with the complex matrix ``M + iεJ`` and complex vectors (the
   complex step of :func:`advdiff_sens.matrix.expm_pair_action`); the alternative is three real
   products ``Mx``, ``My`` and ``Jx``;
-* **discrete adjoint** (:mod:`advdiff_sens.matrix.adjoint`): the forward's term while
+* **discrete adjoint** (:mod:`advdiff_sens.matrix.expm.reverse`): the forward's term while
   recording, then per term a *recomputation* (an ``M`` product and the weighted copy
   ``w_kY_k``) in a second thread and a *backward* term (an ``Mᵀ`` product and the addition
   of ``Z_{k+2}``) in the main one; each thread also contracts half of every block,
   ``(P_a ⊙ Σ_k Z_{k+1}(w_kY_k)ᵀ)1`` on the pattern of ``P_x``, ``P_y``
-  (:mod:`advdiff_sens.matrix._pattern_contraction`).
+  (:mod:`advdiff_sens.matrix.expm.pattern`).
 
 Timing each term's kernels alone — many repetitions, in interleaved rounds — gives the
 ratios that the whole methods cannot beat with these kernels, whatever the surrounding code
@@ -46,13 +46,13 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from advdiff_sens.matrix import _prop_chebyshev as cheb
+from advdiff_sens.matrix.expm import chebyshev as cheb
 from advdiff_sens.matrix import count_products
-from advdiff_sens.matrix._pattern_contraction import PatternContraction
-from advdiff_sens.matrix.propagate import _COMPLEX_STEP, DEFAULT_TOL, _pair_enclosure
-from advdiff_sens.observations import LeastSquaresObjective
-from advdiff_sens.reference import r2_problem
-from advdiff_sens.studies import default_direction
+from advdiff_sens.matrix.expm.pattern import PatternContraction
+from advdiff_sens.matrix.expm.propagator import _COMPLEX_STEP, DEFAULT_TOL, _pair_enclosure
+from advdiff_sens.discretisation.observations import LeastSquaresObjective
+from advdiff_sens.problems.reference_problems import r2_problem
+from advdiff_sens.comparison import default_direction
 
 BLOCK = 30          # adjoint block length (≈ √terms at 256²): the contraction runs per block
 

@@ -35,11 +35,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from advdiff_sens import sensitivity
-from advdiff_sens.matrix import propagate
-from advdiff_sens.observations import LeastSquaresObjective
-from advdiff_sens.reference import r2_problem
-from advdiff_sens.studies import default_direction
+from advdiff_sens.sensitivity import gradients as sensitivity
+from advdiff_sens.matrix.expm import propagator as propagate
+from advdiff_sens.discretisation.observations import LeastSquaresObjective
+from advdiff_sens.problems.reference_problems import r2_problem
+from advdiff_sens.comparison import default_direction
 
 
 def timed_rounds(methods: dict, repeats: int) -> tuple[dict, dict]:

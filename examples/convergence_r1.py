@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 import advdiff_sens as ads
-from advdiff_sens.reference import plane_wave, plane_wave_solution
+from advdiff_sens.problems.reference_problems import plane_wave, plane_wave_solution
 
 QUICK = os.environ.get("ADVDIFF_SENS_QUICK") == "1"
 SIZES = np.array([16, 32, 64, 128] if QUICK else [16, 32, 64, 128, 256, 512])

@@ -55,8 +55,8 @@ import scipy.linalg as sla  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
 from advdiff_sens import matrix as am  # noqa: E402
-from advdiff_sens.sampling import hmc  # noqa: E402
-from advdiff_sens.verification import finite_difference_check  # noqa: E402
+from advdiff_sens.sampling.samplers import hmc  # noqa: E402
+from advdiff_sens.sensitivity.verification import finite_difference_check  # noqa: E402
 
 QUICK = os.environ.get("ADVDIFF_SENS_QUICK") == "1"
 D = 3 if QUICK else 5

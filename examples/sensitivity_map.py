@@ -9,8 +9,8 @@ Run:  python examples/sensitivity_map.py      (ADVDIFF_SENS_QUICK=1: 32² instea
 
 import os
 
-from advdiff_sens.reference import r2_problem
-from advdiff_sens.studies import compare_methods
+from advdiff_sens.problems.reference_problems import r2_problem
+from advdiff_sens.comparison import compare_methods
 
 N = 32 if os.environ.get("ADVDIFF_SENS_QUICK") == "1" else 96
 problem = r2_problem(N)

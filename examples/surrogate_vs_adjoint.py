@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from advdiff_sens.inverse import VelocityPosterior, estimate_velocity
-from advdiff_sens.sampling import hmc
-from advdiff_sens.twin import make_twin
+from advdiff_sens.inference.estimate import VelocityPosterior, estimate_velocity
+from advdiff_sens.sampling.samplers import hmc
+from advdiff_sens.problems.twin import make_twin
 
 QUICK = os.environ.get("ADVDIFF_SENS_QUICK") == "1"
 N = 10 if QUICK else 24

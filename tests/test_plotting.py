@@ -11,11 +11,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.quiver import Quiver, QuiverKey  # noqa: E402
 
-from advdiff_sens.grid import Grid  # noqa: E402
+from advdiff_sens.discretisation.grid import Grid  # noqa: E402
 from advdiff_sens.plotting import (cell_edges, coefficient_labels, draw_field,  # noqa: E402
                                    plot_data_fit, plot_fields, plot_flow_estimate,
                                    plot_posterior_sd, plot_sensitivity_study, plot_traces)
-from advdiff_sens.velocity import StreamFunctionBasis  # noqa: E402
+from advdiff_sens.inference.parameterisations import StreamFunctionBasis  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ Fast paths
 ----------
 :func:`expm_frechet_action`
     :math:`\nabla_J \exp(tQ)\, b` for dense or sparse ``Q, J`` through the block-triangular
-    augmented system propagated by :func:`~advdiff_sens.matrix.propagate.expm_pair_action`.
+    augmented system propagated by :func:`~advdiff_sens.matrix.expm.propagator.expm_pair_action`.
 :func:`expm_frechet`
     The full dense derivative (``scipy.linalg.expm_frechet``, Al-Mohy & Higham 2009).
 
@@ -29,13 +29,13 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 
-from .._validation import (
+from advdiff_sens.validation import (
     as_operator_pair,
     as_square_operator,
     check_integer,
     check_nonnegative_scalar,
 )
-from .propagate import DEFAULT_BACKEND, Propagator, _check_backend, _norm1
+from advdiff_sens.matrix.expm.propagator import DEFAULT_BACKEND, Propagator, _check_backend, _norm1
 
 __all__ = [
     "expm_frechet_action",
@@ -80,7 +80,7 @@ def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False,
         = \begin{bmatrix} \exp(tQ)\,b \\ \epsilon\,\nabla_J\exp(tQ)\,b\end{bmatrix}
 
     (Van Loan 1978; Najfeld & Havel 1995), computed by
-    :meth:`~advdiff_sens.matrix.propagate.Propagator.apply_frechet`. The lower block is linear
+    :meth:`~advdiff_sens.matrix.expm.propagator.Propagator.apply_frechet`. The lower block is linear
     in ``J``, so the scale :math:`\epsilon` is free: the Chebyshev backend takes a complex
     step of size :math:`2^{-400}/\|J\|_2`; ``expm_multiply`` scales :math:`\|J\|_1` to at most
     :math:`\|Q\|_1` by a power of two, so that its Taylor degree is set by ``Q`` alone; both
@@ -90,7 +90,7 @@ def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False,
     ----------
     Q : ndarray, scipy sparse matrix or Propagator, shape (d, d)
         Generator; real or complex (e.g. skew-Hermitian, Section 4.1). A
-        :class:`~advdiff_sens.matrix.propagate.Propagator` lends its cached enclosure (repeated
+        :class:`~advdiff_sens.matrix.expm.propagator.Propagator` lends its cached enclosure (repeated
         tangents at one generator skip that set-up), its backend and its tolerance.
     J : ndarray or scipy sparse matrix, shape (d, d)
         Direction.
@@ -100,7 +100,7 @@ def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False,
     with_expm : bool
         Also return :math:`\exp(tQ)\,b` (computed in the same propagation).
     backend : str, optional
-        Propagator backend (:func:`~advdiff_sens.matrix.propagate.expm_pair_action`), default
+        Propagator backend (:func:`~advdiff_sens.matrix.expm.propagator.expm_pair_action`), default
         ``"auto"``; with a Propagator ``Q``, its own (a different value is an error).
 
     Returns
@@ -131,7 +131,7 @@ def expm_frechet_actions(Q, Js, b, t, *, backend: str | None = None):
         ε_p\nabla_{J_p}\exp(tQ)b\end{bmatrix},
 
     each block row being the sensitivity ODE (1.3) of one direction, computed by
-    :meth:`~advdiff_sens.matrix.propagate.Propagator.apply_frechet` (which chooses the scales
+    :meth:`~advdiff_sens.matrix.expm.propagator.Propagator.apply_frechet` (which chooses the scales
     :math:`ε_i` and divides them back). One propagation of size :math:`(p+1)d` replaces ``p``
     pair propagations of size :math:`2d` (the arrow shares the :math:`\exp(tQ)b` block),
     which pays for few directions; for ``p = 1`` this is :func:`expm_frechet_action`.
