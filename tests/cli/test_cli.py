@@ -1,4 +1,4 @@
-"""The CLI and the foundation examples run end to end (subprocess, Agg backend)."""
+"""The CLI commands run end to end (subprocess, Agg backend)."""
 
 from conftest import ROOT, run_script
 
@@ -23,19 +23,8 @@ def test_cli_rejects_bad_resolution(tmp_path):
     assert "error: argument --n: expected an integer >= 3, got '2'" in proc.stderr
 
 
-def test_example_convergence_r1(tmp_path):
-    proc = run_script([str(ROOT / "examples" / "convergence_r1.py")], tmp_path)
-    assert "fitted order" in proc.stdout
-    assert (tmp_path / "convergence_r1.png").exists()
-
 
 def test_cli_sensitivity_prints_table_and_saves_figure(tmp_path):
     proc = run_script(["-m", "advdiff_sens", "sensitivity", "--n", "24", "--outdir", "out"], tmp_path)
     assert "adjoint gradient" in proc.stdout and "tangent (exact)" in proc.stdout
     assert (tmp_path / "out" / "sensitivity.png").stat().st_size > 1000
-
-
-def test_example_sensitivity_map(tmp_path):
-    proc = run_script([str(ROOT / "examples" / "sensitivity_map.py")], tmp_path)
-    assert "surrogate, order 1" in proc.stdout
-    assert (tmp_path / "sensitivity_map.png").exists()
