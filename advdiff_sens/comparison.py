@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from advdiff_sens.discretisation.observations import LeastSquaresObjective
 from advdiff_sens.matrix import is_rate_matrix
 from advdiff_sens.model import AdvectionDiffusion
-from advdiff_sens.discretisation.observations import LeastSquaresObjective
+from advdiff_sens.sensitivity import AutoAdjoint, QuadratureAdjoint, SurrogateAdjoint
 
 __all__ = ["MethodRow", "SensitivityStudy", "compare_methods", "default_direction",
            "lattice_sensors"]
@@ -100,13 +101,15 @@ def compare_methods(model: AdvectionDiffusion, u, theta0, T: float, *, v=None, s
     fd, t_fd = _timed(lambda: (phi(model.solve(u + fd_step * v, theta0, T))[0]
                                - phi(model.solve(u - fd_step * v, theta0, T))[0]) / (2 * fd_step))
     add(f"central finite difference (ε={fd_step:g})", fd, t_fd)
-    result, t_adj = _timed(lambda: model.gradient(u, theta0, phi, T, rtol=rtol))
+    quadrature_adjoint = QuadratureAdjoint(rtol=rtol)
+    result, t_adj = _timed(lambda: model.gradient(
+        u, theta0, phi, T, adjoint=AutoAdjoint(fallback=quadrature_adjoint)))
     add(f"adjoint gradient, {result.info.method} (all {v.size} parameters)",
         float(np.sum(result[1] * v)), t_adj)
     quadrature = result
     if result.info.method != "quadrature":
         quadrature, t_quad = _timed(lambda: model.gradient(u, theta0, phi, T,
-                                                           method="quadrature", rtol=rtol))
+                                                           adjoint=quadrature_adjoint))
         add(f"adjoint gradient, quadrature (all {v.size} parameters)",
             float(np.sum(quadrature[1] * v)), t_quad)
     surrogate_rho = {}
@@ -115,15 +118,15 @@ def compare_methods(model: AdvectionDiffusion, u, theta0, T: float, *, v=None, s
         surrogate_rho[order], seconds = _timed(
             lambda order=order: model.surrogate(u, theta0, v, T, order=order))
         add(f"surrogate, order {order}", float(np.sum(g * surrogate_rho[order])), seconds)
-    sg, t_sg = _timed(lambda: model.surrogate_gradient(u, theta0, phi, T))
+    sg, t_sg = _timed(lambda: model.gradient(u, theta0, phi, T, adjoint=SurrogateAdjoint()))
     add("surrogate gradient, order 1 (all parameters)", float(np.sum(sg[1] * v)), t_sg)
     notes = [f"\nadjoint quadrature: {quadrature.info.nodes} nodes, estimated relative error "
              f"{quadrature.info.relative_error_estimate:.1e}, stored states "
-             f"{quadrature.info.checkpoint_bytes / 2**20:.1f} MiB"]
+             f"{quadrature.info.nbytes / 2**20:.1f} MiB"]
     if result.info.method == "discrete":
         notes.append(f"discrete adjoint: {result.info.checkpoints} checkpoints, "
-                     f"{result.info.checkpoint_bytes / 2**20:.1f} MiB, a priori relative "
-                     f"error bound {result.info.relative_error_estimate:.1e}")
+                     f"{result.info.nbytes / 2**20:.1f} MiB, a priori relative "
+                     f"error bound {result.info.relative_error_bound:.1e}")
     if "asymptotic" not in orders:
         notes.append("asymptotic surrogate skipped: L(u) is not a rate matrix here")
     return SensitivityStudy(rows, theta, rho, result[1], surrogate_rho[1] - rho, sensors, notes)

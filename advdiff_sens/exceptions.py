@@ -8,7 +8,7 @@ filter them together (``warnings.simplefilter("error", AdvDiffSensWarning)``).
 from __future__ import annotations
 
 __all__ = ["AdvDiffSensWarning", "PhysicsWarning", "FitWarning", "AccuracyWarning",
-           "NonFiniteResultError", "WorkLimitExceeded"]
+           "NonFiniteResultError", "WorkLimitExceeded", "PlanUnavailable"]
 
 
 class AdvDiffSensWarning(UserWarning):
@@ -37,3 +37,13 @@ class WorkLimitExceeded(RuntimeError):
 
 class AccuracyWarning(AdvDiffSensWarning):
     """A result computed by a method that cannot guarantee the requested tolerance."""
+
+
+class PlanUnavailable(ValueError):
+    """A strategy cannot make a plan for this operator, time or input (e.g. no Chebyshev
+    schedule certifies the tolerance, or the backend has no schedule at all). ``reason``
+    says why, in words that name the remedy."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

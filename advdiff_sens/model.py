@@ -2,9 +2,9 @@ r"""The advection–diffusion model :math:`∂_tθ = (κΔ − \mathbf u·∇)θ
 
 :class:`AdvectionDiffusion` is a thin stateful front end: it holds the grid, κ, the scheme
 and the propagator backend, caches the generator for the last velocity it saw, and
-delegates the numerics to :mod:`advdiff_sens.discretisation.operators` (the generator and its velocity
-derivative), :mod:`advdiff_sens.matrix` (the exponential and its Fréchet derivative) and
-:mod:`advdiff_sens.sensitivity.gradients` (tangent, adjoint and surrogate methods).
+delegates the numerics to :mod:`advdiff_sens.discretisation` (the generator and its
+velocity derivative), :mod:`advdiff_sens.matrix` (the exponential and its Fréchet
+derivative) and :mod:`advdiff_sens.sensitivity` (tangent, adjoint and surrogate methods).
 """
 
 from __future__ import annotations
@@ -13,13 +13,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from advdiff_sens.discretisation import operators
-
-from advdiff_sens.sensitivity import gradients as sensitivity
-from advdiff_sens.validation import as_times, check_integer, check_positive_scalar
 from advdiff_sens.discretisation.grid import Grid
-from advdiff_sens.matrix.expm.reverse import record_expm_action
-from advdiff_sens.matrix.expm.propagator import BACKENDS, DEFAULT_BACKEND, PropagationPlan, Propagator
-from advdiff_sens.sensitivity.gradients import GradientResult, Objective
+from advdiff_sens.matrix import Backend, PropagationPlan, Propagator, as_backend
+from advdiff_sens.sensitivity import (
+    Adjoint,
+    GradientProblem,
+    GradientResult,
+    Objective,
+    as_adjoint,
+    check_objective_output,
+    surrogate,
+    tangent,
+)
+from advdiff_sens.validation import as_times, check_positive_scalar
 
 __all__ = ["AdvectionDiffusion"]
 
@@ -35,8 +41,10 @@ class AdvectionDiffusion:
         Diffusivity κ > 0.
     scheme : {"central", "upwind", "exponential"}
         Discretisation of the advection term (see :mod:`advdiff_sens.discretisation.operators`).
-    backend : str
-        Propagator used for ``exp(tL)`` (see :mod:`advdiff_sens.matrix.expm.propagator`).
+    backend : Backend or {"auto", "chebyshev", "scipy"}
+        Propagator backend for ``exp(tL)``: :class:`~advdiff_sens.matrix.AutoBackend`
+        (default), :class:`~advdiff_sens.matrix.ChebyshevBackend`,
+        :class:`~advdiff_sens.matrix.ExpmMultiplyBackend`, or a registry name of one.
     max_products : int, optional
         Cap on the matrix–vector products of one solve (per vector): a :meth:`solve`,
         :meth:`tangent` or adjoint whose schedule needs more raises
@@ -60,18 +68,16 @@ class AdvectionDiffusion:
     """
 
     def __init__(self, grid: Grid, kappa: float, scheme: str = "central", *,
-                 backend: str = DEFAULT_BACKEND, max_products: int | None = None,
+                 backend: str | Backend = "auto", max_products: int | None = None,
                  progress="auto") -> None:
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be an advdiff_sens.Grid, got {type(grid).__name__}")
         if scheme not in operators.SCHEMES:
             raise ValueError(f"scheme must be one of {operators.SCHEMES}, got {scheme!r}")
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self._grid = grid
         self._kappa = check_positive_scalar(kappa, "kappa")
         self._scheme = scheme
-        self._backend = backend
+        self._backend = as_backend(backend)
         self._propagator_options = {"max_products": max_products, "progress": progress}
         Propagator(sp.csr_array((1, 1)), **self._propagator_options)   # validates them
         self._mats = operators.difference_matrices(grid)
@@ -95,7 +101,7 @@ class AdvectionDiffusion:
         return self._scheme
 
     @property
-    def backend(self) -> str:
+    def backend(self) -> Backend:
         return self._backend
 
     def __repr__(self) -> str:
@@ -199,10 +205,10 @@ class AdvectionDiffusion:
             Shape ``grid.shape`` for scalar ``t``, ``(len(t), *grid.shape)`` otherwise.
         """
         theta0 = self._check_theta0(theta0)
-        out = self.propagator(u).apply(theta0.ravel(), t)
-        return out.reshape(out.shape[:-1] + self.grid.shape)
+        return self._to_grid(self.propagator(u).apply(theta0.ravel(), t))
 
-    def _flat_output(self, x: np.ndarray) -> np.ndarray:
+    def _to_grid(self, x: np.ndarray) -> np.ndarray:
+        """Flat states ``(..., n)`` reshaped to ``(..., *grid.shape)``."""
         return x.reshape(x.shape[:-1] + self.grid.shape)
 
     def tangent(self, u, theta0, v, t, *, with_solution: bool = False):
@@ -236,9 +242,9 @@ class AdvectionDiffusion:
         block = v.ndim == self.grid.ndim + 2
         directions = v if block else v[None]
         Js = [self.generator_derivative(u, vk) for vk in directions]
-        theta, rho = sensitivity.tangent(self.propagator(u), Js, theta0, t)
-        rho = self._flat_output(rho if block else rho[0])
-        return (rho, self._flat_output(theta)) if with_solution else rho
+        theta, rho = tangent(self.propagator(u), Js, theta0, t)
+        rho = self._to_grid(rho if block else rho[0])
+        return (rho, self._to_grid(theta)) if with_solution else rho
 
     def surrogate(self, u, theta0, v, t, order: int | str = 1) -> np.ndarray:
         r"""Surrogate of :math:`ρ(t)`: order 1 (1.6) :math:`tE Jθ_0`, order 3 (4.1), or
@@ -252,21 +258,10 @@ class AdvectionDiffusion:
         L = self.generator(u)
         J = self.generator_derivative(u, v)
         theta0 = self._check_theta0(theta0).ravel()
-        return self._flat_output(sensitivity.surrogate(L, J, theta0, t, order, backend=self.backend))
+        return self._to_grid(surrogate(L, J, theta0, t, order, backend=self.backend))
 
-    def _objective_gradients(self, u, theta0, objective: Objective, t):
-        if not callable(objective):
-            raise TypeError(f"objective must be callable, got {type(objective).__name__}")
-        times, scalar = as_times(t, "t")
-        theta = self.solve(u, theta0, t)
-        value, dtheta = sensitivity.check_objective_output(objective(theta), theta.shape)
-        n = self.grid.n
-        thetas = theta.reshape(len(times), n)
-        grads = dtheta.reshape(len(times), n)
-        return times, thetas, value, grads
-
-    def gradient(self, u, theta0, objective: Objective, t, *, method: str = "auto",
-                 rtol: float = 1e-10, checkpoints: int | None = None) -> GradientResult:
+    def gradient(self, u, theta0, objective: Objective, t, *,
+                 adjoint: str | Adjoint = "auto") -> GradientResult:
         r"""Adjoint gradient of :math:`Φ(θ)` with respect to the nodal velocity field.
 
         .. math::
@@ -274,7 +269,7 @@ class AdvectionDiffusion:
             \frac{∂Φ}{∂u_{a,i}} = \int_0^{t_k} λ_i(s)\,(P_aθ(s))_i\,ds,\qquad
             λ(s) = \sum_{t_j ≥ s} e^{(t_j − s)L^T}\frac{∂Φ}{∂θ(t_j)}
 
-        (the discrete (4.7) with the sign corrected; see :mod:`advdiff_sens.sensitivity.gradients`).
+        (the discrete (4.7) with the sign corrected; see :mod:`advdiff_sens.sensitivity`).
 
         Parameters
         ----------
@@ -283,73 +278,51 @@ class AdvectionDiffusion:
         objective : callable
             ``objective(theta) -> (value, dvalue/dtheta)``, ``theta`` shaped like the output of
             ``solve(u, theta0, t)``.
-        method : {"auto", "discrete", "quadrature"}
-            ``"discrete"``: reverse mode of the Chebyshev propagator
-            (:mod:`advdiff_sens.matrix.expm.reverse`), the products of three forward solves
-            plus the contractions (measured 3.3–3.8× a forward solve on R2 at 256²),
-            exact adjoint of :meth:`tangent`; needs a Chebyshev schedule. ``"quadrature"``: adaptive
-            Gauss–Kronrod quadrature of the integral above, panel by panel between
-            observation times, with an error estimate; any backend. ``"auto"``: discrete
-            when a Chebyshev schedule can be recorded (not ``backend="scipy"``, real
-            ``theta0``, a schedule that certifies the propagator tolerance), else quadrature.
-        rtol : float
-            Quadrature only: relative tolerance (estimated error / ‖gradient‖ per panel).
-            The discrete method's accuracy is the propagator tolerance.
-        checkpoints : int, optional
-            Discrete only (ignored by the quadrature): largest number of stored recurrence
-            states (two vectors of size n each; raised to one per step of the schedule, which
-            usually has one step); fewer checkpoints mean longer recomputed blocks and larger
-            block buffers. Default: about the square root of the number of polynomial terms,
-            which nearly minimises the memory.
+        adjoint : Adjoint or {"auto", "discrete", "quadrature", "surrogate"}
+            The method (:mod:`advdiff_sens.sensitivity`):
+            :class:`~advdiff_sens.sensitivity.DiscreteAdjoint` (reverse mode of the
+            Chebyshev propagator, the products of three forward solves plus the
+            contractions, exact adjoint of :meth:`tangent`; needs a Chebyshev schedule),
+            :class:`~advdiff_sens.sensitivity.QuadratureAdjoint` (adaptive Gauss–Kronrod
+            quadrature of the integral above with an error estimate; any backend),
+            :class:`~advdiff_sens.sensitivity.SurrogateAdjoint` (the first-order surrogate
+            (1.6): one backward solve, exact only when :math:`J` commutes with :math:`L`),
+            or :class:`~advdiff_sens.sensitivity.AutoAdjoint` (default: discrete where a
+            Chebyshev schedule can be recorded, else quadrature).
 
         Returns
         -------
         GradientResult
             Unpacks as ``value, grad`` (``grad`` of shape ``(ndim, *grid.shape)``); its
-            ``.info`` (:class:`advdiff_sens.sensitivity.gradients.GradientInfo`) has the method, the
-            error estimate, quadrature nodes and the memory of the stored states.
+            ``.info`` is the method's diagnostics (error estimate or bound, quadrature nodes,
+            memory of the stored states).
+
+        Examples
+        --------
+        >>> import numpy as np, advdiff_sens as ads
+        >>> model = ads.AdvectionDiffusion(ads.Grid(shape=(32,), bc="periodic"), kappa=0.02)
+        >>> u, theta0 = np.ones((1, 32)), np.sin(2 * np.pi * model.grid.coords[0])
+        >>> value, grad = model.gradient(u, theta0, lambda th: (float(th.sum()), np.ones(32)), 0.5)
+        >>> grad.shape
+        (1, 32)
         """
-        if method not in sensitivity.ADJOINT_METHODS:
-            raise ValueError(f"method must be one of {sensitivity.ADJOINT_METHODS}, "
-                             f"got {method!r}")
-        rtol = check_positive_scalar(rtol, "rtol")
-        if checkpoints is not None:
-            checkpoints = check_integer(checkpoints, "checkpoints", minimum=1)
+        method = as_adjoint(adjoint)
         if not callable(objective):
             raise TypeError(f"objective must be callable, got {type(objective).__name__}")
-        field = self._check_theta0(theta0)
-        theta0 = field.ravel()
-        times, _ = as_times(t, "t")
-        tape = None
-        if method != "quadrature":
-            tape = record_expm_action(self.propagator(u), theta0, times, checkpoints=checkpoints)
-            if tape is None and method == "discrete":
-                raise ValueError("method='discrete' needs a Chebyshev schedule: a backend other "
-                                 f"than 'scipy' (got {self.backend!r}), real theta0 and a "
-                                 "schedule that certifies the tolerance for this u and t; "
-                                 "use method='quadrature'")
-        if tape is None:
-            times, thetas, value, grads = self._objective_gradients(u, field, objective, t)
-            grad, info = sensitivity.adjoint_gradient(
-                self.propagator(u), self.propagator(u, transpose=True),
-                self.partial_generators(u), theta0, times, thetas, grads, rtol=rtol)
-        else:
-            theta = tape.states if np.ndim(t) else tape.states[0]
-            value, dtheta = sensitivity.check_objective_output(
-                objective(self._flat_output(theta)), theta.shape[:-1] + self.grid.shape)
-            grads = dtheta.reshape(len(times), self.grid.n)
-            grad, info = sensitivity.discrete_adjoint_gradient(
-                tape, self.partial_generators(u), theta0, times, grads,
-                self.propagator(u).tol)
-        return GradientResult(value, grad.reshape((self.grid.ndim, *self.grid.shape)), info)
-
-    def surrogate_gradient(self, u, theta0, objective: Objective, t) -> GradientResult:
-        r"""First-order surrogate gradient: :math:`∂Φ/∂u_a ≈ w ⊙ (P_aθ_0)`,
-        :math:`w = \sum_j t_j e^{t_jL^T}∂Φ/∂θ(t_j)` — the adjoint of (1.6), one backward solve
-        and no quadrature. Exact when every :math:`J(\mathbf v)` commutes with :math:`L`.
-        """
-        times, _, value, grads = self._objective_gradients(u, theta0, objective, t)
         theta0 = self._check_theta0(theta0).ravel()
-        grad = sensitivity.surrogate_gradient(self.propagator(u, transpose=True),
-                                              self.partial_generators(u), theta0, times, grads)
-        return GradientResult(value, grad.reshape((self.grid.ndim, *self.grid.shape)))
+        times, scalar = as_times(t, "t")
+        n = self.grid.n
+
+        def evaluate(states: np.ndarray) -> tuple[float, np.ndarray]:
+            theta = states[0] if scalar else states
+            value, dtheta = check_objective_output(objective(self._to_grid(theta)),
+                                                   theta.shape[:-1] + self.grid.shape)
+            return value, dtheta.reshape(len(times), n)
+
+        problem = GradientProblem(self.propagator(u),
+                                  lambda: self.propagator(u, transpose=True),
+                                  self.partial_generators(u), theta0, times, evaluate)
+        result = method.gradient(problem)
+        return GradientResult(result.value,
+                              result.gradient.reshape((self.grid.ndim, *self.grid.shape)),
+                              result.info)

@@ -49,7 +49,8 @@ import scipy.sparse as sp
 from advdiff_sens.matrix.expm import chebyshev as cheb
 from advdiff_sens.matrix import count_products
 from advdiff_sens.matrix.expm.pattern import PatternContraction
-from advdiff_sens.matrix.expm.propagator import _COMPLEX_STEP, DEFAULT_TOL, _pair_enclosure
+from advdiff_sens.matrix import ChebyshevBackend, Propagator
+from advdiff_sens.matrix.expm.pair import COMPLEX_STEP
 from advdiff_sens.discretisation.observations import LeastSquaresObjective
 from advdiff_sens.problems.reference_problems import r2_problem
 from advdiff_sens.comparison import default_direction
@@ -103,12 +104,11 @@ def term_kernels(problem, rng) -> dict[str, Callable[[int], None]]:
     J = sp.csr_array(model.generator_derivative(u, default_direction(model)))
     partials = model.partial_generators(u)
     d = L.shape[0]
-    enclosure = cheb.field_of_values_enclosure(L)
-    schedule = cheb.select_schedule(_pair_enclosure(enclosure, T), T, DEFAULT_TOL / 3.0)
+    schedule = Propagator(L, backend=ChebyshevBackend()).tangent_plan(T).schedule
     op = cheb.shifted_operator(L, schedule, np.float64)
     op_t = cheb.shifted_operator(L.T.tocsr(), schedule, np.float64)
     op_j = cheb.shifted_operator(J, schedule, np.float64)   # 2J/f (+ a diagonal: same cost)
-    op_c = cheb.shifted_operator(L + (1j * _COMPLEX_STEP) * J, schedule, np.complex128)
+    op_c = cheb.shifted_operator(L + (1j * COMPLEX_STEP) * J, schedule, np.complex128)
     contraction = PatternContraction(partials, d)
 
     x, y, out, scratch = (rng.standard_normal((1, d)) for _ in range(4))
@@ -198,9 +198,9 @@ def _numba_kernels(op, op_j, rng) -> dict[str, Callable[[int], None]]:
     as three real products."""
     from numba import njit
 
-    M, J = op._sparse, op_j._sparse
+    M, J = op.matrix, op_j.matrix
     indices, (m_ell, j_ell) = _ell(abs(M) + abs(J), [M, J])
-    c_ell = m_ell + 1j * _COMPLEX_STEP * j_ell
+    c_ell = m_ell + 1j * COMPLEX_STEP * j_ell
     width = indices.shape[1]
 
     @njit(fastmath=True, boundscheck=False, nogil=True)

@@ -35,7 +35,7 @@ import scipy.sparse.linalg as spla
 
 import advdiff_sens as ads
 from advdiff_sens.matrix.expm import chebyshev as cheb
-from advdiff_sens.matrix.expm.propagator import DEFAULT_TOL, expm_action, expm_pair_action
+from advdiff_sens.matrix import DEFAULT_TOL, expm_action, expm_pair_action
 
 
 def build_r2(n: int) -> tuple[sp.csr_array, sp.csr_array, np.ndarray]:
@@ -75,18 +75,18 @@ class CountingOperator(spla.LinearOperator):
 
 def count_chebyshev_products(run: Callable[[], object]) -> int:
     """Products ``y += M x`` (one per vector row) performed by ``run``."""
-    original = cheb._ShiftedOperator.matvec_add
+    original = cheb.ShiftedOperator.matvec_add
     calls = [0]
 
     def counted(self, sign, x, y):
         calls[0] += x.shape[0]
         original(self, sign, x, y)
 
-    cheb._ShiftedOperator.matvec_add = counted
+    cheb.ShiftedOperator.matvec_add = counted
     try:
         run()
     finally:
-        cheb._ShiftedOperator.matvec_add = original
+        cheb.ShiftedOperator.matvec_add = original
     return calls[0]
 
 

@@ -37,6 +37,12 @@ ALLOWED = {
     "__init__": {"discretisation", "model", "inference", "sensitivity", "matrix"},
     "__main__": {"cli"},
 }
+#: Third-party private modules allowed in exactly one library module, with the reason.
+THIRD_PARTY_PRIVATE = {
+    ("advdiff_sens/matrix/expm/kernels.py", "scipy.sparse._sparsetools"):
+        "scipy's compiled CSR kernel y += Mx in place (no temporary, the arithmetic of M @ x); "
+        "the public fallback changes the last bit of every product",
+}
 #: Underscore names that are public API by convention (namedtuple methods).
 PUBLIC_UNDERSCORED = {"_replace", "_asdict", "_fields", "_make"}
 MATPLOTLIB_ALLOWED = {"plotting", "cli"}
@@ -98,7 +104,8 @@ def test_no_private_name_crosses_a_module_border(path):
     tree = ast.parse(path.read_text())
     problems = []
     for line, module, names in imported_modules(tree, path):
-        if any(is_private(part) for part in module.split(".")):
+        allowed = (str(path.relative_to(ROOT)), module) in THIRD_PARTY_PRIVATE
+        if any(is_private(part) for part in module.split(".")) and not allowed:
             problems.append(f"line {line}: imports the private module {module}")
         problems += [f"line {line}: imports the private name {name} from {module}"
                      for name in names if is_private(name)]

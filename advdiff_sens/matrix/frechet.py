@@ -29,13 +29,15 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 
+from advdiff_sens.matrix.expm.backends import Backend, as_backend
+from advdiff_sens.matrix.expm.propagator import Propagator
+from advdiff_sens.matrix.norms import norm1
 from advdiff_sens.validation import (
     as_operator_pair,
     as_square_operator,
     check_integer,
     check_nonnegative_scalar,
 )
-from advdiff_sens.matrix.expm.propagator import DEFAULT_BACKEND, Propagator, _check_backend, _norm1
 
 __all__ = [
     "expm_frechet_action",
@@ -47,18 +49,17 @@ __all__ = [
 ]
 
 
-def _propagator_of(Q, backend: str | None) -> Propagator:
+def _propagator_of(Q, backend: str | Backend | None) -> Propagator:
     """``Q`` itself when it is a :class:`Propagator` (its cached per-operator work is
     reused), else a new one for the matrix ``Q`` with ``backend`` (default ``"auto"``)."""
-    if backend is not None:
-        _check_backend(backend)
+    resolved = None if backend is None else as_backend(backend)
     if isinstance(Q, Propagator):
-        if backend is not None and backend != Q.backend:
+        if resolved is not None and resolved != Q.backend:
             raise ValueError(f"backend={backend!r} conflicts with the backend {Q.backend!r} "
                              f"of the Propagator passed as Q; pass one or the other")
         return Q
     return Propagator(as_square_operator(Q, "Q"),
-                      backend=DEFAULT_BACKEND if backend is None else backend)
+                      backend="auto" if resolved is None else resolved)
 
 
 def _dense(A) -> np.ndarray:
@@ -66,7 +67,7 @@ def _dense(A) -> np.ndarray:
 
 
 def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False,
-                        backend: str | None = None):
+                        backend: str | Backend | None = None):
     r"""Apply the Fréchet derivative (1.1) of :math:`\exp(tQ)` in direction ``J`` to ``b``.
 
     Computes :math:`y(t) = \nabla_J \exp(tQ)\, b`, the solution of the sensitivity ODE
@@ -99,9 +100,10 @@ def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False,
         A time ``t >= 0`` or strictly increasing non-negative times.
     with_expm : bool
         Also return :math:`\exp(tQ)\,b` (computed in the same propagation).
-    backend : str, optional
-        Propagator backend (:func:`~advdiff_sens.matrix.expm.propagator.expm_pair_action`), default
-        ``"auto"``; with a Propagator ``Q``, its own (a different value is an error).
+    backend : Backend or str, optional
+        Propagator backend (:mod:`~advdiff_sens.matrix.expm.backends`), default
+        :class:`~advdiff_sens.matrix.AutoBackend`; with a Propagator ``Q``, its own (a
+        different value is an error).
 
     Returns
     -------
@@ -117,7 +119,7 @@ def expm_frechet_action(Q, J, b, t, *, with_expm: bool = False,
     return (ys[0], x) if with_expm else ys[0]
 
 
-def expm_frechet_actions(Q, Js, b, t, *, backend: str | None = None):
+def expm_frechet_actions(Q, Js, b, t, *, backend: str | Backend | None = None):
     r"""Fréchet derivatives of :math:`\exp(tQ)` in ``p`` directions, applied to ``b``, at once.
 
     The block lower-triangular (arrow) generator generalises the pair of
@@ -143,7 +145,7 @@ def expm_frechet_actions(Q, Js, b, t, *, backend: str | None = None):
     Js : sequence of p matrices of shape (d, d)
     b : array_like, shape (d,)
     t : float or array_like of shape (m,)
-    backend : str, optional
+    backend : Backend or str, optional
         As in :func:`expm_frechet_action`.
 
     Returns
@@ -243,7 +245,7 @@ def frechet_integral_reference(Q, J, t: float, *, panels: int | None = None,
     t = check_nonnegative_scalar(t, "t")
     nodes = check_integer(nodes, "nodes", minimum=1)
     if panels is None:
-        panels = max(1, math.ceil(t * _norm1(Q) / 2.0))
+        panels = max(1, math.ceil(t * norm1(Q) / 2.0))
     panels = check_integer(panels, "panels", minimum=1)
     x, w = np.polynomial.legendre.leggauss(nodes)
     half = 0.5 * t / panels

@@ -27,7 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from advdiff_sens.validation import check_integer, check_nonnegative_scalar, check_positive_scalar
+from advdiff_sens.validation import (
+    check_integer,
+    check_nonnegative_scalar,
+    check_positive_scalar,
+)
 
 __all__ = ["QuadratureResult", "adaptive_gauss_kronrod", "graded_partition",
            "KRONROD_NODES", "KRONROD_WEIGHTS", "GAUSS_WEIGHTS"]

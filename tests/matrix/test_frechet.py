@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from advdiff_sens import matrix as am
-from advdiff_sens.matrix.expm.propagator import _direction_scale
+from advdiff_sens.matrix.expm.pair import direction_scale
 
 CONTRACT = 1e-10
 
@@ -98,7 +98,7 @@ def test_large_direction_is_scaled_exactly(rng):
     d = 20
     Q, J = random_pair(d, rng, complex_=False)
     J = 1e8 * J
-    eps = _direction_scale(np.abs(Q).sum(0).max(), np.abs(J).sum(0).max())
+    eps = direction_scale(np.abs(Q).sum(0).max(), np.abs(J).sum(0).max())
     assert eps < 1 and np.log2(eps) == np.round(np.log2(eps))
     b = rng.standard_normal(d)
     assert rel(am.expm_frechet_action(Q, J, b, 1.5), am.expm_frechet(Q, J, 1.5) @ b) <= CONTRACT

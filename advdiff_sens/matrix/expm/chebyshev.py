@@ -77,7 +77,6 @@ Taylor series.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -85,14 +84,15 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import ive, jv
 
-try:  # in-place ``y += A x`` without allocating; falls back to the public product.
-    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
-except ImportError:  # pragma: no cover - depends on the scipy version
-    _csr_matvec = None
+from advdiff_sens.matrix.expm.kernels import PRODUCTS, csr_matvec_add
 
 __all__ = [
     "Enclosure",
     "Schedule",
+    "chebyshev_action",
+    "ShiftedOperator",
+    "chebyshev_terms",
+    "recurrence_sign",
     "ToleranceUnreachable",
     "chebyshev_propagate",
     "field_of_values_enclosure",
@@ -114,22 +114,6 @@ _MAX_STEPS = 1_000_000
 #: scaled to unit size every intermediate stays below :math:`e^{600}\sqrt d \approx 10^{261}\sqrt d`,
 #: far inside the double range (:math:`e^{709}`).
 MAX_LOG_GROWTH = 600.0
-
-
-class _ProductCounter:
-    """Running count of matrix–vector products made by the Chebyshev kernel (thread-safe:
-    the adjoint's reverse sweep recomputes in a second thread)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def add(self, n: int) -> None:
-        with self._lock:
-            self.count += n
-
-
-PRODUCTS = _ProductCounter()
 
 
 class ToleranceUnreachable(ValueError):
@@ -488,7 +472,7 @@ def _coefficients(schedule: Schedule, tau: float, degree: int) -> np.ndarray:
     return coeffs * scale if scale.imag != 0.0 else coeffs * scale.real
 
 
-class _ShiftedOperator:
+class ShiftedOperator:
     r"""Applies ``y += ±M x`` with :math:`M = 2(A - cI)/f` to each row of a ``(k, d)`` block."""
 
     def __init__(self, A, center: complex, focal: float, dtype):
@@ -505,9 +489,14 @@ class _ShiftedOperator:
             self._sparse = None
             self._dense = {1: M.T, -1: -M.T}
 
-    def transposed(self) -> _ShiftedOperator:
+    @property
+    def matrix(self):
+        """:math:`M = 2(A - cI)/f` (CSR for a sparse ``A``, else an ndarray)."""
+        return self._dense[1].T if self._sparse is None else self._sparse
+
+    def transposed(self) -> ShiftedOperator:
         """The same operator for :math:`M^T` (no new shift or scaling)."""
-        new = object.__new__(_ShiftedOperator)
+        new = object.__new__(ShiftedOperator)
         if self._sparse is None:
             new._sparse, new._dense = None, {s: M.T for s, M in self._dense.items()}
         else:
@@ -521,23 +510,20 @@ class _ShiftedOperator:
         M = self._sparse
         if M is None:
             y += x @ self._dense[sign]
-        elif _csr_matvec is None:  # pragma: no cover - depends on the scipy version
-            y += sign * (M @ x.T).T
         else:
-            d = M.shape[0]
             for xi, yi in zip(x, y):
-                _csr_matvec(d, d, M.indptr, M.indices, self._data[sign], xi, yi)
+                csr_matvec_add(M, self._data[sign], xi, yi)
 
 
 _BASIS_BYTES = 64 * 2**20
 
 
-def _sign(k: int, imaginary: bool) -> int:
+def recurrence_sign(k: int, imaginary: bool) -> int:
     r"""Sign :math:`s_k` in :math:`Y_{k+1} = Y_{k-1} + s_k M Y_k` (module docstring, step 4)."""
     return 1 if imaginary or k % 2 == 0 else -1
 
 
-def _terms(op: _ShiftedOperator, degree: int, imaginary: bool, first: np.ndarray,
+def chebyshev_terms(op: ShiftedOperator, degree: int, imaginary: bool, first: np.ndarray,
            second: np.ndarray | None = None, start: int = 0):
     r"""Yield ``(k, Y_k)``, :math:`Y_k = \sigma_k T_k(X)x`, for ``k = start..degree``.
 
@@ -560,14 +546,14 @@ def _terms(op: _ShiftedOperator, degree: int, imaginary: bool, first: np.ndarray
         yield k, cur
         if k == degree:
             return
-        op.matvec_add(_sign(k, imaginary), cur, prev)
+        op.matvec_add(recurrence_sign(k, imaginary), cur, prev)
         prev, cur = cur, prev
 
 
 _TICK_TERMS = 64
 
 
-def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.ndarray],
+def _series_step(op: ShiftedOperator | None, x: np.ndarray, coeffs: list[np.ndarray],
                  imaginary: bool, record=None, tick=None) -> list[np.ndarray]:
     r""":math:`\sum_k (a^{(j)}_k/\sigma_k)\,\sigma_k T_k(X)\,x` for each coefficient row
     ``coeffs[j]`` (each of its own length = degree + 1); ``x`` has shape (k, d).
@@ -582,7 +568,7 @@ def _series_step(op: _ShiftedOperator | None, x: np.ndarray, coeffs: list[np.nda
     ``tick(k)``, if given, is called every 64 terms (progress reports).
     """
     degree = max(c.size for c in coeffs) - 1
-    terms = _terms(op, degree, imaginary, x)
+    terms = chebyshev_terms(op, degree, imaginary, x)
     if len(coeffs) == 1:
         c = coeffs[0]
         out = np.zeros_like(x, dtype=np.result_type(c, x))
@@ -674,15 +660,15 @@ def step_plan(times: np.ndarray, schedule: Schedule, tol: float
     return plan
 
 
-def shifted_operator(A, schedule: Schedule, dtype) -> _ShiftedOperator | None:
+def shifted_operator(A, schedule: Schedule, dtype) -> ShiftedOperator | None:
     r"""The operator :math:`M = 2(A - cI)/f` of the schedule's series (None if :math:`f = 0`)."""
     if schedule.focal == 0.0:
         return None
-    return _ShiftedOperator(A, schedule.center, schedule.focal, dtype)
+    return ShiftedOperator(A, schedule.center, schedule.focal, dtype)
 
 
 def run_schedule(A, x0: np.ndarray, times: np.ndarray, schedule: Schedule,
-                 tol: float, record=None, op: _ShiftedOperator | None = None,
+                 tol: float, record=None, op: ShiftedOperator | None = None,
                  progress=None) -> np.ndarray:
     r"""Evaluate a given :class:`Schedule` over ``(0, times[-1]]`` (``times[-1] > 0``);
     ``tol`` sets the degree of output times inside a step. Shapes as
@@ -703,3 +689,37 @@ def run_schedule(A, x0: np.ndarray, times: np.ndarray, schedule: Schedule,
             out[j:j + count] = results[:count]
         x = results[-1]
     return out
+
+
+def _as_rows(b: np.ndarray, A) -> tuple[np.ndarray, bool]:
+    """The Chebyshev kernel's ``(k, d)`` block for ``b`` (columns become rows); for real
+    ``A`` a complex ``b`` is split into its real and imaginary parts (two real products
+    beat one complex one). Returns the block and whether it was split."""
+    rows = b[:, None].T if b.ndim == 1 else b.T
+    split = np.iscomplexobj(rows) and not np.iscomplexobj(A)
+    work = np.concatenate([rows.real, rows.imag]) if split else rows
+    return np.ascontiguousarray(work, dtype=np.result_type(work, A.dtype)), split
+
+
+def _from_rows(z: np.ndarray, b: np.ndarray, split: bool) -> np.ndarray:
+    """Inverse of :func:`_as_rows` on the ``(m, k, d)`` output: shape ``(m, *b.shape)``."""
+    if split:
+        k = z.shape[1] // 2
+        z = z[:, :k] + 1j * z[:, k:]
+    z = np.swapaxes(z, 1, 2)
+    return z[..., 0] if b.ndim == 1 else z
+
+
+def chebyshev_action(A, b: np.ndarray, times: np.ndarray, tol: float,
+                      enclosure=None, schedule: Schedule | None = None,
+                      progress=None) -> np.ndarray:
+    """``exp(t_j A) b`` by the stepped series for ``b`` of shape ``(d,)`` or ``(d, k)``
+    (columns; :func:`run_schedule` works on rows); shape ``(m, *b.shape)``, ``times[-1] >
+    0``. ``schedule``: the one selected for ``times[-1]`` at ``tol``, if already known;
+    ``progress``: a meter counting products."""
+    work, split = _as_rows(b, A)
+    if schedule is None:
+        enclosure = field_of_values_enclosure(A) if enclosure is None else enclosure
+        schedule = select_schedule(enclosure, float(times[-1]), tol)
+    z = run_schedule(A, work, times, schedule, tol, progress=progress)
+    return _from_rows(z, b, split)

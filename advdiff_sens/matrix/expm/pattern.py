@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from advdiff_sens.matrix.expm.kernels import csr_matvec_add
 from advdiff_sens.validation import as_real_array, as_square_operator
-from advdiff_sens.matrix.expm.chebyshev import _csr_matvec
 
 __all__ = ["PatternContraction"]
 
@@ -189,12 +189,8 @@ class PatternContraction:
                 continue
             R = r.matrix
             for zk, yk in zip(zr, y):
-                if _csr_matvec is None:  # pragma: no cover - depends on the scipy version
-                    r.product[...] = R @ yk
-                else:
-                    r.product[...] = 0.0
-                    _csr_matvec(R.shape[0], self._d, R.indptr, R.indices, R.data, yk,
-                                r.product)
+                r.product[...] = 0.0
+                csr_matvec_add(R, R.data, yk, r.product)
                 r.product *= zk
                 r.accumulated += r.product
 

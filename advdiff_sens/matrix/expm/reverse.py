@@ -44,10 +44,10 @@ well-filled diagonal of the pattern — for the 2-D PDE with central differences
 full-length ones, plus short ones or a small sparse remainder for the periodic
 wrap-around — instead of a product with every :math:`P_a` per term).
 
-The schedule is the tangent's (:func:`~advdiff_sens.matrix.expm.propagator.expm_pair_action`:
-the enclosure grown by :math:`1/t`, tolerance ``tol/3``), so the polynomial whose
-derivative is differentiated here is exactly the one the tangent's complex step
-differentiates: gradient · v equals the tangent to rounding, and both err from the exact
+The schedule is the tangent's: both take it from the backend's
+:meth:`~advdiff_sens.matrix.expm.backends.Backend.tangent_plan` (the enclosure grown by
+:math:`1/t`, tolerance ``tol/3``), so the polynomial whose derivative is differentiated here
+is exactly the one the tangent's complex step differentiates: gradient · v equals the tangent to rounding, and both err from the exact
 Fréchet derivative by at most the tangent's a priori bound. There is no quadrature and no
 quadrature error.
 
@@ -79,18 +79,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from advdiff_sens.validation import as_array, as_times, check_integer
+from advdiff_sens.exceptions import PlanUnavailable
+from advdiff_sens.matrix.expm.backends import ChebyshevBackend
 from advdiff_sens.matrix.expm.chebyshev import (
-    ToleranceUnreachable,
-    _sign,
-    _terms,
+    chebyshev_terms,
+    recurrence_sign,
     run_schedule,
-    select_schedule,
     shifted_operator,
     step_plan,
 )
 from advdiff_sens.matrix.expm.pattern import PatternContraction
-from advdiff_sens.matrix.expm.propagator import DEFAULT_TOL, Propagator, _pair_enclosure
+from advdiff_sens.matrix.expm.propagator import Propagator
+from advdiff_sens.validation import as_array, as_times, check_integer
 
 __all__ = ["ExpmTape", "record_expm_action", "expm_action_gradient"]
 
@@ -216,7 +216,7 @@ class ExpmTape:
             return cot.sum(axis=0), contraction.gradients()
         s = self._schedule
         op, op_t = self._op, self._op.transposed()
-        weights = np.array([2.0 * _sign(k, s.imaginary) for k in range(self.degree + 1)])
+        weights = np.array([2.0 * recurrence_sign(k, s.imaginary) for k in range(self.degree + 1)])
         weights[0] = 1.0
         weights /= s.focal
         rows = min(self.stride, self.degree + 1)
@@ -240,7 +240,7 @@ class ExpmTape:
         recomputed from the block's checkpoint (all the sweep needs of Y)."""
         first, second = self._stored[(i, k0)]
         m = self._steps[i].degree
-        for k, y in _terms(op, k1 - 1, self._schedule.imaginary, first[None],
+        for k, y in chebyshev_terms(op, k1 - 1, self._schedule.imaginary, first[None],
                            None if second is None else second[None], start=k0):
             if k < m:
                 np.multiply(y[0], weights[k], out=out[k - k0])
@@ -291,7 +291,7 @@ class ExpmTape:
                     work.vector *= 0.5
                     z += work.vector
                 else:
-                    op_t.matvec_add(_sign(k, imaginary), z_next, z)
+                    op_t.matvec_add(recurrence_sign(k, imaginary), z_next, z)
                 z += Z[k - k0 + 2]
             after = (Z[0].copy(), Z[1].copy())
             if pending is not None:
@@ -313,7 +313,7 @@ class _Buffers:
 
 
 def record_expm_action(propagator: Propagator, b, t, *, checkpoints: int | None = None
-                       ) -> ExpmTape | None:
+                       ) -> ExpmTape:
     r"""Propagate :math:`e^{t_jA}b` with the Chebyshev backend and record it for
     :meth:`ExpmTape.pullback`.
 
@@ -332,13 +332,21 @@ def record_expm_action(propagator: Propagator, b, t, *, checkpoints: int | None 
 
     Returns
     -------
-    ExpmTape or None
-        None when no Chebyshev schedule can be recorded: ``backend="scipy"``, complex ``A``
-        or ``b``, a horizon so short (below ~1e-154) that the derivative enclosure
-        overflows, or an a priori bound that cannot certify the tolerance (the caller then
-        needs another adjoint, e.g. the quadrature of :mod:`advdiff_sens.sensitivity.gradients`). With
-        ``backend="auto"`` the tape is recorded whenever a schedule exists, even where
-        :meth:`Propagator.apply` would prefer ``expm_multiply`` for a plain solve.
+    ExpmTape
+        The recorded propagation. With :class:`~advdiff_sens.matrix.AutoBackend` the tape
+        is recorded whenever a tangent plan exists, even where :meth:`Propagator.apply`
+        would prefer ``expm_multiply`` for a plain solve.
+
+    Raises
+    ------
+    PlanUnavailable
+        When no Chebyshev schedule can be recorded, with the reason: the ``"scipy"``
+        backend, complex ``A`` or ``b``, a horizon so short (below ~1e-154) that the
+        derivative enclosure overflows, or an a priori bound that cannot certify the
+        tolerance (the caller then needs another adjoint, e.g. the
+        quadrature of :class:`advdiff_sens.sensitivity.QuadratureAdjoint`).
+    WorkLimitExceeded
+        When the recording would pass the propagator's ``max_products``.
     """
     if not isinstance(propagator, Propagator):
         raise TypeError(f"propagator must be a Propagator, got {type(propagator).__name__}")
@@ -348,26 +356,19 @@ def record_expm_action(propagator: Propagator, b, t, *, checkpoints: int | None 
     times, _ = as_times(t, "t")
     if checkpoints is not None:
         checkpoints = check_integer(checkpoints, "checkpoints", minimum=1)
-    if propagator.backend == "scipy" or np.iscomplexobj(A) or np.iscomplexobj(b):
-        return None
+    if np.iscomplexobj(A) or np.iscomplexobj(b):
+        raise PlanUnavailable("the reverse sweep records real propagations; A or b is complex")
     b = b.astype(float)
-    tol = propagator.tol / 3.0
-    schedule = None
-    if times[-1] > 0.0:                            # the tangent's schedule (module docstring)
-        enclosure = _pair_enclosure(propagator.chebyshev_inputs()[0], float(times[-1]))
-        if enclosure is None:
-            return None
-        try:
-            schedule = select_schedule(enclosure, float(times[-1]), tol)
-        except ToleranceUnreachable:
-            return None
-        if schedule.focal == 0.0:
-            return None
-        propagator.check_work(schedule.cost, f"the adjoint's recording to t = {times[-1]:g}")
-    return ExpmTape(A, b, times, schedule, tol, checkpoints)
+    if times[-1] == 0.0:
+        return ExpmTape(A, b, times, None, propagator.tol, checkpoints)
+    plan = propagator.tangent_plan(float(times[-1]))      # the tangent's (module docstring)
+    if plan.schedule.focal == 0.0:      # a degenerate ellipse: no recurrence to record
+        raise PlanUnavailable("the tangent plan's Chebyshev ellipse degenerates to a point")
+    propagator.check_work(plan.schedule.cost, f"the adjoint's recording to t = {times[-1]:g}")
+    return ExpmTape(A, b, times, plan.schedule, plan.tol, checkpoints)
 
 
-def expm_action_gradient(A, partials, b, t, cotangents, *, tol: float = DEFAULT_TOL,
+def expm_action_gradient(A, partials, b, t, cotangents, *, tol: float = 1e-12,
                          checkpoints: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""Gradient of :math:`Φ(p) = \sum_j c_j^T e^{t_jA(p)}b` at :math:`p = 0`,
     :math:`A(p) = A + \sum_a \operatorname{diag}(p_a)P_a` (module docstring).
@@ -394,15 +395,13 @@ def expm_action_gradient(A, partials, b, t, cotangents, *, tol: float = DEFAULT_
 
     Raises
     ------
-    ValueError
-        If the Chebyshev schedule cannot certify ``tol`` for this operator (use
-        :func:`~advdiff_sens.matrix.expm_frechet` on small dense problems instead).
+    PlanUnavailable
+        If no Chebyshev schedule certifies ``tol`` for this operator, or ``A`` or ``b`` is
+        complex (a ``ValueError``; use :func:`~advdiff_sens.matrix.expm_frechet` on small
+        dense problems instead).
     """
-    propagator = Propagator(A, backend="chebyshev", tol=tol)
+    propagator = Propagator(A, backend=ChebyshevBackend(tol=tol))
     tape = record_expm_action(propagator, b, t, checkpoints=checkpoints)
-    if tape is None:
-        raise ValueError("the reverse sweep needs a real A and b and a Chebyshev schedule that "
-                         "certifies tol; none was found for this operator and time")
     if np.ndim(t) == 0:
         cotangents = as_array(cotangents, "cotangents", shape=(A.shape[0],))[None]
     return tape.pullback(cotangents, partials)

@@ -46,9 +46,20 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from advdiff_sens.validation import as_array, as_operator_pair, as_times, check_nonnegative_scalar
-from advdiff_sens.matrix.expm.propagator import DEFAULT_BACKEND, expm_action
-from advdiff_sens.matrix.rate.generators import GroupInverseSolver, check_generator, group_inverse, moore_penrose
+from advdiff_sens.matrix.expm.backends import Backend
+from advdiff_sens.matrix.expm.propagator import expm_action
+from advdiff_sens.matrix.rate.generators import (
+    GroupInverseSolver,
+    check_generator,
+    group_inverse,
+    moore_penrose,
+)
+from advdiff_sens.validation import (
+    as_array,
+    as_operator_pair,
+    as_times,
+    check_nonnegative_scalar,
+)
 
 __all__ = ["ORDERS", "surrogate", "surrogate_action", "asymptotic_surrogate"]
 
@@ -186,7 +197,7 @@ def surrogate(Q, J, t: float, order: int | str = 1) -> np.ndarray:
 
 def surrogate_action(Q, J, b, t, order: int | str = 1, *,
                      solver: GroupInverseSolver | None = None,
-                     backend: str = DEFAULT_BACKEND) -> np.ndarray:
+                     backend: str | Backend = "auto") -> np.ndarray:
     r"""Surrogate of :math:`\nabla_J \exp(tQ)\,b` without forming any dense matrix.
 
     Evaluates :math:`S(t)b = \sum_p t^p e^{tQ}c_p + c_{\mathrm{const}}` (module docstring)
@@ -204,8 +215,8 @@ def surrogate_action(Q, J, b, t, order: int | str = 1, *,
     order : {1, 3, "asymptotic"}
     solver : GroupInverseSolver, optional
         A factorisation of ``Q`` to reuse (``"asymptotic"`` only); built if omitted.
-    backend : str
-        Propagator backend, see :func:`~advdiff_sens.matrix.expm.propagator.expm_action`.
+    backend : Backend or str
+        Propagator backend, see :func:`~advdiff_sens.matrix.expm_action`.
 
     Returns
     -------

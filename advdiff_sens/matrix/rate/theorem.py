@@ -26,10 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from advdiff_sens.validation import as_square_operator, check_nonnegative_scalar, check_positive_scalar
 from advdiff_sens.matrix.frechet import expm_frechet
 from advdiff_sens.matrix.rate.generators import check_generator
 from advdiff_sens.matrix.rate.surrogates import surrogate
+from advdiff_sens.validation import (
+    as_square_operator,
+    check_nonnegative_scalar,
+    check_positive_scalar,
+)
 
 __all__ = ["Theorem21Constants", "theorem_2_1_constants", "theorem_2_1_error"]
 

@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 
 import advdiff_sens as ads
 from advdiff_sens.exceptions import AccuracyWarning, PhysicsWarning, WorkLimitExceeded
-from advdiff_sens.matrix.expm import propagator as propagate
+from advdiff_sens.matrix import DEFAULT_TOL
 from advdiff_sens.discretisation.operators import cell_peclet
 from advdiff_sens.problems.reference_problems import cellular_flow, gaussian_blob
 
-TOL = propagate.DEFAULT_TOL
+TOL = DEFAULT_TOL
 UNIT_ROUNDOFF = np.finfo(float).eps / 2
 
 cases = st.fixed_dictionaries({

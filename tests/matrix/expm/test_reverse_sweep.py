@@ -17,6 +17,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from advdiff_sens import matrix as am
+from advdiff_sens.exceptions import PlanUnavailable
 
 CONTRACT = 1e-10
 TOL = 1e-11
@@ -143,11 +144,14 @@ def test_zero_horizon(rng):
     assert np.array_equal(b_bar, c) and not grads.any()
 
 
-def test_returns_none_where_the_chebyshev_backend_does_not_apply(rng):
+def test_says_why_where_the_chebyshev_backend_does_not_apply(rng):
     Q = generator("rate", 5, rng)
     b = rng.standard_normal(5)
-    assert am.record_expm_action(am.Propagator(Q, backend="scipy"), b, 1.0) is None
-    assert am.record_expm_action(am.Propagator(Q + 1j * np.eye(5)), b, 1.0) is None
+    with pytest.raises(PlanUnavailable, match="'scipy' backend") as raised:
+        am.record_expm_action(am.Propagator(Q, backend="scipy"), b, 1.0)
+    assert "Chebyshev schedule" in raised.value.reason
+    with pytest.raises(PlanUnavailable, match="complex"):
+        am.record_expm_action(am.Propagator(Q + 1j * np.eye(5)), b, 1.0)
     with pytest.raises(ValueError, match="reverse sweep"):
         am.expm_action_gradient(Q, [Q], b + 0j, 1.0, b)
 

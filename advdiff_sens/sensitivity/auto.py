@@ -1,0 +1,71 @@
+"""The default adjoint: the discrete adjoint where a Chebyshev schedule can be recorded,
+else the quadrature; and :func:`as_adjoint`, where an ``adjoint`` argument is validated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from advdiff_sens.exceptions import PlanUnavailable
+from advdiff_sens.sensitivity.base import (
+    ADJOINTS,
+    Adjoint,
+    GradientProblem,
+    GradientResult,
+)
+from advdiff_sens.sensitivity.quadrature_adjoint import QuadratureAdjoint
+from advdiff_sens.sensitivity.tangent import DiscreteAdjoint
+
+__all__ = ["AutoAdjoint", "as_adjoint"]
+
+
+@ADJOINTS.register("auto")
+@dataclass(frozen=True)
+class AutoAdjoint(Adjoint):
+    """``preferred`` when it can make its plan, else ``fallback``.
+
+    The default pair is :class:`~advdiff_sens.sensitivity.DiscreteAdjoint` (exact adjoint of
+    the tangent, needs a Chebyshev schedule: not the ``"scipy"`` backend, a schedule that
+    certifies the propagator tolerance for this u and t) and
+    :class:`~advdiff_sens.sensitivity.QuadratureAdjoint` (any backend).
+
+    Parameters
+    ----------
+    preferred : Adjoint
+        Tried first; its :class:`~advdiff_sens.exceptions.PlanUnavailable` selects the
+        fallback.
+    fallback : Adjoint
+
+    Examples
+    --------
+    >>> from advdiff_sens.sensitivity import AutoAdjoint, DiscreteAdjoint
+    >>> AutoAdjoint(preferred=DiscreteAdjoint(checkpoints=4))
+    AutoAdjoint(preferred=DiscreteAdjoint(checkpoints=4), fallback=QuadratureAdjoint(rtol=1e-10, max_intervals=400))
+    """
+
+    preferred: Adjoint = field(default_factory=DiscreteAdjoint)
+    fallback: Adjoint = field(default_factory=QuadratureAdjoint)
+    name = "auto"
+
+    def __post_init__(self) -> None:
+        for argument in ("preferred", "fallback"):
+            object.__setattr__(self, argument, ADJOINTS.resolve(getattr(self, argument),
+                                                                argument))
+
+    def gradient(self, problem: GradientProblem) -> GradientResult:
+        try:
+            return self.preferred.gradient(problem)
+        except PlanUnavailable:
+            return self.fallback.gradient(problem)
+
+
+def as_adjoint(adjoint: str | Adjoint) -> Adjoint:
+    """The adjoint object for an ``adjoint`` argument: an :class:`Adjoint` as it is, a name
+    of :data:`~advdiff_sens.sensitivity.ADJOINTS` (``"auto"``, ``"discrete"``,
+    ``"quadrature"``, ``"surrogate"``) as its default object.
+
+    Examples
+    --------
+    >>> as_adjoint("quadrature")
+    QuadratureAdjoint(rtol=1e-10, max_intervals=400)
+    """
+    return ADJOINTS.resolve(adjoint, "adjoint")
