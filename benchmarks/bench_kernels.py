@@ -46,14 +46,13 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from advdiff_sens.matrix.expm import chebyshev as cheb
-from advdiff_sens.matrix import count_products
-from advdiff_sens.matrix.expm.pattern import PatternContraction
-from advdiff_sens.matrix import ChebyshevBackend, Propagator
-from advdiff_sens.matrix.expm.pair import COMPLEX_STEP
-from advdiff_sens.discretisation.observations import LeastSquaresObjective
-from advdiff_sens.problems.reference_problems import r2_problem
 from advdiff_sens.comparison import default_direction
+from advdiff_sens.discretisation.observations import LeastSquaresObjective
+from advdiff_sens.matrix import ChebyshevBackend, Propagator, count_products
+from advdiff_sens.matrix.expm import chebyshev as cheb
+from advdiff_sens.matrix.expm.pair import COMPLEX_STEP
+from advdiff_sens.matrix.expm.pattern import PatternContraction
+from advdiff_sens.problems.reference_problems import r2_problem
 
 BLOCK = 30          # adjoint block length (≈ √terms at 256²): the contraction runs per block
 
@@ -85,8 +84,9 @@ def product_counts(problem) -> dict[str, float]:
     objective = LeastSquaresObjective(model.grid, [[0.5, 0.5]], np.zeros((1, 1)))
     runs = {"forward": lambda: model.solve(u, theta0, T),
             "tangent": lambda: model.tangent(u, theta0, default_direction(model), T),
-            "adjoint": lambda: model.gradient(u, theta0, objective, [T], method="discrete"),
-            "surrogate": lambda: model.surrogate_gradient(u, theta0, objective, [T])}
+            "adjoint": lambda: model.gradient(u, theta0, objective, [T], adjoint="discrete"),
+            "surrogate": lambda: model.gradient(u, theta0, objective, [T],
+                                                adjoint="surrogate")}
     counts = {}
     for name, fn in runs.items():
         with count_products() as counter:

@@ -34,8 +34,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import advdiff_sens as ads
-from advdiff_sens.matrix.expm import chebyshev as cheb
 from advdiff_sens.matrix import DEFAULT_TOL, expm_action, expm_pair_action
+from advdiff_sens.matrix.expm import chebyshev as cheb
 
 
 def build_r2(n: int) -> tuple[sp.csr_array, sp.csr_array, np.ndarray]:

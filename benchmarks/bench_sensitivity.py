@@ -35,11 +35,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from advdiff_sens.sensitivity import gradients as sensitivity
-from advdiff_sens.matrix.expm import propagator as propagate
-from advdiff_sens.discretisation.observations import LeastSquaresObjective
-from advdiff_sens.problems.reference_problems import r2_problem
 from advdiff_sens.comparison import default_direction
+from advdiff_sens.discretisation.observations import LeastSquaresObjective
+from advdiff_sens.matrix import count_products
+from advdiff_sens.problems.reference_problems import r2_problem
+from advdiff_sens.sensitivity import surrogate_adjoint_gradient
 
 
 def timed_rounds(methods: dict, repeats: int) -> tuple[dict, dict]:
@@ -61,7 +61,7 @@ def timed_rounds(methods: dict, repeats: int) -> tuple[dict, dict]:
 def measure(fn):
     """Peak traced memory (MiB), products with L, and the result of one call."""
     tracemalloc.start()
-    with propagate.count_products() as counter:
+    with count_products() as counter:
         result = fn()
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
@@ -94,9 +94,9 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
     methods = {
         "forward": lambda: model.solve(u, theta0, [T]),
         "tangent": lambda: model.tangent(u, theta0, v, T),
-        "adjoint": lambda: model.gradient(u, theta0, objective, [T], method="discrete"),
-        "surrogate": lambda: model.surrogate_gradient(u, theta0, objective, [T]),
-        "surrogate backward": lambda: sensitivity.surrogate_gradient(
+        "adjoint": lambda: model.gradient(u, theta0, objective, [T], adjoint="discrete"),
+        "surrogate": lambda: model.gradient(u, theta0, objective, [T], adjoint="surrogate"),
+        "surrogate backward": lambda: surrogate_adjoint_gradient(
             model.propagator(u, transpose=True), model.partial_generators(u),
             theta0.ravel(), np.array([T]), dtheta),
     }
@@ -120,10 +120,10 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
     sur_mem, sur_mv, sur = measure(methods["surrogate"])
     back_mem, back_mv, back = measure(methods["surrogate backward"])
     start = time.perf_counter()
-    quad = model.gradient(u, theta0, objective, [T], method="quadrature")
+    quad = model.gradient(u, theta0, objective, [T], adjoint="quadrature")
     quad_s = time.perf_counter() - start
     quad_mem, quad_mv, _ = measure(
-        lambda: model.gradient(u, theta0, objective, [T], method="quadrature"))
+        lambda: model.gradient(u, theta0, objective, [T], adjoint="quadrature"))
     rows = [("forward θ(T)", fwd_s, fwd_r, fwd_mv, fwd_mem, float("nan")),
             ("tangent ρ(T)", tan_s, tan_r, tan_mv, tan_mem, 0.0),
             (f"adjoint gradient, discrete, {2 * n * n} params", adj_s, adj_r, adj_mv, adj_mem,
@@ -150,9 +150,9 @@ def run(n: int, repeats: int, rng, cn_max_steps: int) -> list[tuple]:
     rows.append((f"Crank–Nicolson TLM, {steps} steps (LU solves)", cn_s, cn_s / fwd_s, 3 * steps,
                  float("nan"), cn_err))
     print(f"\nR2 at {n}x{n} (n = {n * n}); discrete adjoint: {adj.info.checkpoints} "
-          f"checkpoints, {adj.info.checkpoint_bytes / 2**20:.0f} MiB of states; quadrature "
+          f"checkpoints, {adj.info.nbytes / 2**20:.0f} MiB of states; quadrature "
           f"adjoint: {quad.info.nodes} nodes, estimated relative error "
-          f"{quad.info.relative_error_estimate:.1e}, {quad.info.checkpoint_bytes / 2**20:.0f} "
+          f"{quad.info.relative_error_estimate:.1e}, {quad.info.nbytes / 2**20:.0f} "
           f"MiB of states")
     print("| method | seconds | × forward | products | peak MiB | rel. error of dΦ/du[v] |")
     print("|---|---|---|---|---|---|")
