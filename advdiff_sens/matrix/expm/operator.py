@@ -30,7 +30,7 @@ class ExpmOperator:
     >>> import numpy as np
     >>> op = ExpmOperator(np.array([[-1.0, 1.0], [2.0, -2.0]]))
     >>> op.shifted_norm1, op.stationary_certificate
-    (3.0, 'interval')
+    (2.5, 'interval')
     """
 
     def __init__(self, A) -> None:
