@@ -54,6 +54,8 @@ from advdiff_sens.matrix.expm.pair import COMPLEX_STEP
 from advdiff_sens.matrix.expm.pattern import PatternContraction
 from advdiff_sens.problems.reference_problems import r2_problem
 
+import docs_fragment
+
 BLOCK = 30          # adjoint block length (≈ √terms at 256²): the contraction runs per block
 
 
@@ -314,10 +316,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[256])
     parser.add_argument("--terms", type=int, default=200, help="repetitions per round")
     parser.add_argument("--rounds", type=int, default=7)
+    docs_fragment.add_option(parser, "bench_kernels")
     args = parser.parse_args()
+    recorder = docs_fragment.Recorder(parser, args).start()
     rng = np.random.default_rng(0)
     for n in args.n:
         run(n, args.terms, args.rounds, rng)
+    recorder.finish()
 
 
 if __name__ == "__main__":

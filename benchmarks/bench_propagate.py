@@ -37,6 +37,8 @@ import advdiff_sens as ads
 from advdiff_sens.matrix import DEFAULT_TOL, expm_action, expm_pair_action
 from advdiff_sens.matrix.expm import chebyshev as cheb
 
+import docs_fragment
+
 
 def build_r2(n: int) -> tuple[sp.csr_array, sp.csr_array, np.ndarray]:
     """Generator ``L``, derivative ``J = ∂L/∂u[v]`` and ``θ0`` of R2 on an ``n × n`` grid."""
@@ -159,7 +161,9 @@ def main() -> None:
     parser.add_argument("--tol", type=float, default=DEFAULT_TOL, help="tol of the default backend")
     parser.add_argument("--no-scipy-pair", dest="scipy_pair", action="store_false",
                         help="skip expm_multiply on the 2n augmented system")
+    docs_fragment.add_option(parser, "bench_propagate")
     args = parser.parse_args()
+    recorder = docs_fragment.Recorder(parser, args).start()
     T = 1.0
     L, J, theta0 = build_r2(args.n)
     print(f"R2 {args.n}x{args.n} (n = {L.shape[0]}, nnz(L) = {L.nnz}), T = {T}, "
@@ -216,6 +220,7 @@ def main() -> None:
         floor = floor_products(L, theta0, T, args.tol, x_ref, max(target, 1e-13))
         print(f"floor: {floor} products reach rel.err <= {max(target, 1e-13):.1e} on the "
               f"chosen ellipse (a priori schedule: {rows[1][3]})")
+    recorder.finish()
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ from advdiff_sens.matrix import count_products
 from advdiff_sens.problems.reference_problems import r2_problem
 from advdiff_sens.sensitivity import surrogate_adjoint_gradient
 
+import docs_fragment
+
 
 def timed_rounds(methods: dict, repeats: int) -> tuple[dict, dict]:
     """Run the methods in interleaved rounds (forward, tangent, ..., forward, tangent, ...)
@@ -167,11 +169,14 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also run 512²")
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--cn-max-steps", type=int, default=1024)
+    docs_fragment.add_option(parser, "bench_sensitivity")
     args = parser.parse_args()
+    recorder = docs_fragment.Recorder(parser, args).start()
     sizes = args.n + ([512] if args.large else [])
     rng = np.random.default_rng(0)
     for n in sizes:
         run(n, args.repeats, rng, args.cn_max_steps)
+    recorder.finish()
 
 
 if __name__ == "__main__":

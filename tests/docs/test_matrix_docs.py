@@ -1,16 +1,15 @@
-"""The README's "Matrix level" snippet runs and shows what it claims."""
+"""The matrix-level snippet of the rate-matrix theory page runs and shows what it claims."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from test_readme import DOCS, rst_python_blocks
 
-DOC = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = DOCS / "theory" / "rate_matrices.rst"
 
 
 def snippet() -> str:
-    section = DOC.read_text().split("## Matrix level", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    section = PAGE.read_text().split("Theorem 2.1, corrected\n", 1)[1]
+    return rst_python_blocks(section)[0]
 
 
 def test_snippet_is_short():
@@ -19,7 +18,7 @@ def test_snippet_is_short():
 
 def test_snippet_runs(capsys):
     namespace: dict = {}
-    exec(compile(snippet(), str(DOC), "exec"), namespace)
+    exec(compile(snippet(), str(PAGE), "exec"), namespace)
     assert "rel. error at t=25/e_m" in capsys.readouterr().out
     assert namespace["err"] <= 1e-8
     assert namespace["y"].shape == (30,)
