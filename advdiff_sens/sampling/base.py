@@ -112,9 +112,13 @@ def _chain_meters(progress, label: str, n_chains: int, n_iter: int) -> list:
     """(meter, offset, prefix) per chain. None/"auto" give one meter per chain,
     ``label chain c/n  draw k/n_iter``; a user's meter object is shared, counting the draws of
     all chains, with the chain named in the extra text."""
-    if isinstance(progress, bool) or (isinstance(progress, str) and progress != "auto"):
-        raise ValueError(f"progress must be None, 'auto' or a meter (an object with update() "
-                         f"and close()), got {progress!r}")
+    expected = "progress must be None, 'auto' or a meter (an object with update() and close())"
+    if isinstance(progress, (bool, str)) and progress != "auto":
+        raise ValueError(f"{expected}, got {progress!r}")
+    if not (progress is None or isinstance(progress, str) or (
+            callable(getattr(progress, "update", None))
+            and callable(getattr(progress, "close", None)))):
+        raise TypeError(f"{expected}, got {type(progress).__name__}")
     if progress is None or isinstance(progress, str):
         return [(as_progress(progress, n_iter, f"{label} chain {c + 1}/{n_chains}  draw"), 0, "")
                 for c in range(n_chains)]
@@ -131,6 +135,20 @@ class Sampler(ABC):
         Adaptation iterations discarded per chain.
     target_accept : float
         Mean acceptance probability the warm-up adapts toward, in (0, 1).
+
+    Examples
+    --------
+    A sampler by name (its default options) or as an object draws the same for the same
+    ``rng``:
+
+    >>> import numpy as np
+    >>> from advdiff_sens.sampling import SAMPLERS, PCN
+    >>> SAMPLERS.resolve("pcn", "sampler")
+    PCN(beta=0.2, n_warmup=0, target_accept=0.25)
+    >>> args = (lambda x: -0.5 * float(x @ x), np.ones(2), np.zeros(2), 10)
+    >>> a = SAMPLERS.resolve("pcn", "sampler").sample(*args, rng=1)
+    >>> bool(np.array_equal(a.samples, PCN().sample(*args, rng=1).samples))
+    True
     """
 
     #: Registry name, also :attr:`SamplerResult.sampler`.

@@ -66,7 +66,7 @@ def gradient(x):
     {"step_size": 0.4, "n_leapfrog": 2, "n_warmup": 20, "inverse_mass": np.diag(COV),
      "n_chains": 3, "target_accept": 0.7},
     {"step_size": 3.0, "n_leapfrog": 5, "n_warmup": 10, "max_energy_error": 0.5},
-    {"step_size": 2.0, "n_leapfrog": 8, "in_bounds": lambda x: bool(np.all(np.abs(x) < 4))},
+    {"step_size": 0.5, "n_leapfrog": 8, "in_bounds": lambda x: bool(np.all(np.abs(x) < 3))},
 ], ids=["defaults", "chains", "warmup-mass", "diagonal-mass", "divergences", "bounds"])
 def test_hmc_draws_are_unchanged(before, options):
     options = dict(options)
