@@ -40,7 +40,9 @@ from advdiff_sens.discretisation.schemes import Scheme
 __all__ = ["PHYSICS_CHECKS", "WALL_NORMAL_RTOL", "cell_peclet", "wall_normal_velocity",
            "check_physics"]
 
+#: The names of the checks :func:`check_physics` runs (its ``skip`` takes them).
 PHYSICS_CHECKS = ("cell_peclet", "wall_normal_velocity")
+#: Default relative threshold of the wall check (:func:`check_physics`).
 WALL_NORMAL_RTOL = 1e-12
 _AXIS_NAMES = ("x", "y", "z")
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # advdiff_sens/
@@ -99,6 +101,13 @@ def cell_peclet(grid: Grid, kappa: float, u: np.ndarray) -> float:
     -------
     float
         The cell Péclet number (0 for u = 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.discretisation.grid import Grid
+    >>> cell_peclet(Grid((16,), bc="periodic"), 0.01, np.ones((1, 16)))    # (1/16)/(2·0.01)
+    3.125
     """
     return max(s * h / (2 * kappa) for s, h in zip(_axis_peclet_speeds(grid, u), grid.spacing))
 
@@ -219,6 +228,20 @@ def check_physics(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray, *,
     -------
     set of str
         The checks that warned.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from advdiff_sens.discretisation.grid import Grid
+    >>> from advdiff_sens.discretisation.schemes import Central, Upwind
+    >>> grid, u = Grid((16,), bc="periodic"), np.ones((1, 16))      # cell Péclet 3.125
+    >>> with warnings.catch_warnings(record=True):
+    ...     warnings.simplefilter("always")
+    ...     check_physics(grid, 0.01, Central(), u)
+    {'cell_peclet'}
+    >>> check_physics(grid, 0.01, Upwind(), u)
+    set()
     """
     rtol = check_nonnegative_scalar(rtol, "rtol")
     messages = {}
