@@ -132,8 +132,8 @@ class Scheme(ABC):
     name: ClassVar[str]
     #: True when :math:`c^\pm ≥ 0` for every cell Péclet number: the generator is then a rate
     #: matrix (with Dirichlet walls a sub-generator) and obeys the discrete maximum principle
-    #: whatever the flow. For a scheme that is not, :func:`~advdiff_sens.discretisation.physics.check_physics`
-    #: checks the cell Péclet number.
+    #: whatever the flow. For a scheme that is not,
+    #: :func:`~advdiff_sens.discretisation.physics.check_physics` checks the cell Péclet number.
     monotone: ClassVar[bool]
     #: Order of accuracy for resolved flows.
     order: ClassVar[int]
@@ -183,7 +183,8 @@ SCHEMES: Registry[Scheme] = Registry("advection scheme", Scheme)
 
 @SCHEMES.register("central")
 class Central(Scheme):
-    r"""Second-order central differences: :math:`c^\pm = κ/h ∓ u/2`, :math:`∂_u c^\pm = ∓\tfrac12`.
+    r"""Second-order central differences: :math:`c^\pm = κ/h ∓ u/2`,
+    :math:`∂_u c^\pm = ∓\tfrac12`.
 
     Not monotone: negative off-diagonal weights when the cell Péclet number exceeds 1.
 
