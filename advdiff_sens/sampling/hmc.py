@@ -178,9 +178,9 @@ class HMC(Sampler):
         self.step_size = check_positive_scalar(step_size, "step_size")
         self.n_leapfrog = check_integer(n_leapfrog, "n_leapfrog", minimum=1)
         self.max_energy_error = check_positive_scalar(max_energy_error, "max_energy_error")
-        self._factor = _mass_factor(inverse_mass)
         self.inverse_mass = None if inverse_mass is None else as_real_array(inverse_mass,
                                                                            "inverse_mass")
+        _mass_factor(self.inverse_mass)                      # checks it before any sampling
 
     def __repr__(self) -> str:
         mass = (None if self.inverse_mass is None
@@ -190,12 +190,13 @@ class HMC(Sampler):
                 f"inverse_mass={mass}, max_energy_error={self.max_energy_error})")
 
     def _whitening(self, p: int) -> np.ndarray:
-        if self._factor is None:
+        factor = _mass_factor(self.inverse_mass)
+        if factor is None:
             return np.eye(p)
-        if self._factor.shape != (p, p):
+        if factor.shape != (p, p):
             raise ValueError(f"inverse_mass must have shape ({p},) or ({p}, {p}) for x0 of "
                              f"{p} parameters, got {self.inverse_mass.shape}")
-        return self._factor
+        return factor
 
     def sample(self, log_density: LogDensity, gradient: Gradient, x0, n_draws: int, *,
                n_chains: int = 1, rng=None, in_bounds: Bounds | None = None, progress=None,
