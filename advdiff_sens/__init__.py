@@ -6,8 +6,10 @@ matrix exponential) by tangent, adjoint and surrogate methods.
 """
 
 from advdiff_sens.discretisation.grid import Grid
+from advdiff_sens.discretisation.schemes import Central, Upwind, ExponentialFitting
 from advdiff_sens.inference.estimate import VelocityEstimate, estimate_velocity
 from advdiff_sens.model import AdvectionDiffusion
 
-__all__ = ["Grid", "AdvectionDiffusion", "estimate_velocity", "VelocityEstimate"]
+__all__ = ["Grid", "AdvectionDiffusion", "estimate_velocity", "VelocityEstimate", "Central",
+           "Upwind", "ExponentialFitting"]
 __version__ = "0.1.0"

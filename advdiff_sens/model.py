@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from advdiff_sens.discretisation import operators
+from advdiff_sens.discretisation import operators, physics
+from advdiff_sens.discretisation.schemes import SCHEMES, Scheme
 from advdiff_sens.discretisation.grid import Grid
 from advdiff_sens.matrix import Backend, PropagationPlan, Propagator, as_backend
 from advdiff_sens.sensitivity import (
@@ -39,8 +40,10 @@ class AdvectionDiffusion:
         The spatial grid (its ``bc`` fixes the boundary rows of the generator).
     kappa : float
         Diffusivity κ > 0.
-    scheme : {"central", "upwind", "exponential"}
-        Discretisation of the advection term (see :mod:`advdiff_sens.discretisation.operators`).
+    scheme : Scheme or {"central", "upwind", "exponential"}
+        Discretisation of the advection term: :class:`~advdiff_sens.Central`,
+        :class:`~advdiff_sens.Upwind` or :class:`~advdiff_sens.ExponentialFitting`, or its name
+        (see :mod:`advdiff_sens.discretisation.schemes`).
     backend : Backend or {"auto", "chebyshev", "scipy"}
         Propagator backend for ``exp(tL)``: :class:`~advdiff_sens.matrix.AutoBackend`
         (default), :class:`~advdiff_sens.matrix.ChebyshevBackend`,
@@ -67,16 +70,14 @@ class AdvectionDiffusion:
     >>> theta = model.solve(u, np.sin(2 * np.pi * grid.coords[0]), 0.5)
     """
 
-    def __init__(self, grid: Grid, kappa: float, scheme: str = "central", *,
+    def __init__(self, grid: Grid, kappa: float, scheme: Scheme | str = "central", *,
                  backend: str | Backend = "auto", max_products: int | None = None,
                  progress="auto") -> None:
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be an advdiff_sens.Grid, got {type(grid).__name__}")
-        if scheme not in operators.SCHEMES:
-            raise ValueError(f"scheme must be one of {operators.SCHEMES}, got {scheme!r}")
         self._grid = grid
         self._kappa = check_positive_scalar(kappa, "kappa")
-        self._scheme = scheme
+        self._scheme = SCHEMES.resolve(scheme, "scheme")
         self._backend = as_backend(backend)
         self._propagator_options = {"max_products": max_products, "progress": progress}
         Propagator(sp.csr_array((1, 1)), **self._propagator_options)   # validates them
@@ -97,7 +98,7 @@ class AdvectionDiffusion:
         return self._kappa
 
     @property
-    def scheme(self) -> str:
+    def scheme(self) -> Scheme:
         return self._scheme
 
     @property
@@ -117,19 +118,19 @@ class AdvectionDiffusion:
         Warns
         -----
         PhysicsWarning
-            Once per model and kind (:data:`advdiff_sens.discretisation.operators.PHYSICS_CHECKS`), however
+            Once per model and kind (:data:`advdiff_sens.discretisation.physics.PHYSICS_CHECKS`), however
             many velocities an optimiser or sampler assembles: a cell Péclet number
             :math:`\\max_a |u_a|h_a/(2κ) > 1` with the central scheme (negative off-diagonal
             weights, no maximum principle: θ can oscillate and overshoot), or a normal velocity
             :math:`\\mathbf u·\\mathbf n ≠ 0` on a no-flux (Neumann) wall (scalar leaves and
-            enters through it). See :func:`advdiff_sens.discretisation.operators.check_physics`.
+            enters through it). See :func:`advdiff_sens.discretisation.physics.check_physics`.
         """
         u = self.grid.check_velocity(u, "u")
         if self._cached_u is not None and np.array_equal(u, self._cached_u):
             return self._cached_generator
         L = operators.assemble_generator(self.grid, self.kappa, self.scheme, u, self._mats)
-        self._physics_warned |= operators.check_physics(self.grid, self.kappa, self.scheme, u,
-                                                        skip=self._physics_warned)
+        self._physics_warned |= physics.check_physics(self.grid, self.kappa, self.scheme, u,
+                                                      skip=self._physics_warned)
         self._cached_u, self._cached_generator = u.copy(), L
         self._cached_propagators = {}
         self._cached_partials = None

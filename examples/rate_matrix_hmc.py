@@ -55,7 +55,7 @@ import scipy.linalg as sla  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
 from advdiff_sens import matrix as am  # noqa: E402
-from advdiff_sens.sampling.samplers import hmc  # noqa: E402
+from advdiff_sens.sampling import HMC  # noqa: E402
 from advdiff_sens.sensitivity.verification import finite_difference_check  # noqa: E402
 
 QUICK = os.environ.get("ADVDIFF_SENS_QUICK") == "1"
@@ -153,9 +153,9 @@ COVARIANCE = np.linalg.inv(0.5 * (H + H.T))
 LAPLACE_FACTOR = np.linalg.cholesky(COVARIANCE)
 STARTS = ETA_MAP + 2.0 * rng.standard_normal((N_CHAINS, ETA_MAP.size)) @ LAPLACE_FACTOR.T
 
-RESULTS = {name: hmc(log_density, lambda e, a=adj: gradient(e, a), STARTS, N_SAMPLES,
-                     step_size=0.2, n_steps=N_STEPS, inverse_mass=COVARIANCE,
-                     n_warmup=N_WARMUP, n_chains=N_CHAINS, rng=SEED)
+SAMPLER = HMC(step_size=0.2, n_leapfrog=N_STEPS, inverse_mass=COVARIANCE, n_warmup=N_WARMUP)
+RESULTS = {name: SAMPLER.sample(log_density, lambda e, a=adj: gradient(e, a), STARTS, N_SAMPLES,
+                                n_chains=N_CHAINS, rng=SEED)
            for name, adj in ADJOINTS.items()}
 REFERENCE = RESULTS["exact (expm_frechet)"]
 

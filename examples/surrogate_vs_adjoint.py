@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from advdiff_sens.inference.estimate import VelocityPosterior, estimate_velocity
-from advdiff_sens.sampling.samplers import hmc
+from advdiff_sens.sampling import HMC
 from advdiff_sens.problems.twin import make_twin
 
 QUICK = os.environ.get("ADVDIFF_SENS_QUICK") == "1"
@@ -99,9 +99,9 @@ def hmc_comparison() -> tuple[list[dict], object]:
     post = est.posterior
     rows, results = [], {}
     for name in ("tangent", "surrogate"):
-        res = hmc(post.log_density, lambda c, m=name: -post.value_and_gradient(c, m)[1],
-                  est.coefficients, HMC_DRAWS, step_size=0.6, n_steps=3,
-                  inverse_mass=est.covariance, n_chains=2, rng=SEED)
+        res = HMC(step_size=0.6, n_leapfrog=3, inverse_mass=est.covariance).sample(
+            post.log_density, lambda c, m=name: -post.value_and_gradient(c, m)[1],
+            est.coefficients, HMC_DRAWS, n_chains=2, rng=SEED)
         results[name] = res
         rows.append({"gradient": "exact (tangent)" if name == "tangent" else "surrogate (1.6)",
                      "acceptance": float(res.accept_rate.mean()), "ess": float(res.ess().min()),

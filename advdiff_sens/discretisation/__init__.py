@@ -1,17 +1,21 @@
-"""Finite-difference discretisation: grids, advection schemes, operators and observation operators."""
+"""Finite-difference discretisation: grids, advection schemes, operators, physics checks and observation operators."""
 
 from advdiff_sens.discretisation.grid import Grid, BOUNDARY_CONDITIONS, MIN_NODES
+from advdiff_sens.discretisation.schemes import (
+    Scheme, Central, Upwind, ExponentialFitting, SCHEMES, bernoulli, bernoulli_derivative
+)
 from advdiff_sens.discretisation.operators import (
-    SCHEMES, axis_matrix, difference_matrices, bernoulli, bernoulli_derivative,
-    flux_coefficients, flux_coefficient_derivatives, assemble_generator, partial_generators,
+    axis_matrix, difference_matrices, assemble_generator, partial_generators
+)
+from advdiff_sens.discretisation.physics import (
     PHYSICS_CHECKS, WALL_NORMAL_RTOL, cell_peclet, wall_normal_velocity, check_physics
 )
 from advdiff_sens.discretisation.observations import observation_operator, LeastSquaresObjective
 
 __all__ = [
-    "Grid", "BOUNDARY_CONDITIONS", "MIN_NODES", "SCHEMES", "axis_matrix",
-    "difference_matrices", "bernoulli", "bernoulli_derivative", "flux_coefficients",
-    "flux_coefficient_derivatives", "assemble_generator", "partial_generators",
+    "Grid", "BOUNDARY_CONDITIONS", "MIN_NODES", "Scheme", "Central", "Upwind",
+    "ExponentialFitting", "SCHEMES", "bernoulli", "bernoulli_derivative", "axis_matrix",
+    "difference_matrices", "assemble_generator", "partial_generators",
     "PHYSICS_CHECKS", "WALL_NORMAL_RTOL", "cell_peclet", "wall_normal_velocity",
     "check_physics", "observation_operator", "LeastSquaresObjective"
 ]

@@ -1,11 +1,16 @@
-"""MCMC samplers (HMC, pCN) and their convergence diagnostics."""
+"""MCMC samplers as objects (:class:`HMC`, :class:`PCN`, by name through :data:`SAMPLERS`),
+the result they return and its convergence diagnostics."""
 
-from advdiff_sens.sampling.samplers import (
-    SamplerResult, SamplerDiagnostics, hmc, pcn, effective_sample_size, split_rhat,
-    autocorrelation, Progress, MAX_RHAT, MIN_ESS
+from advdiff_sens.sampling.base import SAMPLERS, Sampler, Draw
+from advdiff_sens.sampling.hmc import HMC
+from advdiff_sens.sampling.pcn import PCN
+from advdiff_sens.sampling.result import SamplerResult, ChainResult
+from advdiff_sens.sampling.diagnostics import (
+    SamplerDiagnostics, effective_sample_size, split_rhat, autocorrelation, MAX_RHAT, MIN_ESS
 )
 
 __all__ = [
-    "SamplerResult", "SamplerDiagnostics", "hmc", "pcn", "effective_sample_size",
-    "split_rhat", "autocorrelation", "Progress", "MAX_RHAT", "MIN_ESS"
+    "SAMPLERS", "Sampler", "Draw", "HMC", "PCN", "SamplerResult", "ChainResult",
+    "SamplerDiagnostics", "effective_sample_size", "split_rhat", "autocorrelation",
+    "MAX_RHAT", "MIN_ESS"
 ]

@@ -8,7 +8,7 @@ import pytest
 
 import advdiff_sens as ads
 from advdiff_sens.exceptions import PhysicsWarning
-from advdiff_sens.discretisation.operators import (
+from advdiff_sens.discretisation.physics import (
     PHYSICS_CHECKS,
     cell_peclet,
     check_physics,
@@ -193,7 +193,7 @@ def test_wall_threshold_is_relative():
         u = uniform(grid, 1e6)
         u[0, [0, -1]] = scale * 1e6
         assert wall_normal_velocity(grid, u) == pytest.approx(scale * 1e6, rel=1e-14)
-        found = physics_warnings(lambda u=u: check_physics(grid, 1e8, "central", u))
+        found = physics_warnings(lambda u=u: check_physics(grid, 1e8, ads.Central(), u))
         assert len(found) == int(warns)
 
 
@@ -233,9 +233,9 @@ def test_check_physics_skips_and_reports_kinds():
     found = []
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        found.append(check_physics(grid, 1e-3, "central", u))
-        found.append(check_physics(grid, 1e-3, "central", u, skip={"cell_peclet"}))
-        found.append(check_physics(grid, 1e-3, "central", u, skip=PHYSICS_CHECKS))
+        found.append(check_physics(grid, 1e-3, ads.Central(), u))
+        found.append(check_physics(grid, 1e-3, ads.Central(), u, skip={"cell_peclet"}))
+        found.append(check_physics(grid, 1e-3, ads.Central(), u, skip=PHYSICS_CHECKS))
     assert found == [set(PHYSICS_CHECKS), {"wall_normal_velocity"}, set()]
     assert len(record) == 3
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import advdiff_sens as ads
 from advdiff_sens.exceptions import AccuracyWarning, PhysicsWarning, WorkLimitExceeded
 from advdiff_sens.matrix import DEFAULT_TOL
-from advdiff_sens.discretisation.operators import cell_peclet
+from advdiff_sens.discretisation.physics import cell_peclet
 from advdiff_sens.problems.reference_problems import cellular_flow, gaussian_blob
 
 TOL = DEFAULT_TOL
