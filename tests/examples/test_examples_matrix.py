@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from example_loader import load_example
 
+from advdiff_sens import matrix as am
+
 EPS = np.finfo(float).eps
 
 
@@ -48,3 +50,38 @@ def test_theorem_2_1_printed_versions(theorem, direction):
     # (1.6) has none of the constant terms: its error grows with t.
     first = theorem.relative_errors(direction, "first order (1.6)")
     assert first[-1] > first[0]
+
+
+@pytest.fixture(scope="module")
+def high_dimensional():
+    example = load_example("high_dimensional")
+    return example, example.main(quick=True)
+
+
+def test_high_dimensional_bounds_of_section_3_hold(high_dimensional):
+    _, result = high_dimensional
+    for table in result.results.values():
+        assert np.all(table["norm_QpJ"] <= table["bound_3_1"])   # (3.1)
+        assert np.all(table["norm_QpJ"] <= table["bound_3_2"])   # (3.2)
+        assert np.all(table["sigma_m"] <= table["sigma_M"])
+        assert np.all(table["e_m"] <= table["e_M"])
+
+
+def test_high_dimensional_pseudo_inverse_route(high_dimensional):
+    example, result = high_dimensional
+    # Both routes are backward stable: they differ by O(d eps cond(Q)) on range(Q^T).
+    sigma_m, sigma_M = am.singular_value_extremes(
+        am.random_rate_matrix(40, example.CHECK_SEED))
+    assert result.pinv_check <= 40 * EPS * sigma_M / sigma_m
+
+
+def test_high_dimensional_spectral_gap_grows_linearly_for_dense_rates(high_dimensional):
+    _, result = high_dimensional
+    # Dense iid rates with mean mu and sd s: Q = -d mu I + fluctuations of spectral radius
+    # about s sqrt(d) (circular law), so e_m = d mu - O(sqrt d): the log–log slope is
+    # 1 + (s/mu) / (2 sqrt(d) - 2 s/mu) + ... from above: at most 1.15 (Exp(1), d = 20);
+    # the band's upper end leaves room for the fluctuations of a mean over two seeds.
+    for ensemble in ("exponential", "uniform"):
+        assert 1.0 <= result.exponents[ensemble]["e_m"] <= 1.2
+    # The sparse graph has mean degree 2 log d: its gap grows far slower.
+    assert result.exponents["sparse"]["e_m"] < 0.5 * result.exponents["exponential"]["e_m"]
