@@ -85,3 +85,37 @@ def test_high_dimensional_spectral_gap_grows_linearly_for_dense_rates(high_dimen
         assert 1.0 <= result.exponents[ensemble]["e_m"] <= 1.2
     # The sparse graph has mean degree 2 log d: its gap grows far slower.
     assert result.exponents["sparse"]["e_m"] < 0.5 * result.exponents["exponential"]["e_m"]
+
+
+@pytest.fixture(scope="module")
+def quantum():
+    example = load_example("quantum_toy")
+    return example, example.main(quick=True)
+
+
+def test_quantum_toy_gradient_check(quantum):
+    example, result = quantum
+    # Central difference with step h: truncation O(h²) relative, rounding about tol/h with
+    # the propagator's relative tolerance tol on the states.
+    h = example.FD_STEP
+    assert result.gradient_check <= h**2 + 2 * am.DEFAULT_TOL / h
+
+
+def test_quantum_toy_exact_fit_reaches_the_noise(quantum):
+    example, result = quantum
+    n = result.data.size
+    exact = result.fits[result.best][0]
+    # At the truth 2Φ/σ² ~ χ²_n; the minimum is below it: at most mean + 4 sd.
+    assert 2 * exact.fun / example.NOISE_STD**2 <= n + 4 * np.sqrt(2 * n)
+    # The surrogate gradient (1.6) does not lead BFGS to the noise level: e^{tA} is unitary
+    # and nothing damps the commutator terms it drops.
+    assert result.surrogate_fit[0].fun > 100 * result.noise_floor
+    assert result.parameter_error(result.surrogate_fit[0].x) > 100 * result.parameter_error(
+        exact.x)
+
+
+def test_quantum_toy_surrogate_is_exact_only_as_t_goes_to_zero(quantum):
+    _, result = quantum
+    # ∇_J e^{tA}x - t e^{tA}Jx = ∫_0^t e^{(t-s)A}[J, e^{sA}]x ds = O(t²) against O(t).
+    assert result.surrogate_error[0] < result.surrogate_error[-1]
+    assert result.gradient_cosine < 1
