@@ -101,3 +101,66 @@ def test_sensitivity_map_first_order_surrogate(sensitivity_map):
     # At T = 1 the cellular flow has turned the blob: the surrogate is off by more than 100 %.
     assert directional.relative_error > 1
     assert np.linalg.norm(result.study.surrogate_error) > np.linalg.norm(result.study.rho)
+
+
+@pytest.fixture(scope="module")
+def surrogate_vs_adjoint():
+    return load_example("surrogate_vs_adjoint").main(quick=True)
+
+
+@pytest.mark.slow   # ~15 s alone, 35 s on the loaded 2-core machine
+def test_surrogate_vs_adjoint_error_grows_with_window_and_flow(surrogate_vs_adjoint):
+    result = surrogate_vs_adjoint
+    # (1.6) is exact as T -> 0 (its error is O(T ||u||)), and worsens with the flow strength.
+    for rows in (result.window_rows, result.strength_rows):
+        errors = [r["error"] for r in rows]
+        assert np.all(np.diff(errors) > 0)
+        assert all(-1 <= r["cosine"] <= 1 for r in rows)
+
+
+@pytest.mark.slow
+def test_surrogate_vs_adjoint_map_reaches_the_noise(surrogate_vs_adjoint):
+    result = surrogate_vs_adjoint
+    twin = result.twin
+    n, p = twin.data.size, twin.basis.n_params
+    rows = {r["gradient"]: r for r in result.map_rows}
+    # At the MAP 2Φ ~ χ²_{n-p}: within 4 standard deviations of its mean.
+    for name in ("tangent", "Gauss-Newton (tangent Jacobian), default"):
+        assert abs(2 * rows[name]["misfit"] - (n - p)) <= 4 * np.sqrt(2 * (n - p))
+    assert rows["surrogate"]["misfit"] > 10 * rows["tangent"]["misfit"]
+
+
+@pytest.mark.slow
+def test_surrogate_vs_adjoint_hmc_targets_the_same_posterior(surrogate_vs_adjoint):
+    exact, surrogate = surrogate_vs_adjoint.hmc_rows
+    # Same leapfrog and the exact Metropolis test: the poorer gradient only lowers the
+    # acceptance; the means agree within 4 combined Monte Carlo standard errors.
+    assert exact["acceptance"] > surrogate["acceptance"]
+    assert surrogate["z"] <= 4
+
+
+@pytest.fixture(scope="module")
+def rate_matrix_hmc():
+    return load_example("rate_matrix_hmc").main(quick=True)
+
+
+@pytest.mark.slow   # ~12 s alone, 35 s on the loaded 2-core machine
+def test_rate_matrix_hmc_gradient_and_map(rate_matrix_hmc):
+    result = rate_matrix_hmc
+    # Central difference with step 1e-5: truncation ~1e-10, rounding ~1e-16·|log π|/1e-5.
+    assert result.gradient_check <= 1e-6
+    # The Laplace covariance is the inverse Hessian at a maximum: symmetric positive definite.
+    np.testing.assert_allclose(result.covariance, result.covariance.T, rtol=1e-8)
+    assert np.all(np.linalg.eigvalsh(result.covariance) > 0)
+    eta_true = np.log(result.q_true[~np.eye(result.settings.d, dtype=bool)])
+    np.testing.assert_allclose(result.posterior.rate_matrix(eta_true), result.q_true,
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_rate_matrix_hmc_poor_gradients_force_small_steps(rate_matrix_hmc):
+    steps = {name: res.step_size.mean() for name, res in rate_matrix_hmc.results.items()}
+    exact = steps.pop("exact (expm_frechet)")
+    assert all(step < exact for step in steps.values())
+    for res in rate_matrix_hmc.results.values():
+        assert np.all(np.isfinite(res.log_density))
