@@ -226,7 +226,7 @@ class RateMatrixHMCResult:
         return float(np.max(np.abs(res.mean - ref.mean) / np.hypot(res.mcse(), ref.mcse())))
 
     def table(self) -> str:
-        """Markdown table of step, acceptance, ESS, time, R-hat and deviation from the exact mean."""
+        """Markdown table: step, acceptance, ESS, time, R-hat, deviation from the exact mean."""
         s = self.settings
         lines = [f"Rate matrix d = {s.d} ({s.d * (s.d - 1)} log-rates), lags "
                  f"{self.posterior.lags.tolist()}, {N_OBS} transitions per start state and lag, "

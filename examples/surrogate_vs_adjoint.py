@@ -96,7 +96,7 @@ def gradient_error(twin: TwinExperiment, window: float, n_times: int, noise_seed
 
 
 def map_comparison(twin: TwinExperiment) -> list[dict]:
-    """L-BFGS + continuation with the exact (tangent) and the surrogate gradient, and the default."""
+    """L-BFGS + continuation with the exact (tangent) and the surrogate gradient; the default."""
     rows = []
     truth = np.linalg.norm(twin.true_velocity)
     for gradient in ("tangent", "surrogate"):
@@ -189,7 +189,8 @@ class SurrogateVsAdjointResult:
         out += [f"| {x:g} | {r['error']:.3g} | {r['cosine']:.3f} |"
                 for x, r in zip(s.strengths, self.strength_rows)]
         out += ["", "MAP (continuation 3, 6, 10, all times; L-BFGS tol 1e-9):", "",
-                "| gradient | iterations | evaluations | seconds | misfit Φ | velocity rel. error |",
+                "| gradient | iterations | evaluations | seconds | misfit Φ "
+                "| velocity rel. error |",
                 "|---|---|---|---|---|---|"]
         out += [f"| {r['gradient']} | {r['iterations']} | {r['evaluations']} | "
                 f"{r['seconds']:.1f} | {r['misfit']:.1f} | {r['error']:.3g} |"
