@@ -10,32 +10,82 @@ problem R4 —, iid U(0,1) rates, and a sparse random graph with edge probabilit
   note: sqrt(d-1)/e_m ||M||_F ||M^-1||_F ||J||_F (3.1) and ||J||_2/sigma_m (3.2),
 
 then fit power laws q ~ d^p (least squares in log-log on the seed means, over d >= 50;
-d >= 20 in quick mode) and print the exponents.
+d >= 20 with ``quick``) and report the exponents.
 
 Q^+ e_a is computed without an SVD from any generalized inverse G (here the group inverse
 through a bordered LU): Q^+ = P_row G P_col with P_row = I - 1 1^T/d the projector onto
 range(Q^T) and P_col = I - pi pi^T/|pi|^2 the projector onto range(Q); since
 I - QQ^+ = pi pi^T/|pi|^2, ||Q^+ e_a e_b^T (I - QQ^+)||_F = |pi_b| ||Q^+ e_a|| / |pi|.
 
-Run:  python examples/high_dimensional.py   (full size: d up to 2000, ~9 minutes on 2 cores;
-      ADVDIFF_SENS_QUICK=1 for d up to 80)
+Run:  python examples/high_dimensional.py [--quick] [--outdir DIR]
+      (full size: d up to 2000, ~9 minutes on 2 cores; --quick: d up to 80)
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from advdiff_sens import matrix as am
 
-QUICK = os.environ.get("ADVDIFF_SENS_QUICK") == "1"
-DIMENSIONS = [10, 20, 40, 80] if QUICK else [10, 20, 50, 100, 200, 500, 1000, 2000]
-SEEDS = [0, 1] if QUICK else [0, 1, 2]
-FIT_FROM = 20 if QUICK else 50
 QUANTITIES = ("e_m", "e_M", "sigma_m", "sigma_M", "cond_F", "norm_QpJ", "bound_3_1",
               "bound_3_2")
+#: Seeds of the gallery figure and the README numbers (``main(rng=None)``): one per
+#: matrix sample, and the seed of the d = 40 matrix of the pseudo-inverse check.
+GALLERY_SEEDS = (0, 1, 2)
+CHECK_SEED = 99
+
+
+@dataclass(frozen=True)
+class HighDimensionalResult:
+    """Section-3 quantities of random rate matrices against d.
+
+    Attributes
+    ----------
+    dimensions : tuple of int
+        The sizes d.
+    seeds : tuple of int
+        The seed of each matrix sample (the same seeds for every d and ensemble).
+    fit_from : int
+        Power laws are fitted on d >= fit_from.
+    results : dict of str to dict of str to ndarray
+        ``results[ensemble][quantity]``, shape ``(len(dimensions), len(seeds))``.
+    exponents : dict of str to dict of str to float
+        Fitted p in quantity ~ d^p (least squares on the seed means in log–log).
+    pinv_check : float
+        Relative difference of the LU route to Q^+ e_1 from ``numpy.linalg.pinv`` (d = 40).
+    """
+
+    dimensions: tuple[int, ...]
+    seeds: tuple[int, ...]
+    fit_from: int
+    results: dict[str, dict[str, np.ndarray]]
+    exponents: dict[str, dict[str, float]]
+    pinv_check: float
+
+    def summary(self) -> str:
+        """The exponents and the values at the largest d as text."""
+        lines = [f"d = {list(self.dimensions)}, seeds = {list(self.seeds)}; fitted exponents p "
+                 f"in q ~ d^p (d >= {self.fit_from}, seed means)",
+                 f"LU route to Q^+ e_a vs numpy pinv: relative difference {self.pinv_check:.1e}",
+                 f"{'ensemble':12s}" + "".join(f"{q:>11s}" for q in QUANTITIES)]
+        for ens, exps in self.exponents.items():
+            lines.append(f"{ens:12s}" + "".join(f"{exps[q]:11.3f}" for q in QUANTITIES))
+        lines.append(f"values at d = {self.dimensions[-1]} (seed means):")
+        for ens, table in self.results.items():
+            lines.append(f"{ens:12s}"
+                         + "".join(f"{table[q][-1].mean():11.3g}" for q in QUANTITIES))
+        return "\n".join(lines)
+
+
+def sizes(quick: bool = False) -> tuple[tuple[int, ...], int, int]:
+    """(dimensions, number of seeds, smallest d of the fit)."""
+    if quick:
+        return (10, 20, 40, 80), 2, 20
+    return (10, 20, 50, 100, 200, 500, 1000, 2000), 3, 50
 
 
 def pseudo_inverse_column(Q: np.ndarray, a: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,54 +114,66 @@ def measure(Q) -> dict[str, float]:
             "bound_3_2": 1.0 / sigma_m}
 
 
-def study() -> dict[str, dict[str, np.ndarray]]:
-    """results[ensemble][quantity] has shape (len(DIMENSIONS), len(SEEDS))."""
+def study(dimensions, seeds) -> dict[str, dict[str, np.ndarray]]:
+    """results[ensemble][quantity] has shape (len(dimensions), len(seeds))."""
     results = {}
     for ensemble in am.ENSEMBLES:
-        table = {q: np.empty((len(DIMENSIONS), len(SEEDS))) for q in QUANTITIES}
-        for i, d in enumerate(DIMENSIONS):
-            for j, seed in enumerate(SEEDS):
+        table = {q: np.empty((len(dimensions), len(seeds))) for q in QUANTITIES}
+        for i, d in enumerate(dimensions):
+            for j, seed in enumerate(seeds):
                 for q, value in measure(am.random_rate_matrix(d, seed, ensemble)).items():
                     table[q][i, j] = value
         results[ensemble] = table
     return results
 
 
-def fit_exponents(results) -> dict[str, dict[str, float]]:
-    """Least-squares slope of log(mean over seeds) against log d, for d >= FIT_FROM."""
-    dims = np.array(DIMENSIONS, dtype=float)
-    use = dims >= FIT_FROM
+def fit_exponents(results, dimensions, fit_from: int) -> dict[str, dict[str, float]]:
+    """Least-squares slope of log(mean over seeds) against log d, for d >= fit_from."""
+    dims = np.array(dimensions, dtype=float)
+    use = dims >= fit_from
     return {ens: {q: float(np.polyfit(np.log(dims[use]), np.log(v.mean(axis=1)[use]), 1)[0])
                   for q, v in table.items()} for ens, table in results.items()}
 
 
-def check_pseudo_inverse_identity() -> float:
+def check_pseudo_inverse_identity(seed) -> float:
     """Relative difference of the LU route to Q^+ e_a from numpy.linalg.pinv (d = 40)."""
-    Q = am.random_rate_matrix(40, 99)
+    Q = am.random_rate_matrix(40, seed)
     column, _ = pseudo_inverse_column(Q, 0)
     reference = am.moore_penrose(Q)[:, 0]
     return float(np.linalg.norm(column - reference) / np.linalg.norm(reference))
 
 
-RESULTS = study()
-EXPONENTS = fit_exponents(RESULTS)
-PINV_CHECK = check_pseudo_inverse_identity()
+def main(quick: bool = False, rng=None) -> HighDimensionalResult:
+    """The Section-3 study (module docstring).
+
+    Parameters
+    ----------
+    quick : bool
+        d = 10 … 80 and two seeds (fit from d = 20) instead of d = 10 … 2000, three seeds
+        (fit from d = 50).
+    rng : None, int or numpy.random.Generator
+        None uses the seeds of the gallery figure (``GALLERY_SEEDS``, ``CHECK_SEED``);
+        otherwise the seeds of the matrix samples and of the check are drawn from
+        ``numpy.random.default_rng(rng)``.
+
+    Returns
+    -------
+    HighDimensionalResult
+    """
+    dimensions, n_seeds, fit_from = sizes(quick)
+    if rng is None:
+        seeds, check_seed = GALLERY_SEEDS[:n_seeds], CHECK_SEED
+    else:
+        *seeds, check_seed = np.random.default_rng(rng).integers(2**32, size=n_seeds + 1)
+        seeds = tuple(int(s) for s in seeds)
+    results = study(dimensions, seeds)
+    return HighDimensionalResult(dimensions, seeds, fit_from, results,
+                                 fit_exponents(results, dimensions, fit_from),
+                                 check_pseudo_inverse_identity(int(check_seed)))
 
 
-def summary() -> str:
-    lines = [f"d = {DIMENSIONS}, seeds = {SEEDS}; fitted exponents p in q ~ d^p "
-             f"(d >= {FIT_FROM}, seed means)",
-             f"LU route to Q^+ e_a vs numpy pinv: relative difference {PINV_CHECK:.1e}",
-             f"{'ensemble':12s}" + "".join(f"{q:>11s}" for q in QUANTITIES)]
-    for ens, exps in EXPONENTS.items():
-        lines.append(f"{ens:12s}" + "".join(f"{exps[q]:11.3f}" for q in QUANTITIES))
-    lines.append(f"values at d = {DIMENSIONS[-1]} (seed means):")
-    for ens, table in RESULTS.items():
-        lines.append(f"{ens:12s}" + "".join(f"{table[q][-1].mean():11.3g}" for q in QUANTITIES))
-    return "\n".join(lines)
-
-
-def plot(figdir: Path) -> Path:
+def plot(result: HighDimensionalResult, path: Path) -> Path:
+    """The six quantities against d with their fitted powers, saved to ``path``."""
     import matplotlib.pyplot as plt
 
     from advdiff_sens.plotting import save_figure
@@ -123,25 +185,35 @@ def plot(figdir: Path) -> Path:
               "bound_3_2": r"its 2-norm bound $\|J\|_2 / \sigma_m$",
               "cond_F": r"eigenvector condition $\|M\|_F \|M^{-1}\|_F$"}
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), layout="constrained")
-    dims = np.array(DIMENSIONS)
+    dims = np.array(result.dimensions)
+    n_seeds = len(result.seeds)
     for ax, (q, title) in zip(axes.ravel(), titles.items()):
-        for ens, table in RESULTS.items():
+        for ens, table in result.results.items():
             mean = table[q].mean(axis=1)
-            line, = ax.loglog(dims, mean, "o-", label=f"{ens}: ∝ d^{EXPONENTS[ens][q]:.2f}")
-            ax.loglog(np.repeat(dims, len(SEEDS)), table[q].ravel(), ".",
+            line, = ax.loglog(dims, mean, "o-",
+                              label=f"{ens}: ∝ d^{result.exponents[ens][q]:.2f}")
+            ax.loglog(np.repeat(dims, n_seeds), table[q].ravel(), ".",
                       color=line.get_color(), alpha=0.4)
         ax.set_xticks(dims, [str(d) for d in dims], minor=False)
         ax.set_xticks([], minor=True)
         ax.set(title=title, xlabel="d")
         ax.legend(fontsize=8, title="ensemble: fitted power", title_fontsize=8)
-    fig.suptitle(f"Random rate matrices ({len(SEEDS)} seeds: dots, line = seed mean, power "
-                 f"fitted for d ≥ {FIT_FROM}); J = e_1 e_2^T")
-    return save_figure(fig, figdir / "high_dimensional.png")
+    fig.suptitle(f"Random rate matrices ({n_seeds} seeds: dots, line = seed mean, power "
+                 f"fitted for d ≥ {result.fit_from}); J = e_1 e_2^T")
+    return save_figure(fig, path)
+
+
+def default_outdir() -> Path:
+    """``docs/gallery`` of the checkout this script lives in."""
+    return Path(__file__).resolve().parents[1] / "docs" / "gallery"
 
 
 if __name__ == "__main__":
-    from advdiff_sens.plotting import figure_directory
-
-    figdir = figure_directory()
-    print(summary())
-    print(f"saved {plot(figdir)}")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (as in the tests)")
+    parser.add_argument("--outdir", type=Path, default=default_outdir(),
+                        help="where to save the figure (default: docs/gallery of the checkout)")
+    args = parser.parse_args()
+    result = main(quick=args.quick)
+    print(result.summary())
+    print(f"saved {plot(result, args.outdir / 'high_dimensional.png')}")

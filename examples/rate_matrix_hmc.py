@@ -39,12 +39,20 @@ The last column compares posterior means in units of the combined Monte Carlo st
 error; it means something only for a sampler whose R-hat is close to 1 (for a chain that has
 not mixed, the ESS and hence the MCSE are themselves unreliable).
 
-Run:  python examples/rate_matrix_hmc.py     (ADVDIFF_SENS_QUICK=1 for a smaller run)
+Sizes: d = 5, 4 chains x 1000 draws after 250 warm-up iterations, 20 leapfrog steps;
+``quick``: d = 3, 2 chains x 150 draws after 50, 6 steps (too short to mix: the quick run
+checks the machinery, not the posterior).
+
+Run:  python examples/rate_matrix_hmc.py [--quick] [--outdir DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 # 3x3 to 5x5 dense exponentials: multithreaded BLAS only adds overhead (measured 16x slower
 # on a shared 2-core machine), so default to one thread unless the user chose otherwise.
@@ -55,150 +63,270 @@ import scipy.linalg as sla  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
 from advdiff_sens import matrix as am  # noqa: E402
-from advdiff_sens.sampling import HMC  # noqa: E402
-from advdiff_sens.sensitivity.verification import finite_difference_check  # noqa: E402
+from advdiff_sens.sampling import HMC, SamplerResult  # noqa: E402
+from advdiff_sens.sensitivity import finite_difference_check  # noqa: E402
 
-QUICK = os.environ.get("ADVDIFF_SENS_QUICK") == "1"
-D = 3 if QUICK else 5
 LAGS = np.array([0.5, 1.0, 2.0])
 N_OBS = 1000
-N_SAMPLES = 150 if QUICK else 1000
-N_CHAINS = 2 if QUICK else 4
-N_WARMUP = 50 if QUICK else 250
-N_STEPS = 6 if QUICK else 20
-SEED = 7
-
-rng = np.random.default_rng(SEED)
-Q_TRUE = am.random_rate_matrix(D, rng)
-OFF = ~np.eye(D, dtype=bool)
-
-
-def rate_matrix(eta: np.ndarray) -> np.ndarray:
-    """Q with off-diagonal entries exp(eta) (row-major over i != j) and zero row sums."""
-    Q = np.zeros((D, D))
-    Q[OFF] = np.exp(eta)
-    return Q - np.diag(Q.sum(axis=1))
-
-
-COUNTS = np.stack([np.stack([rng.multinomial(N_OBS, np.clip(p, 0, None) / np.clip(p, 0, None).sum())
-                             for p in sla.expm(t * Q_TRUE)]) for t in LAGS])
-
-
 MAX_LOG_RATE = 30.0   # beyond this a leapfrog trajectory has diverged; report -inf / NaN
+#: Seeds of the gallery figure and the README numbers (``main(rng=None)``): the true Q, the
+#: counts and the chain starts; the direction of the gradient check; the HMC streams (the
+#: same for the three gradients).
+GALLERY_SEEDS = (7, 8, 7)
+
+Adjoint = Callable[[np.ndarray, float, np.ndarray], np.ndarray]
 
 
-def log_density(eta: np.ndarray) -> float:
-    """Multinomial log-likelihood of the counts plus the N(0, I) log-prior."""
-    if np.max(np.abs(eta)) > MAX_LOG_RATE:
-        return -np.inf
-    Q = rate_matrix(eta)
-    total = -0.5 * float(eta @ eta)
-    for t, counts in zip(LAGS, COUNTS):
-        P = sla.expm(t * Q)
-        if np.any(P[counts > 0] <= 0):
-            return -np.inf
-        total += float(np.sum(counts[counts > 0] * np.log(P[counts > 0])))
-    return total
+@dataclass(frozen=True)
+class Settings:
+    """Size of the chain and the sampler: states, chains, draws, warm-up, leapfrog steps."""
+
+    d: int
+    n_chains: int
+    n_samples: int
+    n_warmup: int
+    n_steps: int
 
 
-def _adjoint_exact(Q, t, W):
-    return am.expm_frechet(Q.T, W, t)          # = t·L_exp(tQ^T, W), the adjoint of J ↦ ∇_J e^{tQ}
+def settings(quick: bool = False) -> Settings:
+    """d = 5, 4 chains x 1000 draws, 250 warm-up, 20 steps; d = 3, 2 x 150, 50, 6 (quick)."""
+    return Settings(3, 2, 150, 50, 6) if quick else Settings(5, 4, 1000, 250, 20)
 
 
-def _adjoint_first_order(Q, t, W):
+def adjoint_exact(Q: np.ndarray, t: float, W: np.ndarray) -> np.ndarray:
+    """t·L_exp(tQ^T, W), the adjoint of J -> grad_J e^{tQ}."""
+    return am.expm_frechet(Q.T, W, t)
+
+
+def adjoint_first_order(Q: np.ndarray, t: float, W: np.ndarray) -> np.ndarray:
+    """t e^{tQ^T} W, the adjoint of the first-order surrogate (1.6)."""
     return t * sla.expm(t * Q).T @ W
 
 
-def _adjoint_asymptotic(Q, t, W):
+def adjoint_asymptotic(Q: np.ndarray, t: float, W: np.ndarray) -> np.ndarray:
+    """t E^T W - E^T W (I + tQ)^T Q#^T, the adjoint of the asymptotic surrogate (Thm 2.1)."""
     E = sla.expm(t * Q)
     Qs = am.group_inverse(Q)
-    return t * E.T @ W - E.T @ W @ (np.eye(D) + t * Q).T @ Qs.T
+    return t * E.T @ W - E.T @ W @ (np.eye(Q.shape[0]) + t * Q).T @ Qs.T
 
 
-ADJOINTS = {"exact (expm_frechet)": _adjoint_exact,
-            "first-order surrogate (1.6)": _adjoint_first_order,
-            "asymptotic surrogate (Thm 2.1)": _adjoint_asymptotic}
+ADJOINTS: dict[str, Adjoint] = {"exact (expm_frechet)": adjoint_exact,
+                                "first-order surrogate (1.6)": adjoint_first_order,
+                                "asymptotic surrogate (Thm 2.1)": adjoint_asymptotic}
 
 
-def gradient(eta: np.ndarray, adjoint) -> np.ndarray:
-    """d log pi / d eta with the given adjoint of the Frechet derivative (module docstring)."""
-    if np.max(np.abs(eta)) > MAX_LOG_RATE:
-        return np.full(eta.size, np.nan)
-    Q = rate_matrix(eta)
-    G = np.zeros((D, D))
-    for t, counts in zip(LAGS, COUNTS):
-        P = sla.expm(t * Q)
-        G += adjoint(Q, t, np.where(counts > 0, counts / np.where(P > 0, P, 1.0), 0.0))
-    q = np.exp(eta)
-    diag = np.repeat(np.diag(G), D - 1)
-    return q * (G[OFF] - diag) - eta
+@dataclass(frozen=True)
+class TransitionCounts:
+    """The posterior of the log-rates given transition counts (module docstring).
+
+    Attributes
+    ----------
+    lags : ndarray, shape (m,)
+    counts : ndarray of int, shape (m, d, d)
+        ``counts[k, i, j]``: chains started in i found in j after ``lags[k]``.
+    """
+
+    lags: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def d(self) -> int:
+        """Number of states."""
+        return self.counts.shape[1]
+
+    def rate_matrix(self, eta: np.ndarray) -> np.ndarray:
+        """Q with off-diagonal entries exp(eta) (row-major over i != j) and zero row sums."""
+        Q = np.zeros((self.d, self.d))
+        Q[~np.eye(self.d, dtype=bool)] = np.exp(eta)
+        return Q - np.diag(Q.sum(axis=1))
+
+    def log_density(self, eta: np.ndarray) -> float:
+        """Multinomial log-likelihood of the counts plus the N(0, I) log-prior."""
+        if np.max(np.abs(eta)) > MAX_LOG_RATE:
+            return -np.inf
+        Q = self.rate_matrix(eta)
+        total = -0.5 * float(eta @ eta)
+        for t, counts in zip(self.lags, self.counts):
+            P = sla.expm(t * Q)
+            if np.any(P[counts > 0] <= 0):
+                return -np.inf
+            total += float(np.sum(counts[counts > 0] * np.log(P[counts > 0])))
+        return total
+
+    def gradient(self, eta: np.ndarray, adjoint: Adjoint) -> np.ndarray:
+        """d log pi / d eta with the given adjoint of the Frechet derivative (module docstring)."""
+        if np.max(np.abs(eta)) > MAX_LOG_RATE:
+            return np.full(eta.size, np.nan)
+        Q = self.rate_matrix(eta)
+        G = np.zeros((self.d, self.d))
+        for t, counts in zip(self.lags, self.counts):
+            P = sla.expm(t * Q)
+            G += adjoint(Q, t, np.where(counts > 0, counts / np.where(P > 0, P, 1.0), 0.0))
+        q = np.exp(eta)
+        diag = np.repeat(np.diag(G), self.d - 1)
+        return q * (G[~np.eye(self.d, dtype=bool)] - diag) - eta
+
+    def laplace_covariance(self, eta: np.ndarray, step: float = 1e-5) -> np.ndarray:
+        """Inverse of the central-difference Hessian of -log pi (exact gradient) at ``eta``."""
+        H = np.empty((eta.size, eta.size))
+        for k in range(eta.size):
+            e = np.zeros(eta.size)
+            e[k] = step
+            H[k] = -(self.gradient(eta + e, adjoint_exact)
+                     - self.gradient(eta - e, adjoint_exact)) / (2 * step)
+        return np.linalg.inv(0.5 * (H + H.T))
 
 
-map_fit = minimize(lambda e: -log_density(e), np.zeros(D * (D - 1)),
-                   jac=lambda e: -gradient(e, _adjoint_exact), method="BFGS")
-ETA_MAP = map_fit.x
-# the hand-derived chain rule, checked off the MAP (where the gradient vanishes)
-_direction = np.random.default_rng(SEED + 1).standard_normal(ETA_MAP.size)  # leaves rng as it was
-_point = ETA_MAP + 0.1 * _direction
-GRADIENT_CHECK = finite_difference_check(log_density, _point, _direction,
-                                         gradient(_point, _adjoint_exact) @ _direction)
-print(f"exact gradient against a central difference of log π near the MAP: relative error "
-      f"{GRADIENT_CHECK:.1e}")
-H = np.empty((ETA_MAP.size, ETA_MAP.size))
-for k in range(ETA_MAP.size):
-    step = np.zeros(ETA_MAP.size)
-    step[k] = 1e-5
-    H[k] = -(gradient(ETA_MAP + step, _adjoint_exact) - gradient(ETA_MAP - step, _adjoint_exact)) / 2e-5
-COVARIANCE = np.linalg.inv(0.5 * (H + H.T))
-LAPLACE_FACTOR = np.linalg.cholesky(COVARIANCE)
-STARTS = ETA_MAP + 2.0 * rng.standard_normal((N_CHAINS, ETA_MAP.size)) @ LAPLACE_FACTOR.T
-
-SAMPLER = HMC(step_size=0.2, n_leapfrog=N_STEPS, inverse_mass=COVARIANCE, n_warmup=N_WARMUP)
-RESULTS = {name: SAMPLER.sample(log_density, lambda e, a=adj: gradient(e, a), STARTS, N_SAMPLES,
-                                n_chains=N_CHAINS, rng=SEED)
-           for name, adj in ADJOINTS.items()}
-REFERENCE = RESULTS["exact (expm_frechet)"]
+def simulate_counts(Q: np.ndarray, lags: np.ndarray, n_obs: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """N_t[i, :] ~ Multinomial(n_obs, exp(tQ)[i, :]) for every lag t and start state i."""
+    return np.stack([np.stack([rng.multinomial(n_obs, np.clip(p, 0, None)
+                                               / np.clip(p, 0, None).sum())
+                               for p in sla.expm(t * Q)]) for t in lags])
 
 
-def table() -> str:
-    """Markdown table of step, acceptance, ESS, time, R-hat and deviation from the exact mean."""
-    lines = [f"Rate matrix d = {D} ({D * (D - 1)} log-rates), lags {LAGS.tolist()}, "
-             f"{N_OBS} transitions per start state and lag, {N_CHAINS} chains x {N_SAMPLES} draws, "
-             f"{N_STEPS} leapfrog steps (Laplace metric), starts overdispersed around the MAP, "
-             f"step adapted to 0.8 acceptance in {N_WARMUP} warm-up iterations",
-             "",
-             "| gradient | step ε | acceptance | min ESS | time (s) | ESS/s | max R-hat "
-             "| max |mean − exact mean| / MCSE |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, res in RESULTS.items():
-        z = np.abs(res.mean - REFERENCE.mean) / np.hypot(res.mcse(), REFERENCE.mcse())
-        lines.append(f"| {name} | {res.step_size.mean():.2g} | {res.accept_rate.mean():.2f} | "
-                     f"{res.ess().min():.0f} | {res.seconds:.0f} | {res.ess_per_second():.1f} | "
-                     f"{res.rhat().max():.3f} | {z.max() if res is not REFERENCE else 0:.1f} |")
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class RateMatrixHMCResult:
+    """HMC on the log-rates with each gradient, and the checks around it.
+
+    Attributes
+    ----------
+    settings : Settings
+    q_true : ndarray, shape (d, d)
+        The rate matrix the counts were drawn from.
+    posterior : TransitionCounts
+    eta_map : ndarray
+        The MAP log-rates (BFGS with the exact gradient).
+    gradient_check : float
+        Relative error of the exact gradient against a central difference of log pi with
+        step 1e-5, at MAP + 0.1 delta (delta standard normal; off the MAP, where the
+        gradient vanishes).
+    covariance : ndarray
+        The Laplace covariance at the MAP (the sampler's inverse mass).
+    results : dict of str to SamplerResult
+        The chains with each adjoint of ``ADJOINTS``.
+    """
+
+    settings: Settings
+    q_true: np.ndarray
+    posterior: TransitionCounts
+    eta_map: np.ndarray
+    gradient_check: float
+    covariance: np.ndarray
+    results: dict[str, SamplerResult]
+
+    @property
+    def reference(self) -> SamplerResult:
+        """The chains with the exact gradient."""
+        return self.results["exact (expm_frechet)"]
+
+    def mean_deviation(self, name: str) -> float:
+        """max_k |mean_k - exact mean_k| / sqrt(MCSE_k^2 + exact MCSE_k^2)."""
+        res, ref = self.results[name], self.reference
+        return float(np.max(np.abs(res.mean - ref.mean) / np.hypot(res.mcse(), ref.mcse())))
+
+    def table(self) -> str:
+        """Markdown table: step, acceptance, ESS, time, R-hat, deviation from the exact mean."""
+        s = self.settings
+        lines = [f"Rate matrix d = {s.d} ({s.d * (s.d - 1)} log-rates), lags "
+                 f"{self.posterior.lags.tolist()}, {N_OBS} transitions per start state and lag, "
+                 f"{s.n_chains} chains x {s.n_samples} draws, {s.n_steps} leapfrog steps "
+                 f"(Laplace metric), starts overdispersed around the MAP, step adapted to 0.8 "
+                 f"acceptance in {s.n_warmup} warm-up iterations",
+                 "",
+                 "| gradient | step ε | acceptance | min ESS | time (s) | ESS/s | max R-hat "
+                 "| max |mean − exact mean| / MCSE |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for name, res in self.results.items():
+            z = self.mean_deviation(name) if res is not self.reference else 0
+            lines.append(f"| {name} | {res.step_size.mean():.2g} | {res.accept_rate.mean():.2f} "
+                         f"| {res.ess().min():.0f} | {res.seconds:.0f} | "
+                         f"{res.ess_per_second():.1f} | {res.rhat().max():.3f} | {z:.1f} |")
+        return "\n".join(lines)
 
 
-print(table())
+def main(quick: bool = False, rng=None) -> RateMatrixHMCResult:
+    """Counts from a random rate matrix, the MAP, and HMC with each gradient (module docstring).
+
+    Parameters
+    ----------
+    quick : bool
+        The reduced ``settings`` (d = 3, short chains).
+    rng : None, int or numpy.random.Generator
+        None uses the seeds of the gallery figure (``GALLERY_SEEDS``); otherwise the three
+        seeds are drawn from ``numpy.random.default_rng(rng)``.
+
+    Returns
+    -------
+    RateMatrixHMCResult
+    """
+    s = settings(quick)
+    if rng is None:
+        data_seed, check_seed, hmc_seed = GALLERY_SEEDS
+    else:
+        data_seed, check_seed, hmc_seed = (
+            int(x) for x in np.random.default_rng(rng).integers(2**32, size=3))
+    data_rng = np.random.default_rng(data_seed)
+    q_true = am.random_rate_matrix(s.d, data_rng)
+    posterior = TransitionCounts(LAGS, simulate_counts(q_true, LAGS, N_OBS, data_rng))
+    n_params = s.d * (s.d - 1)
+    map_fit = minimize(lambda e: -posterior.log_density(e), np.zeros(n_params),
+                       jac=lambda e: -posterior.gradient(e, adjoint_exact), method="BFGS")
+    eta_map = map_fit.x
+    direction = np.random.default_rng(check_seed).standard_normal(n_params)
+    point = eta_map + 0.1 * direction
+    check = finite_difference_check(posterior.log_density, point, direction,
+                                    posterior.gradient(point, adjoint_exact) @ direction)
+    covariance = posterior.laplace_covariance(eta_map)
+    starts = eta_map + 2.0 * data_rng.standard_normal((s.n_chains, n_params)) @ (
+        np.linalg.cholesky(covariance).T)
+    sampler = HMC(step_size=0.2, n_leapfrog=s.n_steps, inverse_mass=covariance,
+                  n_warmup=s.n_warmup)
+    results = {name: sampler.sample(posterior.log_density,
+                                    lambda e, a=adj: posterior.gradient(e, a), starts,
+                                    s.n_samples, n_chains=s.n_chains, rng=hmc_seed)
+               for name, adj in ADJOINTS.items()}
+    return RateMatrixHMCResult(s, q_true, posterior, eta_map, check, covariance, results)
 
 
-if __name__ == "__main__":
+def plot(result: RateMatrixHMCResult, path: Path) -> Path:
+    """Trace and marginal of eta_01 with each gradient, saved to ``path``."""
     import matplotlib.pyplot as plt
 
-    from advdiff_sens.plotting import figure_directory, save_figure
+    from advdiff_sens.plotting import save_figure
 
+    n_chains = result.settings.n_chains
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
-    for name, res in RESULTS.items():
+    for name, res in result.results.items():
         axes[0].plot(res.samples[0, :, 0], lw=0.8, label=f"{name} gradient")
         axes[1].hist(res.samples[..., 0].ravel(), bins=30, histtype="step", density=True)
-    axes[1].axvline(np.log(Q_TRUE[0, 1]), color="k", ls="--", label="true value")
+    axes[1].axvline(np.log(result.q_true[0, 1]), color="k", ls="--", label="true value")
     axes[0].set(xlabel="draw (after warm-up)", ylabel="η_01 = log q_01",
-                title=f"HMC trace of η_01, chain 1 of {N_CHAINS}")
+                title=f"HMC trace of η_01, chain 1 of {n_chains}")
     axes[1].set(xlabel="η_01 = log q_01", ylabel="posterior density",
-                title=f"marginal of η_01, all {N_CHAINS} chains")
+                title=f"marginal of η_01, all {n_chains} chains")
     traces, methods = axes[0].get_legend_handles_labels()
     truth_line, truth_label = axes[1].get_legend_handles_labels()
     fig.legend(traces + truth_line, methods + truth_label, loc="outside lower center",
                ncol=len(methods) + 1, frameon=False, fontsize=8)
-    fig.suptitle(f"CTMC log-rates, d = {D}: HMC with exact and surrogate gradients")
-    path = save_figure(fig, figure_directory() / "rate_matrix_hmc.png")
-    print(f"figure saved to {path}")
+    fig.suptitle(f"CTMC log-rates, d = {result.settings.d}: HMC with exact and surrogate "
+                 f"gradients")
+    return save_figure(fig, path)
+
+
+def default_outdir() -> Path:
+    """``docs/gallery`` of the checkout this script lives in."""
+    return Path(__file__).resolve().parents[1] / "docs" / "gallery"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (as in the tests)")
+    parser.add_argument("--outdir", type=Path, default=default_outdir(),
+                        help="where to save the figure (default: docs/gallery of the checkout)")
+    args = parser.parse_args()
+    result = main(quick=args.quick)
+    print(f"exact gradient against a central difference of log π near the MAP: relative error "
+          f"{result.gradient_check:.1e}")
+    print(result.table())
+    print(f"figure saved to {plot(result, args.outdir / 'rate_matrix_hmc.png')}")
