@@ -79,7 +79,7 @@ def test_sensitivity_map_derivatives_agree_with_the_tangent(sensitivity_map):
     discrete = problem.model.gradient(problem.u, problem.theta0, phi, problem.T)
     assert discrete.info.method == "discrete"
     assert (result.row("adjoint gradient, discrete").relative_error
-            <= (discrete.info.relative_error_estimate + DEFAULT_TOL) * amplification)
+            <= (discrete.info.relative_error_bound + DEFAULT_TOL) * amplification)
     # compare_methods asks the quadrature for rtol = 1e-10.
     assert result.row("adjoint gradient, quadrature").relative_error <= (
         1e-10 + DEFAULT_TOL) * amplification
