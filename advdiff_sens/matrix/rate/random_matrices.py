@@ -1,7 +1,8 @@
-r"""Random irreducible rate matrices (the note's Section 3; reference problem R4, the
-dense ensemble of :math:`\mathrm{Exp}(1)` rates, used for the high-dimensional asymptotics).
+r"""Random irreducible rate matrices for the note's Section 3 (high-dimensional asymptotics).
 
-The documentation's "Reference problems" page defines the reference problems R1–R4.
+Reference problem R4 is the default ensemble: dense :math:`d \times d` rate matrices with
+iid :math:`\mathrm{Exp}(1)` off-diagonal rates (R1–R3, the PDE problems, are defined on the
+documentation's "Reference problems" page and in :mod:`advdiff_sens.problems`).
 """
 
 from __future__ import annotations
