@@ -269,6 +269,17 @@ class AdvectionDiffusion:
         the stationary limit (:meth:`advdiff_sens.matrix.Propagator.plan`). A tangent costs
         about twice, a discrete-adjoint gradient about four times these products.
 
+        Parameters
+        ----------
+        u : array_like, shape (ndim, *grid.shape)
+            Nodal velocity.
+        t : float or array_like
+            As in :meth:`solve`.
+
+        Returns
+        -------
+        PropagationPlan
+
         Examples
         --------
         >>> import numpy as np, advdiff_sens as ads

@@ -51,6 +51,23 @@ def tangent(L, Js: list, theta0: np.ndarray, t) -> tuple[np.ndarray, np.ndarray]
     :class:`~advdiff_sens.matrix.Propagator` (whose cached enclosure is reused and whose
     backend applies) or the generator itself.
 
+    Parameters
+    ----------
+    L : Propagator, ndarray or scipy sparse matrix, shape (n, n)
+        The generator or its propagator.
+    Js : list of matrices, shape (n, n)
+        The directions :math:`J_i = J(\mathbf v_i)`.
+    theta0 : ndarray, shape (n,)
+    t : float or array_like
+        A time or increasing times.
+
+    Returns
+    -------
+    theta : ndarray
+        :math:`θ(t)`, shape ``(n,)`` or ``(m, n)``.
+    rho : ndarray
+        :math:`ρ_i(t)`, shape ``(p, n)`` or ``(p, m, n)``.
+
     Examples
     --------
     >>> import numpy as np

@@ -383,6 +383,22 @@ def as_backend(backend: str | Backend = "auto", tol: float | None = None) -> Bac
     of :data:`BACKENDS` as its default object; ``tol`` (with a name only) sets its
     tolerance.
 
+    Parameters
+    ----------
+    backend : Backend or {"auto", "chebyshev", "scipy"}
+    tol : float, optional
+        With a name only: ``0 < tol < 1``.
+
+    Returns
+    -------
+    Backend
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the known ones), a bad ``tol``, or ``tol`` given
+        with a backend object.
+
     Examples
     --------
     >>> as_backend("chebyshev", tol=1e-8)
