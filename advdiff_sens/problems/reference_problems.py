@@ -89,7 +89,7 @@ def plane_wave_solution(grid: Grid, k, velocity, kappa: float, t: float) -> np.n
     >>> model = ads.AdvectionDiffusion(grid, kappa=0.02)
     >>> theta = model.solve(np.ones((1, 32)), plane_wave(grid, 2 * np.pi), 0.5)
     >>> exact = plane_wave_solution(grid, 2 * np.pi, 1.0, 0.02, 0.5)
-    >>> bool(np.abs(theta - exact).max() < 0.02)            # second order: (kh)²/6 ≈ 0.006
+    >>> bool(np.abs(theta - exact).max() < 0.02)            # second order in h
     True
     """
     k = _wavevector(grid, k)
@@ -197,7 +197,7 @@ def r2_problem(n: int = 256, scheme: str = "central", **model_options) -> Refere
     ----------
     n : int
         Grid points per axis (≥ 3). The central scheme has cell Péclet number
-        :math:`h/(2κ) = 50/n`, below 1 from ``n = 50`` on.
+        :math:`h/(2κ) = 50/n`, at most 1 from ``n = 50`` on.
     scheme : str
         Advection scheme of the model.
     **model_options

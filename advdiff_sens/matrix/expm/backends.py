@@ -93,11 +93,10 @@ def scipy_error_model(shifted_norm1: float, t: float) -> float:
     ``expm_multiply`` is backward stable (Al-Mohy & Higham 2011), not accurate to double
     precision in the forward sense: its rounding errors accumulate over the
     :math:`\approx t\|A-\mu I\|_1` Taylor terms and are damped only by dissipation. The
-    model bounds from above the forward errors of skew-Hermitian (non-dissipative)
-    generators, which grow about linearly in :math:`t\|A-\mu I\|_1` over the range of
-    :math:`t\|A-\mu I\|_1` from about 10 to 10⁴ it was fitted on
-    (``tests/matrix/expm/test_propagator.py`` checks the routing it drives); for
-    dissipative generators it overestimates the error.
+    model is fitted to the forward errors of skew-Hermitian (non-dissipative) generators,
+    which grow roughly linearly in :math:`t\|A-\mu I\|_1` (fitted for
+    :math:`t\|A-\mu I\|_1` up to about 10⁴; ``tests/matrix/expm/test_propagator.py`` checks
+    the routing it drives); for dissipative generators it overestimates the error.
 
     Parameters
     ----------
