@@ -87,7 +87,15 @@ class Progress:
 
 
 class NullProgress:
-    """A meter that reports nothing."""
+    """A meter that reports nothing.
+
+    Examples
+    --------
+    >>> from advdiff_sens.progress import NullProgress, as_progress
+    >>> meter = as_progress(False, 100, "solve")
+    >>> isinstance(meter, NullProgress), meter.update(50), meter.close()
+    (True, None, None)
+    """
 
     total = 0
 
@@ -102,7 +110,41 @@ def as_progress(progress, total: int, label: str, *, delay: float = AUTO_DELAY):
     """A meter from a user's ``progress`` argument: ``False``/``None`` → silent, ``True`` →
     :class:`Progress` on stderr, ``"auto"`` → :class:`Progress` after ``delay`` seconds
     (default :data:`AUTO_DELAY`), or any object with ``update`` and ``close`` (used as it
-    is)."""
+    is).
+
+    Parameters
+    ----------
+    progress : bool, None, "auto" or meter
+        The user's argument.
+    total : int
+        Units of work of the computation.
+    label : str
+        What is running.
+    delay : float
+        Seconds of silence of an ``"auto"`` meter.
+
+    Returns
+    -------
+    Progress, NullProgress or the user's meter
+
+    Raises
+    ------
+    ValueError
+        A string other than ``"auto"``.
+    TypeError
+        Anything else without ``update`` and ``close``.
+
+    Examples
+    --------
+    >>> from advdiff_sens.progress import AUTO_DELAY, NullProgress, Progress, as_progress
+    >>> type(as_progress(None, 10, "solve")).__name__, type(as_progress(True, 10, "solve")).__name__
+    ('NullProgress', 'Progress')
+    >>> as_progress("auto", 10, "solve").delay == AUTO_DELAY
+    True
+    >>> meter = NullProgress()
+    >>> as_progress(meter, 10, "solve") is meter
+    True
+    """
     if progress is None or progress is False:
         return NullProgress()
     if progress is True:
@@ -119,7 +161,29 @@ def as_progress(progress, total: int, label: str, *, delay: float = AUTO_DELAY):
 
 @contextmanager
 def meter_closed(meter):
-    """Use ``meter`` in a ``with`` block and close it however the block ends."""
+    """Use ``meter`` in a ``with`` block and close it however the block ends.
+
+    Parameters
+    ----------
+    meter : object with ``update`` and ``close``
+
+    Yields
+    ------
+    meter
+        The same meter.
+
+    Examples
+    --------
+    A run stopped short of its total still ends its line:
+
+    >>> import io
+    >>> from advdiff_sens.progress import Progress, meter_closed
+    >>> out = io.StringIO()
+    >>> with meter_closed(Progress(10, "work", stream=out)) as meter:
+    ...     meter.update(4)
+    >>> out.getvalue()
+    '\\rwork  4/10  \\n'
+    """
     try:
         yield meter
     finally:

@@ -1,4 +1,16 @@
-"""The reference problems by name: plane wave (R1), cellular flow (R2), twin experiment (R3)."""
+r"""The reference problems by name: plane wave (R1), cellular flow (R2), twin experiment (R3).
+
+* R1: a plane wave :math:`θ_0 = \sin(k·x)` carried by a constant velocity on a periodic
+  domain, with the exact solution :func:`plane_wave_solution`.
+* R2: the periodic unit square, cellular flow
+  :math:`u = (\sin 2πx\cos 2πy, −\cos 2πx\sin 2πy)`, κ = 0.01, T = 1, Gaussian blob
+  :math:`θ_0` centred at (0.3, 0.5) (:func:`r2_problem`).
+* R3: the twin experiment: a flow drawn from a stream-function prior carries
+  :math:`θ_0 = \tfrac12 − \tfrac14\cos 2πx − \tfrac14\cos 2πy` on the periodic unit
+  square, read by noisy point sensors (:func:`make_twin`).
+
+The documentation's "Reference problems" page defines R1–R3 in full.
+"""
 
 from advdiff_sens.problems.reference_problems import (
     plane_wave, plane_wave_solution, cellular_flow, gaussian_blob, ReferenceProblem, r2_problem

@@ -63,6 +63,21 @@ def as_adjoint(adjoint: str | Adjoint) -> Adjoint:
     of :data:`~advdiff_sens.sensitivity.ADJOINTS` (``"auto"``, ``"discrete"``,
     ``"quadrature"``, ``"surrogate"``) as its default object.
 
+    Parameters
+    ----------
+    adjoint : Adjoint or {"auto", "discrete", "quadrature", "surrogate"}
+
+    Returns
+    -------
+    Adjoint
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the known ones).
+    TypeError
+        Neither a name nor an :class:`Adjoint`.
+
     Examples
     --------
     >>> as_adjoint("quadrature")

@@ -22,6 +22,8 @@ from advdiff_sens.registry import Registry
 __all__ = ["Adjoint", "GradientProblem", "GradientResult", "ADJOINTS", "Objective",
            "check_objective_output"]
 
+#: ``objective(theta) -> (value, dvalue/dtheta)``: a scalar objective of the state(s) and its
+#: gradient, of the shape of ``theta``.
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
@@ -45,6 +47,25 @@ class GradientProblem:
         ``evaluate(states) -> (value, grads)`` for states of shape ``(k, n)``: the objective
         :math:`Φ` and :math:`g_j = ∂Φ/∂θ(t_j)`, shape ``(k, n)`` (the model reshapes to its
         grid and validates the user's objective).
+
+    Examples
+    --------
+    The scalar problem :math:`L = -1 + p`, :math:`P = 1`, :math:`θ_0 = 1`,
+    :math:`Φ = θ(2)`: :math:`∂Φ/∂p = 2e^{-2}`, the same for every adjoint method.
+
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import Propagator
+    >>> from advdiff_sens.sensitivity import GradientProblem
+    >>> from advdiff_sens.sensitivity import ADJOINTS, as_adjoint
+    >>> L = np.array([[-1.0]])
+    >>> problem = GradientProblem(Propagator(L), lambda: Propagator(L.T), [np.array([[1.0]])],
+    ...                           np.array([1.0]), np.array([2.0]),
+    ...                           lambda states: (float(states[-1, 0]), np.ones((1, 1))))
+    >>> problem.forward_states().shape
+    (1, 1)
+    >>> all(abs(as_adjoint(name).gradient(problem).gradient[0, 0] - 2 * np.exp(-2.0)) < 1e-10
+    ...     for name in ADJOINTS.names())
+    True
     """
 
     forward: Propagator
@@ -63,6 +84,26 @@ class GradientResult(tuple):
     """``(value, gradient)`` pair that also carries the method's diagnostics as ``.info``.
 
     Unpacks like a tuple: ``value, grad = model.gradient(...)``.
+
+    Parameters
+    ----------
+    value : float
+        The objective value.
+    gradient : ndarray
+        The gradient with respect to the velocity.
+    info : object, optional
+        The method's diagnostics (:class:`DiscreteAdjointInfo`, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.sensitivity import GradientResult
+    >>> result = GradientResult(1.5, np.zeros((1, 4)), info="diagnostics")
+    >>> value, grad = result
+    >>> value, grad.shape, result.info
+    (1.5, (1, 4), 'diagnostics')
+    >>> result.value == result[0]
+    True
     """
 
     info: object
@@ -84,7 +125,21 @@ class GradientResult(tuple):
 
 
 class Adjoint(ABC):
-    """An adjoint method: computes :math:`Φ` and :math:`∂Φ/∂u_{a,i}` for every node at once."""
+    """An adjoint method: computes :math:`Φ` and :math:`∂Φ/∂u_{a,i}` for every node at once.
+
+    A subclass implements :meth:`gradient` for a :class:`GradientProblem`;
+    :data:`ADJOINTS` maps the names ``"discrete"``, ``"quadrature"``, ``"surrogate"`` and
+    ``"auto"`` to the default objects, and ``model.gradient(..., adjoint=...)`` takes
+    either.
+
+    Examples
+    --------
+    >>> from advdiff_sens.sensitivity import ADJOINTS, Adjoint, as_adjoint
+    >>> sorted(ADJOINTS.names())
+    ['auto', 'discrete', 'quadrature', 'surrogate']
+    >>> all(isinstance(as_adjoint(name), Adjoint) for name in ADJOINTS.names())
+    True
+    """
 
     #: Registry name of the default object.
     name: str
@@ -98,7 +153,40 @@ ADJOINTS: Registry[Adjoint] = Registry("adjoint method", Adjoint)
 
 
 def check_objective_output(result, theta_shape: tuple) -> tuple[float, np.ndarray]:
-    """Validate ``objective(theta) -> (value, dvalue/dtheta)``."""
+    """Validate ``objective(theta) -> (value, dvalue/dtheta)``.
+
+    Parameters
+    ----------
+    result : object
+        What the objective returned.
+    theta_shape : tuple
+        The shape ``dvalue/dtheta`` must have.
+
+    Returns
+    -------
+    value : float
+    dtheta : ndarray
+        Real, finite, of shape ``theta_shape``.
+
+    Raises
+    ------
+    TypeError
+        Not a pair, or a complex gradient.
+    ValueError
+        A non-finite or non-scalar value, or a gradient of the wrong shape or not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.sensitivity import check_objective_output
+    >>> value, dtheta = check_objective_output((np.float64(2.0), [1, 2, 3]), (3,))
+    >>> value, dtheta.dtype
+    (2.0, dtype('float64'))
+    >>> check_objective_output((2.0, np.ones(2)), (3,))
+    Traceback (most recent call last):
+    ...
+    ValueError: objective gradient must have shape (3,) (the shape of theta), got (2,)
+    """
     if not isinstance(result, tuple) or len(result) != 2:
         raise TypeError("objective must return a tuple (value, dvalue/dtheta)")
     value, dtheta = result

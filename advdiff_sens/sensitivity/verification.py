@@ -34,6 +34,18 @@ class TaylorResult:
         Zeroth- and first-order Taylor remainders at each step.
     rates0, rates1 : ndarray
         Observed rates between consecutive steps (expect 1 and 2).
+
+    Examples
+    --------
+    A wrong derivative shows as a first-order rate of ``rates1``:
+
+    >>> import numpy as np
+    >>> from advdiff_sens.sensitivity import taylor_test
+    >>> f, x, dx = (lambda x: float(np.sum(np.sin(x)))), np.ones(3), np.array([1.0, -1.0, 2.0])
+    >>> right = taylor_test(f, x, dx, float(np.cos(x) @ dx))
+    >>> wrong = taylor_test(f, x, dx, 1.1 * float(np.cos(x) @ dx))
+    >>> bool(abs(right.min_rate1 - 2) < 0.1), bool(abs(wrong.min_rate1 - 1) < 0.1)
+    (True, True)
     """
 
     steps: np.ndarray
@@ -64,6 +76,19 @@ def taylor_test(f: Callable[[np.ndarray], float], x, direction, derivative: floa
         Largest ε; the others are ``step / 2**k``.
     n_steps : int
         Number of step sizes (≥ 2).
+
+    Returns
+    -------
+    TaylorResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.sensitivity import taylor_test
+    >>> x, dx = np.ones(3), np.array([1.0, -1.0, 2.0])
+    >>> result = taylor_test(lambda x: float(x @ x), x, dx, float(2 * x @ dx))
+    >>> result.steps.shape, bool(np.allclose(result.rates1, 2.0)), bool(np.allclose(result.rates0, 1.0, atol=0.02))
+    ((5,), True, True)
     """
     x = as_real_array(x, "x")
     direction = as_real_array(direction, "direction", shape=x.shape)
@@ -87,6 +112,29 @@ def dot_test(forward: Callable[[np.ndarray], np.ndarray],
     r"""Relative mismatch :math:`|⟨Ax, y⟩ − ⟨x, A^*y⟩| / \max(|⟨Ax, y⟩|, |⟨x, A^*y⟩|)`.
 
     ``x`` and ``y`` are standard normal draws from ``numpy.random.default_rng(rng)``.
+
+    Parameters
+    ----------
+    forward, adjoint : callable
+        ``forward(x)`` applies :math:`A`, ``adjoint(y)`` the claimed :math:`A^*`.
+    x_shape, y_shape : tuple
+        Shapes of the input and the output of ``forward``.
+    rng : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    float
+        The relative mismatch (rounding level for a correct adjoint).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.sensitivity import dot_test
+    >>> M = np.arange(6.0).reshape(2, 3)
+    >>> bool(dot_test(lambda x: M @ x, lambda y: M.T @ y, (3,), (2,), rng=0) < 1e-14)
+    True
+    >>> bool(dot_test(lambda x: M @ x, lambda y: 2 * M.T @ y, (3,), (2,), rng=0) > 0.1)
+    True
     """
     rng = as_rng(rng)
     x = rng.standard_normal(x_shape)
@@ -100,7 +148,33 @@ def dot_test(forward: Callable[[np.ndarray], np.ndarray],
 def finite_difference_check(f: Callable[[np.ndarray], np.ndarray], x, direction, derivative, *,
                             step: float = 1e-5) -> float:
     """Relative error of ``derivative`` against the central difference of ``f`` (any output
-    shape): ``‖fd − derivative‖ / ‖fd‖`` with ``fd = (f(x+εδ) − f(x−εδ))/(2ε)``."""
+    shape): ``‖fd − derivative‖ / ‖fd‖`` with ``fd = (f(x+εδ) − f(x−εδ))/(2ε)``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> array`` (any shape).
+    x, direction : array_like
+        Point and perturbation δ (same shape).
+    derivative : array_like
+        Claimed :math:`f'(x)[δ]`, the shape of ``f``'s output.
+    step : float
+        ε.
+
+    Returns
+    -------
+    float
+        The relative error, :math:`O(ε^2)` plus rounding of order :math:`u/ε` for a correct
+        derivative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.sensitivity import finite_difference_check
+    >>> x = np.array([0.3, 1.0])
+    >>> bool(finite_difference_check(np.sin, x, np.ones(2), np.cos(x)) < 1e-9)
+    True
+    """
     x = as_real_array(x, "x")
     direction = as_real_array(direction, "direction", shape=x.shape)
     step = check_positive_scalar(step, "step")

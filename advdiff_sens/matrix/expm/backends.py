@@ -93,15 +93,29 @@ def scipy_error_model(shifted_norm1: float, t: float) -> float:
     ``expm_multiply`` is backward stable (Al-Mohy & Higham 2011), not accurate to double
     precision in the forward sense: its rounding errors accumulate over the
     :math:`\approx t\|A-\mu I\|_1` Taylor terms and are damped only by dissipation. The
-    model is fitted to measurements on skew-Hermitian (non-dissipative) generators, where
-    the measured error was 2–90 :math:`u\,t\|A-\mu I\|_1` for :math:`t\|A-\mu I\|_1` from 6
-    to 9,500 (``tests/matrix/expm/test_propagator.py`` checks the routing it drives); for
-    dissipative generators it overestimates the error.
+    model is fitted to the forward errors of skew-Hermitian (non-dissipative) generators,
+    which grow roughly linearly in :math:`t\|A-\mu I\|_1` (fitted for
+    :math:`t\|A-\mu I\|_1` up to about 10⁴; ``tests/matrix/expm/test_propagator.py`` checks
+    the routing it drives); for dissipative generators it overestimates the error.
+
+    Parameters
+    ----------
+    shifted_norm1 : float
+        :math:`\|A - \mu I\|_1` for the shift :math:`\mu` of ``expm_multiply``.
+    t : float
+        The horizon.
+
+    Returns
+    -------
+    float
+        The modelled error relative to :math:`\|b\|`.
 
     Examples
     --------
     >>> f"{scipy_error_model(1000.0, 1.0):.1e}"
     '3.5e-12'
+    >>> bool(scipy_error_model(1000.0, 2.0) > scipy_error_model(1000.0, 1.0))   # grows with t
+    True
     """
     return _UNIT_ROUNDOFF * (1.0 + t * shifted_norm1) ** 1.5
 
@@ -148,6 +162,15 @@ class TangentPlan:
         Its schedule at :attr:`tol`.
     tol : float
         The propagator's tolerance divided by :data:`TANGENT_TOL_SHARE`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import Propagator
+    >>> A = np.array([[-2.0, 1.0, 1.0], [1.0, -2.0, 1.0], [1.0, 1.0, -2.0]])
+    >>> plan = Propagator(A, backend="chebyshev").tangent_plan(1.0)
+    >>> plan.horizon, bool(plan.tol == 1e-12 / 3), plan.schedule.steps
+    (1.0, True, 1)
     """
 
     horizon: float
@@ -157,7 +180,23 @@ class TangentPlan:
 
 
 class Backend(ABC):
-    """A way of applying :math:`e^{tA}`; see the module docstring for the three kinds."""
+    """A way of applying :math:`e^{tA}`; see the module docstring for the three kinds.
+
+    A backend is a frozen dataclass with a tolerance :attr:`tol`; it plans
+    (:meth:`select`) and gives the tangent plan (:meth:`tangent_plan`), and the
+    :class:`~advdiff_sens.matrix.Propagator` applies what it chose. :data:`BACKENDS` maps
+    the names ``"chebyshev"``, ``"scipy"`` and ``"auto"`` to the default objects.
+
+    Examples
+    --------
+    >>> from advdiff_sens.matrix import BACKENDS, Backend, as_backend
+    >>> BACKENDS.names()
+    ('chebyshev', 'scipy', 'auto')
+    >>> all(isinstance(as_backend(name), Backend) for name in BACKENDS.names())
+    True
+    >>> as_backend("chebyshev").with_tol(1e-6)
+    ChebyshevBackend(tol=1e-06)
+    """
 
     #: Registry name of the default object.
     name: ClassVar[str]
@@ -342,6 +381,22 @@ def as_backend(backend: str | Backend = "auto", tol: float | None = None) -> Bac
     """The backend object for a ``backend`` argument: a :class:`Backend` as it is, a name
     of :data:`BACKENDS` as its default object; ``tol`` (with a name only) sets its
     tolerance.
+
+    Parameters
+    ----------
+    backend : Backend or {"auto", "chebyshev", "scipy"}
+    tol : float, optional
+        With a name only: ``0 < tol < 1``.
+
+    Returns
+    -------
+    Backend
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the known ones), a bad ``tol``, or ``tol`` given
+        with a backend object.
 
     Examples
     --------

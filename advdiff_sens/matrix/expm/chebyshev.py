@@ -68,7 +68,7 @@ Algorithm
 
 Cost model: :math:`s\,m` sparse products (``nnz`` multiply–adds each), two vector passes
 per term and output time, :math:`O(n_\varphi\,\mathrm{nnz})` for the enclosure and a
-scalar search (tens of ms, cached per enclosure, time and tol) for the schedule; memory:
+scalar search (independent of ``nnz``, cached per enclosure, time and tol) for the schedule; memory:
 three work vectors plus the outputs. The degree grows like
 :math:`\sqrt{w t\log(1/\mathrm{tol})} + h_0 t` (:math:`w` the real half-width of
 :math:`P`, :math:`h_0` its height near the right end) instead of the :math:`\|tA\|_1` of a
@@ -559,8 +559,8 @@ def _series_step(op: ShiftedOperator | None, x: np.ndarray, coeffs: list[np.ndar
     ``coeffs[j]`` (each of its own length = degree + 1); ``x`` has shape (k, d).
 
     A single row (the usual case) is accumulated in place term by term with numpy (one
-    scratch vector), not with BLAS ``axpy``: a threaded level-1 call on a loaded machine can
-    cost milliseconds. Several rows (dense output at several times) are zero-padded to one
+    scratch vector), not with BLAS ``axpy``: a threaded level-1 call can stall on a loaded
+    machine. Several rows (dense output at several times) are zero-padded to one
     matrix :math:`C`; the basis vectors :math:`\sigma_kT_k(X)x` are buffered in chunks of at
     most 64 MiB and combined by one matrix product per chunk,
     :math:`\text{outs} \mathrel{+}= C_{:,\text{chunk}}\,[T_kx]_{k∈\text{chunk}}` (BLAS 3).

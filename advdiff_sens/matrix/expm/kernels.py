@@ -88,6 +88,11 @@ def count_products():
     ``expm_multiply``) are not seen; benchmarks count those by wrapping the operator in a
     counting ``LinearOperator``.
 
+    Yields
+    ------
+    ProductCount
+        Its ``products`` holds the count once the block has ended.
+
     Examples
     --------
     >>> import numpy as np

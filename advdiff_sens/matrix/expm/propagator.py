@@ -97,6 +97,19 @@ class PropagationPlan:
         when ``tol`` cannot be certified) or, for ``"scipy"``, :func:`scipy_error_model`.
         Above the propagator's ``tol``, :meth:`Propagator.apply` warns
         (:class:`~advdiff_sens.exceptions.AccuracyWarning`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import Propagator
+    >>> A = np.array([[-2.0, 1.0, 1.0], [1.0, -2.0, 1.0], [1.0, 1.0, -2.0]])
+    >>> plan = Propagator(A, backend="chebyshev").plan(1.0)
+    >>> plan.backend, plan.products == plan.schedule.steps * plan.schedule.degree
+    ('chebyshev', True)
+    >>> bool(plan.error_bound <= 1e-12), plan.stationary is None
+    (True, True)
+    >>> Propagator(A).plan(0.0).backend
+    'none'
     """
 
     backend: str
@@ -468,7 +481,32 @@ class Propagator:
 
 def check_finite_result(x: np.ndarray, what: str) -> np.ndarray:
     """Return ``x``, or raise :class:`~advdiff_sens.exceptions.NonFiniteResultError` if it
-    holds NaN or inf (its inputs having been finite)."""
+    holds NaN or inf (its inputs having been finite).
+
+    Parameters
+    ----------
+    x : ndarray
+        A computed result.
+    what : str
+        Names the quantity in the error message.
+
+    Returns
+    -------
+    ndarray
+        ``x`` itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix.expm import check_finite_result
+    >>> check_finite_result(np.array([1.0, 2.0]), "x")
+    array([1., 2.])
+    >>> try:
+    ...     check_finite_result(np.array([1.0, np.inf]), "x")
+    ... except FloatingPointError as exc:
+    ...     print(type(exc).__name__)
+    NonFiniteResultError
+    """
     if np.all(np.isfinite(x)):
         return x
     raise NonFiniteResultError(

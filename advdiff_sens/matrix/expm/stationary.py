@@ -31,7 +31,8 @@ def stationary_certificate(A, enclosure) -> str | None:
     ``"mean"``: row and column sums vanish (to the same tolerance) and the field of values
     (its ``enclosure``) lies in the closed left half-plane (to round-off), so :math:`e^{sA}` is a 2-norm
     contraction that preserves the mean and commutes with the projection on mean-free
-    vectors (central differences on a discretely divergence-free periodic flow, e.g. R2,
+    vectors (central differences on a discretely divergence-free periodic flow, e.g. the
+    cellular flow :math:`(\sin 2πx\cos 2πy, −\cos 2πx\sin 2πy)` of reference problem R2,
     while the symmetric part keeps non-negative off-diagonals: velocity differences between
     neighbours below :math:`4\kappa/h`). None otherwise (complex, growth, a generator with
     negative off-diagonals that does not conserve).

@@ -19,9 +19,10 @@ has index 1, so its group (Drazin) inverse exists,
     Q^\# = \Pi - (\Pi - Q)^{-1}, \qquad \Pi = \mathbf 1 \pi^T, \qquad
     Q Q^\# = Q^\# Q = I - \Pi,
 
-which is the inverse that Theorem 2.1 needs (DESIGN.md §2; the note writes the
-Moore–Penrose :math:`Q^+`, whose projector :math:`QQ^+` is orthogonal, not the spectral
-projector :math:`I - \Pi`).
+which is the inverse that Theorem 2.1 needs: the note writes the Moore–Penrose
+:math:`Q^+`, whose projector :math:`QQ^+` is orthogonal, not the spectral projector
+:math:`I - \Pi`, and with it the theorem's error does not decay (the library's corrected
+statement uses :math:`Q^\#`; see :mod:`advdiff_sens.matrix.rate.theorem`).
 
 Every function here that needs a generator (stationary distribution, group inverse, the
 spectral quantities of (2.4)) raises ``ValueError`` on a matrix that is not an irreducible
@@ -106,6 +107,15 @@ def is_rate_matrix(Q, *, rtol: float = RATE_MATRIX_RTOL) -> bool:
     Returns
     -------
     bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import is_rate_matrix
+    >>> is_rate_matrix(np.array([[-1.0, 1.0], [2.0, -2.0]]))
+    True
+    >>> is_rate_matrix(np.array([[-1.0, 1.0], [2.0, -1.0]]))       # a row sum is 1
+    False
     """
     Q = as_square_operator(Q, "Q")
     rtol = check_positive_scalar(rtol, "rtol")
@@ -127,6 +137,23 @@ def is_irreducible(Q) -> bool:
 
     For a rate matrix this is irreducibility of the Markov chain: every state can reach
     every other, 0 is a simple eigenvalue and the stationary distribution is positive.
+
+    Parameters
+    ----------
+    Q : ndarray or scipy sparse matrix, shape (d, d)
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import is_irreducible
+    >>> is_irreducible(np.array([[-1.0, 1.0], [2.0, -2.0]]))
+    True
+    >>> is_irreducible(np.array([[-1.0, 1.0], [0.0, 0.0]]))       # state 2 absorbs
+    False
     """
     Q = as_square_operator(Q, "Q")
     graph = sp.csr_array(Q, copy=True)
@@ -138,6 +165,29 @@ def is_irreducible(Q) -> bool:
 
 def check_generator(Q, name: str = "Q"):
     """Validate that ``Q`` is an irreducible rate matrix and return it (CSR or real ndarray).
+
+    Parameters
+    ----------
+    Q : ndarray or scipy sparse matrix, shape (d, d)
+    name : str
+        Names ``Q`` in the error messages.
+
+    Returns
+    -------
+    ndarray or scipy sparse matrix
+        ``Q`` validated, with a real dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import check_generator
+    >>> check_generator(np.array([[-1.0, 1.0], [2.0, -2.0]])).shape
+    (2, 2)
+    >>> try:
+    ...     check_generator(np.array([[-1.0, 1.0], [0.0, 0.0]]))
+    ... except ValueError as exc:
+    ...     print(str(exc).split(" (")[0])
+    Q is a reducible rate matrix
 
     Raises
     ------
@@ -207,6 +257,19 @@ def stationary_distribution(Q) -> np.ndarray:
     ------
     ValueError
         If ``Q`` is not an irreducible rate matrix.
+
+    Examples
+    --------
+    A two-state chain with rates 1 (1 → 2) and 2 (2 → 1) spends 2/3 of its time in state 1:
+
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import stationary_distribution
+    >>> Q = np.array([[-1.0, 1.0], [2.0, -2.0]])
+    >>> pi = stationary_distribution(Q)
+    >>> bool(np.allclose(pi, [2 / 3, 1 / 3], rtol=0, atol=1e-15))
+    True
+    >>> bool(np.abs(pi @ Q).max() < 1e-15)
+    True
     """
     Q = check_generator(Q)
     d = Q.shape[0]
@@ -229,10 +292,31 @@ def group_inverse(Q) -> np.ndarray:
     :math:`\Lambda^\# = \mathrm{diag}(1/\lambda_1,\dots,1/\lambda_{d-1}, 0)`. For the
     action on vectors of a large sparse ``Q`` use :class:`GroupInverseSolver`.
 
+    Parameters
+    ----------
+    Q : ndarray or scipy sparse matrix, shape (d, d)
+        An irreducible rate matrix (densified).
+
+    Returns
+    -------
+    ndarray, shape (d, d)
+
     Raises
     ------
     ValueError
         If ``Q`` is not an irreducible rate matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import group_inverse, stationary_distribution
+    >>> Q = np.array([[-1.0, 1.0], [2.0, -2.0]])
+    >>> G = group_inverse(Q)
+    >>> Pi = np.outer(np.ones(2), stationary_distribution(Q))
+    >>> bool(np.allclose(Q @ G, np.eye(2) - Pi) and np.allclose(G @ Q, np.eye(2) - Pi))
+    True
+    >>> bool(np.allclose(G, np.array([[-1.0, 1.0], [2.0, -2.0]]) / 9))   # Q# = Q/9 here
+    True
     """
     Q = check_generator(Q)
     Q = Q.toarray() if sp.issparse(Q) else Q
@@ -269,6 +353,19 @@ class GroupInverseSolver:
     ------
     ValueError
         If ``Q`` is not an irreducible rate matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from advdiff_sens.matrix import GroupInverseSolver, group_inverse
+    >>> Q = np.array([[-1.0, 1.0, 0.0], [0.0, -1.0, 1.0], [1.0, 0.0, -1.0]])
+    >>> solver = GroupInverseSolver(sp.csr_array(Q))        # factorised once
+    >>> b = np.array([1.0, 2.0, 4.0])
+    >>> bool(np.allclose(solver.solve(b), group_inverse(Q) @ b, rtol=0, atol=1e-14))
+    True
+    >>> bool(np.allclose(solver.solve(b, transpose=True), group_inverse(Q).T @ b))
+    True
     """
 
     def __init__(self, Q):
@@ -296,6 +393,32 @@ def group_inverse_solve(Q, b, *, transpose: bool = False) -> np.ndarray:
 
     One-shot form of :class:`GroupInverseSolver`; build the solver directly to reuse the
     factorisation for several right-hand sides.
+
+    Parameters
+    ----------
+    Q : ndarray or scipy sparse matrix, shape (d, d)
+        An irreducible rate matrix.
+    b : array_like, shape (d,) or (d, k)
+    transpose : bool
+        Apply :math:`(Q^\#)^T` instead.
+
+    Returns
+    -------
+    ndarray
+        The shape of ``b``.
+
+    Examples
+    --------
+    :math:`x = Q^\#b` solves :math:`Qx = (I - \Pi)b` with :math:`\pi^Tx = 0`:
+
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import group_inverse_solve, stationary_distribution
+    >>> Q = np.array([[-1.0, 1.0], [2.0, -2.0]])
+    >>> b = np.array([3.0, 0.0])
+    >>> x = group_inverse_solve(Q, b)
+    >>> pi = stationary_distribution(Q)
+    >>> bool(np.allclose(Q @ x, b - pi @ b) and abs(pi @ x) < 1e-15)
+    True
     """
     return GroupInverseSolver(Q).solve(b, transpose=transpose)
 
@@ -305,8 +428,29 @@ def moore_penrose(Q) -> np.ndarray:
 
     Kept for comparison with :func:`group_inverse`: for a rate matrix :math:`QQ^+` is the
     orthogonal projector onto :math:`\pi^\perp`, not the spectral projector
-    :math:`I - \mathbf 1\pi^T`, so Theorem 2.1 with :math:`Q^+` does not converge
-    (DESIGN.md §2).
+    :math:`I - \mathbf 1\pi^T`, so Theorem 2.1 with :math:`Q^+` does not converge (its
+    error plateaus instead of decaying; the corrected statement uses :math:`Q^\#`).
+
+    Parameters
+    ----------
+    Q : ndarray or scipy sparse matrix, shape (d, d)
+        Any square matrix (densified).
+
+    Returns
+    -------
+    ndarray, shape (d, d)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import moore_penrose, stationary_distribution
+    >>> Q = np.array([[-1.0, 1.0], [2.0, -2.0]])
+    >>> P = Q @ moore_penrose(Q)
+    >>> bool(np.allclose(P, P.T))                         # an orthogonal projector ...
+    True
+    >>> Pi = np.outer(np.ones(2), stationary_distribution(Q))
+    >>> bool(np.allclose(P, np.eye(2) - Pi))             # ... not the spectral one
+    False
     """
     Q = as_square_operator(Q, "Q")
     return np.linalg.pinv(Q.toarray() if sp.issparse(Q) else Q)
@@ -332,6 +476,11 @@ def spectral_gap(Q) -> tuple[float, float]:
     :class:`GroupInverseSolver`. The decay rate of :math:`e^{tQ} - \Pi` is
     :func:`decay_rate`, which is :math:`\le e_m`.
 
+    Parameters
+    ----------
+    Q : ndarray or scipy sparse matrix, shape (d, d)
+        An irreducible rate matrix.
+
     Returns
     -------
     e_m, e_M : float
@@ -340,6 +489,18 @@ def spectral_gap(Q) -> tuple[float, float]:
     ------
     ValueError
         If ``Q`` is not an irreducible rate matrix.
+
+    Examples
+    --------
+    The cyclic chain on three states (rate 1) has the non-zero eigenvalues
+    :math:`-3/2 \pm i\sqrt3/2`, both of modulus :math:`\sqrt3`:
+
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import spectral_gap
+    >>> Q = np.array([[-1.0, 1.0, 0.0], [0.0, -1.0, 1.0], [1.0, 0.0, -1.0]])
+    >>> e_m, e_M = spectral_gap(Q)
+    >>> bool(abs(e_m - np.sqrt(3)) < 1e-12 and abs(e_M - np.sqrt(3)) < 1e-12)
+    True
     """
     Q = check_generator(Q)
     if not sp.issparse(Q):
@@ -358,6 +519,31 @@ def decay_rate(Q) -> float:
     Theorem 2.1 (:func:`~advdiff_sens.matrix.rate.theorem.theorem_2_1_constants`).
 
     :math:`\gamma \le e_m` of (2.4), with equality when the slowest mode is real.
+
+    Parameters
+    ----------
+    Q : ndarray or scipy sparse matrix, shape (d, d)
+        An irreducible rate matrix (densified).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``Q`` is not an irreducible rate matrix.
+
+    Examples
+    --------
+    For the cyclic chain on three states :math:`\gamma = 3/2 < e_m = \sqrt3` (complex
+    slowest modes):
+
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import decay_rate
+    >>> Q = np.array([[-1.0, 1.0, 0.0], [0.0, -1.0, 1.0], [1.0, 0.0, -1.0]])
+    >>> bool(abs(decay_rate(Q) - 1.5) < 1e-12)
+    True
     """
     Q = check_generator(Q)
     Q = Q.toarray() if sp.issparse(Q) else Q
@@ -383,6 +569,19 @@ def eigenvector_condition(Q, *, norm: str = "fro") -> float:
     -------
     float
         ``inf`` if the eigenvector matrix is numerically singular (``Q`` defective).
+
+    Examples
+    --------
+    A normal matrix has orthonormal eigenvectors: condition 1 in the 2-norm, ``d`` in the
+    Frobenius norm.
+
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import eigenvector_condition
+    >>> Q = np.array([[-1.0, 1.0, 0.0], [0.0, -1.0, 1.0], [1.0, 0.0, -1.0]])
+    >>> bool(abs(eigenvector_condition(Q, norm=2) - 1) < 1e-12)
+    True
+    >>> bool(abs(eigenvector_condition(Q) - 3) < 1e-12)
+    True
     """
     if norm not in ("fro", 2):
         raise ValueError(f"norm must be 'fro' or 2, got {norm!r}")
@@ -401,9 +600,27 @@ def singular_value_extremes(Q) -> tuple[float, float]:
     irreducible rate matrix exactly one singular value is dropped, and
     :math:`\|Q\|_2 = \sigma_M,\ \|Q^+\|_2 = 1/\sigma_m`.
 
+    Parameters
+    ----------
+    Q : ndarray or scipy sparse matrix, shape (d, d)
+        Any non-zero square matrix (densified).
+
     Returns
     -------
     sigma_m, sigma_M : float
+
+    Raises
+    ------
+    ValueError
+        If ``Q`` is the zero matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import singular_value_extremes
+    >>> sigma_m, sigma_M = singular_value_extremes(np.array([[-1.0, 1.0], [1.0, -1.0]]))
+    >>> bool(abs(sigma_m - 2) < 1e-14 and abs(sigma_M - 2) < 1e-14)    # σ = 2, 0
+    True
     """
     Q = as_square_operator(Q, "Q")
     s = sla.svdvals(Q.toarray() if sp.issparse(Q) else Q)

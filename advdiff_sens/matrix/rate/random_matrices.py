@@ -1,4 +1,9 @@
-r"""Random irreducible rate matrices (reference problem R4, the note's Section 3)."""
+r"""Random irreducible rate matrices for the note's Section 3 (high-dimensional asymptotics).
+
+Reference problem R4 is the default ensemble: dense :math:`d \times d` rate matrices with
+iid :math:`\mathrm{Exp}(1)` off-diagonal rates (R1–R3, the PDE problems, are defined on the
+documentation's "Reference problems" page and in :mod:`advdiff_sens.problems`).
+"""
 
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ def random_rate_matrix(d: int, rng=None, ensemble: str = "exponential", *,
 
     Ensembles
     ---------
-    ``"exponential"`` (default, reference problem R4)
+    ``"exponential"`` (default; reference problem R4)
         :math:`Q_{ij} \sim \mathrm{Exp}(1)` iid for :math:`i\ne j`,
         :math:`Q_{ii} = -\sum_{j\ne i} Q_{ij}`; dense ndarray. Irreducible with probability 1
         (all off-diagonal rates are positive, so ``Q`` is in the note's class (2.1)).
@@ -64,6 +69,16 @@ def random_rate_matrix(d: int, rng=None, ensemble: str = "exponential", *,
     Returns
     -------
     ndarray or scipy.sparse.csr_array, shape (d, d)
+
+    Examples
+    --------
+    >>> from advdiff_sens.matrix import is_irreducible, is_rate_matrix, random_rate_matrix
+    >>> Q = random_rate_matrix(5, rng=0)
+    >>> Q.shape, is_rate_matrix(Q), is_irreducible(Q)
+    ((5, 5), True, True)
+    >>> S = random_rate_matrix(6, rng=1, ensemble="sparse")
+    >>> type(S).__name__, is_rate_matrix(S), is_irreducible(S)
+    ('csr_array', True, True)
     """
     d = check_integer(d, "d", minimum=2)
     if ensemble not in ENSEMBLES:

@@ -26,7 +26,9 @@ Orders
     (1.5)'s :math:`\tfrac{t^3}{6}(Q^2J - 2QJQ + JQ^2)` by :math:`\tfrac{t^3}{6}(Q^2J + JQ^2)`),
     so its error is :math:`O(t^3\|Q\|^2\|J\|)`: a short-time expansion, useful for
     :math:`t\|Q\| \lesssim 1` and growing like :math:`t^3` beyond.
-``"asymptotic"`` — the corrected Theorem 2.1 (DESIGN.md §2),
+``"asymptotic"`` — the corrected Theorem 2.1 (the note's (2.10) with the group inverse
+    :math:`Q^\#` in place of the Moore–Penrose :math:`Q^+` and the sign of the constant
+    term flipped; :mod:`advdiff_sens.matrix.rate.theorem`),
     :math:`t\,e^{tQ}J - e^{tQ}JQ^\#(I + tQ) - Q^\#J(I - QQ^\#)` with the group inverse
     :math:`Q^\#`. For an irreducible diagonalizable rate matrix its error decays like
     :math:`(C_0 + C_1 t)e^{-\gamma t}` (:func:`~advdiff_sens.matrix.rate.theorem.theorem_2_1_constants`),
@@ -134,12 +136,31 @@ def asymptotic_surrogate(Q, J, t: float, *, inverse: str = "group",
     t : float
         Time ``t >= 0``.
     inverse : {"group", "moore-penrose"}
+        :math:`G = Q^\#` (corrected) or :math:`G = Q^+` (as the note writes).
     constant_sign : {-1, +1}
+        :math:`s`: ``-1`` corrected, ``+1`` as printed in (2.10).
+
+    Returns
+    -------
+    ndarray, shape (d, d)
 
     Raises
     ------
     ValueError
         If ``Q`` is not an irreducible rate matrix, or on an unknown ``inverse``/sign.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import asymptotic_surrogate, expm_frechet
+    >>> Q = np.array([[-1.0, 1.0], [2.0, -2.0]])            # e_m = 3
+    >>> J = np.array([[0.0, 1.0], [0.0, 0.0]])
+    >>> exact = expm_frechet(Q, J, 10.0)
+    >>> bool(np.abs(asymptotic_surrogate(Q, J, 10.0) - exact).max() < 1e-10)
+    True
+    >>> note = asymptotic_surrogate(Q, J, 10.0, inverse="moore-penrose", constant_sign=+1)
+    >>> bool(np.abs(note - exact).max() > 0.1)              # the note's version: no decay
+    True
     """
     if inverse not in _INVERSES:
         raise ValueError(f"inverse must be one of {_INVERSES}, got {inverse!r}")
@@ -187,6 +208,21 @@ def surrogate(Q, J, t: float, order: int | str = 1) -> np.ndarray:
     ValueError
         On an unknown ``order``, or for ``"asymptotic"`` if ``Q`` is not an irreducible rate
         matrix.
+
+    Examples
+    --------
+    Order 1 is exact for a commuting direction; for a short time order 3 beats order 1:
+
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import expm_frechet, surrogate
+    >>> Q = np.array([[-1.0, 1.0], [2.0, -2.0]])
+    >>> bool(np.allclose(surrogate(Q, Q, 0.8), expm_frechet(Q, Q, 0.8), rtol=0, atol=1e-14))
+    True
+    >>> J = np.array([[0.0, 1.0], [0.0, 0.0]])
+    >>> exact = expm_frechet(Q, J, 0.05)
+    >>> errors = [np.abs(surrogate(Q, J, 0.05, order) - exact).max() for order in (1, 3)]
+    >>> bool(errors[1] < errors[0] / 10)
+    True
     """
     order = _check_order(order)
     if order == "asymptotic":
@@ -228,6 +264,20 @@ def surrogate_action(Q, J, b, t, order: int | str = 1, *,
     ValueError
         On bad shapes or times, an unknown ``order``, or for ``"asymptotic"`` if ``Q`` is not
         an irreducible rate matrix or ``solver`` has the wrong shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from advdiff_sens.matrix import surrogate, surrogate_action
+    >>> Q = np.array([[-1.0, 1.0], [2.0, -2.0]])
+    >>> J = np.array([[0.0, 1.0], [0.0, 0.0]])
+    >>> b = np.array([1.0, 0.5])
+    >>> y = surrogate_action(sp.csr_array(Q), sp.csr_array(J), b, [0.5, 2.0], order="asymptotic")
+    >>> y.shape
+    (2, 2)
+    >>> bool(np.allclose(y[1], surrogate(Q, J, 2.0, "asymptotic") @ b, rtol=0, atol=1e-12))
+    True
     """
     order = _check_order(order)
     Q, J = as_operator_pair(Q, J)

@@ -1,7 +1,13 @@
 r"""Theorem 2.1 with explicit constants (the note leaves (2.11) blank).
 
-Statement (corrected, DESIGN.md §2)
------------------------------------
+Statement (corrected)
+---------------------
+The note's (2.10) is stated with the Moore–Penrose :math:`Q^+` and a ``+`` before the
+constant term :math:`Q^+J(I - QQ^+)`; with either, the error does not decay in general. The
+corrected statement uses the group inverse :math:`Q^\#`
+(:func:`~advdiff_sens.matrix.rate.generators.group_inverse`) and a ``−`` sign, and fills in
+the constants (2.11) left blank in the note:
+
 For an irreducible, diagonalizable rate matrix :math:`Q = V\Lambda V^{-1}` (class
 (2.2); the note's :math:`M` is :math:`V^{-1}`), any :math:`J \in \mathbb C^{d\times d}`
 and every :math:`t \ge 0`,
@@ -61,6 +67,20 @@ class Theorem21Constants:
         Eigenvalues of ``Q`` with the zero eigenvalue last.
     abs_jbar : ndarray, shape (d, d)
         :math:`|V^{-1}JV|` in the same ordering.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import theorem_2_1_constants, theorem_2_1_error
+    >>> Q = np.array([[-1.0, 1.0], [2.0, -2.0]])
+    >>> J = np.array([[0.0, 1.0], [0.0, 0.0]])
+    >>> constants = theorem_2_1_constants(Q, J)
+    >>> C, kappa = constants
+    >>> bool(abs(constants.gamma - 3.0) < 1e-12 and kappa == constants.gamma / 2)
+    True
+    >>> all(theorem_2_1_error(Q, J, t) <= constants.bound(t) <= C * np.exp(-kappa * t)
+    ...     for t in (0.0, 1.0, 5.0))
+    True
     """
 
     C: float
@@ -190,6 +210,16 @@ def theorem_2_1_constants(Q, J, *, kappa: float | None = None) -> Theorem21Const
     ValueError
         If ``Q`` is not an irreducible rate matrix, is numerically defective, or ``kappa``
         is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import random_rate_matrix, theorem_2_1_constants, theorem_2_1_error
+    >>> Q = random_rate_matrix(4, rng=0)
+    >>> J = np.random.default_rng(1).standard_normal((4, 4))
+    >>> C, kappa = theorem_2_1_constants(Q, J)
+    >>> all(theorem_2_1_error(Q, J, t) <= C * np.exp(-kappa * t) for t in (0.0, 0.5, 2.0, 8.0))
+    True
     """
     Q = check_generator(Q)
     J = as_square_operator(J, "J")
@@ -218,6 +248,31 @@ def theorem_2_1_error(Q, J, t: float) -> float:
     r"""Measured error :math:`\|Z(t) - A(t)\|_F` of the corrected Theorem 2.1, i.e.
     :math:`\|\nabla_J e^{tQ} - S_{\mathrm{asym}}(t)\|_F` with the exact derivative from
     ``scipy.linalg.expm_frechet`` and :func:`~advdiff_sens.matrix.rate.surrogates.surrogate`
-    (``order="asymptotic"``)."""
+    (``order="asymptotic"``).
+
+    Parameters
+    ----------
+    Q : ndarray or scipy sparse matrix, shape (d, d)
+        An irreducible rate matrix (densified).
+    J : ndarray or scipy sparse matrix, shape (d, d)
+    t : float
+        Time ``t >= 0``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    The error decays at the rate :math:`\gamma` (here 3):
+
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import theorem_2_1_error
+    >>> Q = np.array([[-1.0, 1.0], [2.0, -2.0]])
+    >>> J = np.array([[0.0, 1.0], [0.0, 0.0]])
+    >>> errors = [theorem_2_1_error(Q, J, t) for t in (1.0, 3.0, 5.0)]
+    >>> bool(errors[0] > errors[1] > errors[2] and errors[2] < 1e-4)
+    True
+    """
     t = check_nonnegative_scalar(t, "t")
     return float(np.linalg.norm(expm_frechet(Q, J, t) - surrogate(Q, J, t, "asymptotic")))
