@@ -129,7 +129,7 @@ class AdvectionDiffusion:
 
         Parameters
         ----------
-        u : array_like, shape (ndim, *grid.shape)
+        u : array_like, shape ``(ndim, *grid.shape)``
             Nodal velocity.
 
         Returns
@@ -165,7 +165,7 @@ class AdvectionDiffusion:
 
         Parameters
         ----------
-        u : array_like, shape (ndim, *grid.shape)
+        u : array_like, shape ``(ndim, *grid.shape)``
             Nodal velocity.
         transpose : bool
             The propagator of :math:`L^T` instead.
@@ -203,7 +203,7 @@ class AdvectionDiffusion:
 
         Parameters
         ----------
-        u : array_like, shape (ndim, *grid.shape)
+        u : array_like, shape ``(ndim, *grid.shape)``
             Nodal velocity.
 
         Returns
@@ -238,9 +238,9 @@ class AdvectionDiffusion:
 
         Parameters
         ----------
-        u : array_like, shape (ndim, *grid.shape)
+        u : array_like, shape ``(ndim, *grid.shape)``
             Nodal velocity.
-        v : array_like, shape (ndim, *grid.shape)
+        v : array_like, shape ``(ndim, *grid.shape)``
             Direction.
 
         Returns
@@ -272,7 +272,7 @@ class AdvectionDiffusion:
 
         Parameters
         ----------
-        u : array_like, shape (ndim, *grid.shape)
+        u : array_like, shape ``(ndim, *grid.shape)``
             Nodal velocity.
         t : float or array_like
             As in :meth:`solve`.
@@ -299,7 +299,7 @@ class AdvectionDiffusion:
 
         Parameters
         ----------
-        u : array_like, shape (ndim, *grid.shape)
+        u : array_like, shape ``(ndim, *grid.shape)``
             Nodal velocity.
         theta0 : array_like, shape grid.shape
             Initial scalar field (real or complex).
@@ -344,9 +344,9 @@ class AdvectionDiffusion:
 
         Parameters
         ----------
-        u : array_like, shape (ndim, *grid.shape)
+        u : array_like, shape ``(ndim, *grid.shape)``
         theta0 : array_like, shape grid.shape
-        v : array_like, shape (ndim, *grid.shape) or (m, ndim, *grid.shape)
+        v : array_like, shape ``(ndim, *grid.shape)`` or ``(m, ndim, *grid.shape)``
             One direction, or a block of ``m`` directions.
         t : float or array_like
             As in :meth:`solve`.

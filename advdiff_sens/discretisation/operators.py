@@ -135,7 +135,7 @@ def assemble_generator(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray,
         Diffusivity κ > 0.
     scheme : Scheme
         Gives the flux weights :math:`c^\pm_a` (:mod:`advdiff_sens.discretisation.schemes`).
-    u : ndarray, shape (ndim, *grid.shape)
+    u : ndarray, shape ``(ndim, *grid.shape)``
         Nodal velocity.
     mats : dict
         :func:`difference_matrices` of ``grid``.

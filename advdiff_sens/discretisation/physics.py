@@ -94,7 +94,7 @@ def cell_peclet(grid: Grid, kappa: float, u: np.ndarray) -> float:
     grid : Grid
     kappa : float
         Diffusivity κ > 0.
-    u : ndarray, shape (ndim, *grid.shape)
+    u : ndarray, shape ``(ndim, *grid.shape)``
         Nodal velocity.
 
     Returns
@@ -136,7 +136,7 @@ def wall_normal_velocity(grid: Grid, u: np.ndarray) -> float:
     Parameters
     ----------
     grid : Grid
-    u : ndarray, shape (ndim, *grid.shape)
+    u : ndarray, shape ``(ndim, *grid.shape)``
         Nodal velocity.
 
     Returns
@@ -216,7 +216,7 @@ def check_physics(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray, *,
         Diffusivity κ > 0.
     scheme : Scheme
         The advection scheme (:mod:`advdiff_sens.discretisation.schemes`).
-    u : ndarray, shape (ndim, *grid.shape)
+    u : ndarray, shape ``(ndim, *grid.shape)``
         Nodal velocity (already validated).
     skip : collection of str
         Checks not to run (e.g. those already warned about).

@@ -111,7 +111,7 @@ def cellular_flow(grid: Grid, amplitude: float = 1.0) -> np.ndarray:
 
     Returns
     -------
-    ndarray, shape (2, *grid.shape)
+    ndarray, shape ``(2, *grid.shape)``
 
     Examples
     --------
@@ -165,7 +165,7 @@ class ReferenceProblem:
     Attributes
     ----------
     model : AdvectionDiffusion
-    u : ndarray, shape (ndim, *grid.shape)
+    u : ndarray, shape ``(ndim, *grid.shape)``
         The velocity.
     theta0 : ndarray, shape grid.shape
         The initial condition.
@@ -213,7 +213,7 @@ def r2_problem(n: int = 256, scheme: str = "central", **model_options) -> Refere
     >>> from advdiff_sens.problems import r2_problem
     >>> problem = r2_problem(16, scheme="exponential", backend="scipy")
     >>> problem.model.kappa, problem.model.scheme, problem.model.backend
-    (0.01, 'exponential', ExpmMultiplyBackend())
+    (0.01, ExponentialFitting(), ExpmMultiplyBackend())
     """
     n = check_integer(n, "n", minimum=3)
     grid = Grid(shape=(n, n), extent=(1.0, 1.0), bc="periodic")

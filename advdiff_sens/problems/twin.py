@@ -74,7 +74,7 @@ class TwinExperiment:
         Noise-free readings of the true flow.
     noise_std : float
     true_coefficients : ndarray (p,)
-    true_velocity : ndarray (2, *grid.shape)
+    true_velocity : ndarray ``(2, *grid.shape)``
 
     Examples
     --------

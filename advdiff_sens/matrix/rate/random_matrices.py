@@ -41,21 +41,6 @@ def random_rate_matrix(d: int, rng=None, ensemble: str = "exponential", *,
                        density: float | None = None):
     r"""Draw a random irreducible rate matrix :math:`Q` (2.1).
 
-    Ensembles
-    ---------
-    ``"exponential"`` (default; reference problem R4)
-        :math:`Q_{ij} \sim \mathrm{Exp}(1)` iid for :math:`i\ne j`,
-        :math:`Q_{ii} = -\sum_{j\ne i} Q_{ij}`; dense ndarray. Irreducible with probability 1
-        (all off-diagonal rates are positive, so ``Q`` is in the note's class (2.1)).
-    ``"uniform"``
-        As above with :math:`Q_{ij} \sim U(0, 1)`; dense ndarray.
-    ``"sparse"``
-        A random directed graph: each off-diagonal edge is present independently with
-        probability ``density`` (default :math:`\min(1, 2\log d / d)`), plus a random
-        Hamiltonian cycle so that the graph is strongly connected (irreducible) for every
-        draw; rates :math:`\mathrm{Exp}(1)` (summed on the cycle's edges); ``scipy.sparse``
-        CSR array.
-
     Parameters
     ----------
     d : int
@@ -69,6 +54,23 @@ def random_rate_matrix(d: int, rng=None, ensemble: str = "exponential", *,
     Returns
     -------
     ndarray or scipy.sparse.csr_array, shape (d, d)
+
+    Notes
+    -----
+    The ensembles:
+
+    ``"exponential"`` (default; reference problem R4)
+        :math:`Q_{ij} \sim \mathrm{Exp}(1)` iid for :math:`i\ne j`,
+        :math:`Q_{ii} = -\sum_{j\ne i} Q_{ij}`; dense ndarray. Irreducible with probability 1
+        (all off-diagonal rates are positive, so ``Q`` is in the note's class (2.1)).
+    ``"uniform"``
+        As above with :math:`Q_{ij} \sim U(0, 1)`; dense ndarray.
+    ``"sparse"``
+        A random directed graph: each off-diagonal edge is present independently with
+        probability ``density`` (default :math:`\min(1, 2\log d / d)`), plus a random
+        Hamiltonian cycle so that the graph is strongly connected (irreducible) for every
+        draw; rates :math:`\mathrm{Exp}(1)` (summed on the cycle's edges); ``scipy.sparse``
+        CSR array.
 
     Examples
     --------

@@ -134,8 +134,9 @@ def _sup_weights(lam: np.ndarray, kappa: float) -> np.ndarray:
 def theorem_2_1_constants(Q, J, *, kappa: float | None = None) -> Theorem21Constants:
     r"""Explicit constants :math:`(C, \kappa)` of Theorem 2.1 (2.10)–(2.11), corrected.
 
-    Derivation
-    ----------
+    Notes
+    -----
+    **Derivation.**
     Write :math:`Q = V\Lambda V^{-1}` with :math:`\lambda_d = 0`,
     :math:`\mu_i = -\operatorname{Re}\lambda_i \ge \gamma > 0` for :math:`i < d`, and
     :math:`\bar J = V^{-1}JV`. Every matrix in the theorem is a function of ``Q`` times
