@@ -18,6 +18,9 @@ from advdiff_sens.inference.results import (
     StageRecord, StartRecord, FitReport, VelocityEstimate, MISFIT_QUANTILE, DISTINCT_OPTIMUM_PSI
 )
 from advdiff_sens.inference.estimate import estimate_velocity, continuation_schedule
+from advdiff_sens.inference.workflow import (
+    run_workflow, WorkflowResult, WORKFLOW_EVENTS, MAP_ARRAYS, SAMPLE_ARRAYS
+)
 
 __all__ = [
     "NodalVelocity", "UniformVelocity", "StreamFunctionBasis",
@@ -29,4 +32,5 @@ __all__ = [
     "StageRecord", "StartRecord", "FitReport", "VelocityEstimate", "MISFIT_QUANTILE",
     "DISTINCT_OPTIMUM_PSI",
     "estimate_velocity", "continuation_schedule",
+    "run_workflow", "WorkflowResult", "WORKFLOW_EVENTS", "MAP_ARRAYS", "SAMPLE_ARRAYS",
 ]

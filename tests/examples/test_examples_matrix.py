@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import run_script
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -18,11 +17,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
     ("quantum_toy.py", "quantum_toy.png"),
 ])
 def test_example_runs_and_saves_figure(script, figure, tmp_path):
-    env = dict(os.environ, MPLBACKEND="Agg", ADVDIFF_SENS_QUICK="1",
-               ADVDIFF_SENS_FIGDIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    proc = run_script([str(EXAMPLES / script)], tmp_path)
     path = tmp_path / figure
     assert path.is_file() and path.stat().st_size > 10_000
     assert str(path) in proc.stdout
