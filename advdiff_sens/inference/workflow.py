@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from advdiff_sens import sampling
 from advdiff_sens.inference.estimate import estimate_velocity
 from advdiff_sens.inference.gradients import PosteriorGradient
 from advdiff_sens.inference.optimisers import Optimiser
 from advdiff_sens.inference.results import FitReport, VelocityEstimate
 from advdiff_sens.model import AdvectionDiffusion
+from advdiff_sens.sampling import SamplerDiagnostics, SamplerResult, hmc
 from advdiff_sens.validation import check_integer, check_positive_scalar
 
 __all__ = ["run_workflow", "WorkflowResult", "WORKFLOW_EVENTS", "MAP_ARRAYS", "SAMPLE_ARRAYS",
@@ -108,8 +108,8 @@ class WorkflowResult:
     divergences: np.ndarray | None = None
     estimate: VelocityEstimate | None = field(default=None, repr=False)
     fit_report: FitReport | None = field(default=None, repr=False)
-    sampler_result: sampling.SamplerResult | None = field(default=None, repr=False)
-    sampler_report: sampling.SamplerDiagnostics | None = field(default=None, repr=False)
+    sampler_result: SamplerResult | None = field(default=None, repr=False)
+    sampler_report: SamplerDiagnostics | None = field(default=None, repr=False)
 
     @classmethod
     def from_estimate(cls, estimate: VelocityEstimate) -> WorkflowResult:
@@ -120,7 +120,7 @@ class WorkflowResult:
                    estimate.misfit, post.basis.wavevectors, estimate=estimate,
                    fit_report=estimate.diagnostics())
 
-    def add_samples(self, samples: sampling.SamplerResult) -> None:
+    def add_samples(self, samples: SamplerResult) -> None:
         """Record an HMC run and its diagnostics (failed checks are
         :class:`~advdiff_sens.exceptions.FitWarning`)."""
         self.samples, self.accept_rate = samples.samples, samples.accept_rate
@@ -268,11 +268,10 @@ def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_
     result = WorkflowResult.from_estimate(estimate)
     report("map")
     post = estimate.posterior
-    samples = sampling.hmc(post.log_density, lambda c: -post.value_and_gradient(c)[1],
-                           estimate.coefficients, n_draws, step_size=step_size, n_steps=n_steps,
-                           inverse_mass=estimate.covariance, n_warmup=n_warmup,
-                           n_chains=n_chains, in_bounds=post.in_bounds, rng=rng,
-                           progress=progress)
+    samples = hmc(post.log_density, lambda c: -post.value_and_gradient(c)[1],
+                  estimate.coefficients, n_draws, step_size=step_size, n_steps=n_steps,
+                  inverse_mass=estimate.covariance, n_warmup=n_warmup, n_chains=n_chains,
+                  in_bounds=post.in_bounds, rng=rng, progress=progress)
     result.add_samples(samples)
     report("hmc")
     return result

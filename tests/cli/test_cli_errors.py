@@ -9,7 +9,6 @@ import pytest
 
 import advdiff_sens.inference.workflow
 import advdiff_sens.problems.twin
-import advdiff_sens.sampling
 from advdiff_sens import cli
 from advdiff_sens.cli import datafile, estimation, forward, sensitivity
 from advdiff_sens.inference import VelocityPosterior
@@ -314,7 +313,7 @@ def test_figure_failure_keeps_the_saved_estimate(capsys, tmp_path, monkeypatch, 
 
 def test_map_is_saved_before_sampling(capsys, tmp_path, monkeypatch, good_arrays):
     calls = {}
-    monkeypatch.setattr(advdiff_sens.sampling, "hmc", _interrupt_recording(calls))
+    monkeypatch.setattr(advdiff_sens.inference.workflow, "hmc", _interrupt_recording(calls))
     np.savez(tmp_path / "data.npz", **good_arrays)
     assert cli.main(_estimate_argv(tmp_path)) == 130
     assert calls["n_warmup"] == 10 and calls["progress"] is True
