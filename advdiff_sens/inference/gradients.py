@@ -5,9 +5,10 @@ A posterior gradient strategy returns :math:`Ψ(c)` and :math:`∇Ψ(c) = ∇_c�
 :class:`~advdiff_sens.inference.posterior.VelocityPosterior`; only :math:`∇_cΦ` differs:
 
 * :class:`TangentGradient` — the whitened Jacobian :math:`G = σ^{-1}[Hρ_i(t_j)]`, one stacked
-  tangent solve for the p basis directions, :math:`ρ_i = ∂θ/∂\mathbf u[Bε_i]`, then
-  :math:`∇_cΦ = G^Tr`; cheaper than an adjoint for few parameters (crossover in
-  :data:`TANGENT_MAX_PARAMS`), and the Jacobian is the Gauss–Newton Hessian's;
+  tangent solve for the p basis directions,
+  :math:`ρ_i = ∂θ/∂\mathbf u[Bε_i]`, then :math:`∇_cΦ = G^Tr`; cheaper than an adjoint for few
+  parameters (crossover in :data:`TANGENT_MAX_PARAMS`), and the Jacobian is the Gauss–Newton
+  Hessian's;
 * :class:`AdjointGradient` — :math:`∇_cΦ = B^T∇_{\mathbf u}Φ` with :math:`∇_{\mathbf u}Φ` from
   the model's adjoint (:meth:`advdiff_sens.AdvectionDiffusion.gradient`; cost independent of
   p), the adjoint passed through as it is: ``"auto"`` (discrete with a Chebyshev backend,

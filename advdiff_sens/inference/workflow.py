@@ -203,7 +203,9 @@ def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_
 
     Parameters
     ----------
-    model, theta0, sensors, times, data, noise_std, kmax, prior_std, continuation, optimizer, gradient, n_starts
+    model, theta0, sensors, times, data, noise_std, kmax, prior_std, continuation
+        As in :func:`~advdiff_sens.inference.estimate.estimate_velocity`.
+    optimizer, gradient, n_starts
         As in :func:`~advdiff_sens.inference.estimate.estimate_velocity`.
     n_draws : int
         HMC draws per chain after warm-up, >= 4.

@@ -58,7 +58,8 @@ def test_bad_options_are_rejected_when_the_object_is_made(make, match):
         make()
 
 
-@pytest.mark.filterwarnings("ignore::advdiff_sens.exceptions.FitWarning")  # stopped early / approximate gradient
+# stopped early or an approximate gradient: the fit report warns
+@pytest.mark.filterwarnings("ignore::advdiff_sens.exceptions.FitWarning")
 def test_options_are_the_objects_own(twin):
     few = _fit(twin, GaussNewton(max_evaluations=3), continuation=())
     assert few.history[0].evaluations <= 3

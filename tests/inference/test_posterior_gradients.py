@@ -78,7 +78,8 @@ def test_adjoint_is_passed_through_to_the_model(twin, monkeypatch):
         post.value_and_gradient(c, AdjointGradient("bogus"))
 
 
-@pytest.mark.filterwarnings("ignore::advdiff_sens.exceptions.FitWarning")  # stopped early / approximate gradient
+# stopped early or an approximate gradient: the fit report warns
+@pytest.mark.filterwarnings("ignore::advdiff_sens.exceptions.FitWarning")
 def test_estimate_velocity_gradient_by_name_and_object(twin):
     kw = dict(kmax=1, optimizer="lbfgs")
     args = (twin.model, twin.theta0, twin.sensors, twin.times, twin.data, twin.noise_std)
