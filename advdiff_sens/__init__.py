@@ -6,8 +6,8 @@ matrix exponential) by tangent, adjoint and surrogate methods.
 """
 
 from advdiff_sens.discretisation.grid import Grid
-from advdiff_sens.discretisation.schemes import Central, Upwind, ExponentialFitting
-from advdiff_sens.inference.estimate import VelocityEstimate, estimate_velocity
+from advdiff_sens.discretisation.schemes import Central, ExponentialFitting, Upwind
+from advdiff_sens.inference import VelocityEstimate, estimate_velocity
 from advdiff_sens.model import AdvectionDiffusion
 
 __all__ = ["Grid", "AdvectionDiffusion", "estimate_velocity", "VelocityEstimate", "Central",

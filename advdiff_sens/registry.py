@@ -85,9 +85,8 @@ class Registry(Generic[T]):
         """
         if isinstance(value, self.base):
             return value
-        article = "an" if self.kind[:1].lower() in "aeiou" else "a"
-        expected = (f"one of {self.names()} or {article} {self.kind} object "
-                    f"(a {self.base.__name__})")
+        expected = (f"one of {self.names()} or {_article(self.kind)} {self.kind} object "
+                    f"({_article(self.base.__name__)} {self.base.__name__})")
         if isinstance(value, str):
             if value in self._factories:
                 return self._factories[value]()
@@ -95,3 +94,7 @@ class Registry(Generic[T]):
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ValueError(f"{argument} must be {expected}, got {value!r}{hint}")
         raise TypeError(f"{argument} must be {expected}, got {type(value).__name__}")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"

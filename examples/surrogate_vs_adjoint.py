@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advdiff_sens.inference import VelocityPosterior, estimate_velocity
+from advdiff_sens.inference import LBFGS, VelocityPosterior, estimate_velocity
 from advdiff_sens.problems import TwinExperiment, make_twin
 from advdiff_sens.sampling import HMC, SamplerResult
 
@@ -101,8 +101,8 @@ def map_comparison(twin: TwinExperiment) -> list[dict]:
     truth = np.linalg.norm(twin.true_velocity)
     for gradient in ("tangent", "surrogate"):
         est = estimate_velocity(twin.model, twin.theta0, twin.sensors, twin.times, twin.data,
-                                twin.noise_std, kmax=twin.basis.kmax, optimizer="lbfgs",
-                                gradient=gradient, tol=1e-9, max_iter=200)
+                                twin.noise_std, kmax=twin.basis.kmax,
+                                optimizer=LBFGS(tol=1e-9, max_iter=200), gradient=gradient)
         rows.append({"gradient": gradient, "iterations": est.iterations,
                      "evaluations": sum(s.evaluations for s in est.history),
                      "seconds": est.seconds, "misfit": est.misfit,

@@ -1,19 +1,36 @@
-"""Estimating velocity fields from scalar data: parameterisations, posterior, MAP and Laplace."""
+"""Estimating velocity fields from scalar data: parameterisations, posterior and its gradients,
+optimisers, MAP and Laplace, and the MAP → Laplace → HMC workflow."""
 
 from advdiff_sens.inference.parameterisations import (
     NodalVelocity, UniformVelocity, StreamFunctionBasis
 )
-from advdiff_sens.inference.estimate import (
-    VelocityPosterior, VelocityEstimate, StageRecord, StartRecord, FitReport,
-    estimate_velocity, continuation_schedule, stacked_tangent, GRADIENT_METHODS, OPTIMIZERS,
-    TANGENT_MAX_PARAMS, BOX_PRIOR_SDS, SPEED_BOUND_FACTOR, MISFIT_QUANTILE,
-    DISTINCT_OPTIMUM_PSI
+from advdiff_sens.inference.gradients import (
+    PosteriorGradient, TangentGradient, AdjointGradient, AutoGradient, GRADIENTS,
+    TANGENT_MAX_PARAMS
+)
+from advdiff_sens.inference.posterior import (
+    VelocityPosterior, stacked_tangent, DEFAULT_PRIOR_STD, SPEED_BOUND_FACTOR
+)
+from advdiff_sens.inference.optimisers import (
+    Optimiser, OptimiserResult, GaussNewton, LBFGS, NewtonCG, OPTIMIZERS, BOX_PRIOR_SDS
+)
+from advdiff_sens.inference.results import (
+    StageRecord, StartRecord, FitReport, VelocityEstimate, MISFIT_QUANTILE, DISTINCT_OPTIMUM_PSI
+)
+from advdiff_sens.inference.estimate import estimate_velocity, continuation_schedule
+from advdiff_sens.inference.workflow import (
+    run_workflow, WorkflowResult, WORKFLOW_EVENTS, MAP_ARRAYS, SAMPLE_ARRAYS
 )
 
 __all__ = [
-    "NodalVelocity", "UniformVelocity", "StreamFunctionBasis", "VelocityPosterior",
-    "VelocityEstimate", "StageRecord", "StartRecord", "FitReport", "estimate_velocity",
-    "continuation_schedule", "stacked_tangent", "GRADIENT_METHODS", "OPTIMIZERS",
-    "TANGENT_MAX_PARAMS", "BOX_PRIOR_SDS", "SPEED_BOUND_FACTOR", "MISFIT_QUANTILE",
-    "DISTINCT_OPTIMUM_PSI"
+    "NodalVelocity", "UniformVelocity", "StreamFunctionBasis",
+    "PosteriorGradient", "TangentGradient", "AdjointGradient", "AutoGradient", "GRADIENTS",
+    "TANGENT_MAX_PARAMS",
+    "VelocityPosterior", "stacked_tangent", "DEFAULT_PRIOR_STD", "SPEED_BOUND_FACTOR",
+    "Optimiser", "OptimiserResult", "GaussNewton", "LBFGS", "NewtonCG", "OPTIMIZERS",
+    "BOX_PRIOR_SDS",
+    "StageRecord", "StartRecord", "FitReport", "VelocityEstimate", "MISFIT_QUANTILE",
+    "DISTINCT_OPTIMUM_PSI",
+    "estimate_velocity", "continuation_schedule",
+    "run_workflow", "WorkflowResult", "WORKFLOW_EVENTS", "MAP_ARRAYS", "SAMPLE_ARRAYS",
 ]

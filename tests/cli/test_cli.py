@@ -1,6 +1,6 @@
 """The CLI commands run end to end (subprocess, Agg backend)."""
 
-from conftest import ROOT, run_script
+from conftest import run_script
 
 
 def test_cli_help(tmp_path):
@@ -15,13 +15,8 @@ def test_cli_forward_saves_figure(tmp_path):
 
 
 def test_cli_rejects_bad_resolution(tmp_path):
-    import subprocess
-    import sys
-    proc = subprocess.run([sys.executable, "-m", "advdiff_sens", "forward", "--n", "2"],
-                          cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    proc = run_script(["-m", "advdiff_sens", "forward", "--n", "2"], tmp_path, returncode=2)
     assert "error: argument --n: expected an integer >= 3, got '2'" in proc.stderr
-
 
 
 def test_cli_sensitivity_prints_table_and_saves_figure(tmp_path):

@@ -1,19 +1,20 @@
 """Bad input to the CLI: every argument and input array is checked before any computation,
 and every error is one ``error: …`` line on stderr with exit status 2, never a traceback."""
 
-import subprocess
-import sys
 import warnings
 import zipfile
 
 import numpy as np
 import pytest
 
-import advdiff_sens.inference.estimate
-import advdiff_sens.sampling.samplers
+import advdiff_sens.inference.workflow
+import advdiff_sens.sampling
 import advdiff_sens.problems.twin
-from advdiff_sens.cli import commands as cli
+from advdiff_sens import cli
+from advdiff_sens.cli import datafile, estimation, forward, sensitivity
+from advdiff_sens.inference import VelocityPosterior
 from advdiff_sens.problems.twin import make_twin
+from conftest import run_script
 
 # The tiny runs here (2 chains x 4 draws) cannot reach the sampler diagnostics' ESS target, so
 # their FitWarnings are expected; what they look like is tested through the module itself.
@@ -28,9 +29,10 @@ def _computation_started(*args, **kwargs):
 @pytest.fixture
 def no_computation(monkeypatch):
     """Make every entry point of a computation fail the test if it is reached."""
-    monkeypatch.setattr(advdiff_sens.inference.estimate, "estimate_velocity", _computation_started)
+    monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", _computation_started)
     monkeypatch.setattr(advdiff_sens.problems.twin, "make_twin", _computation_started)
-    monkeypatch.setattr(cli, "r2_problem", _computation_started)
+    monkeypatch.setattr(forward, "r2_problem", _computation_started)
+    monkeypatch.setattr(sensitivity, "r2_problem", _computation_started)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +111,7 @@ def _interrupt_recording(calls: dict):
 
 def test_stages_none_means_no_continuation(capsys, tmp_path, monkeypatch, good_arrays):
     calls = {}
-    monkeypatch.setattr(advdiff_sens.inference.estimate, "estimate_velocity", _interrupt_recording(calls))
+    monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", _interrupt_recording(calls))
     np.savez(tmp_path / "data.npz", **good_arrays)
     argv = ["estimate", str(tmp_path / "data.npz"), "--stages", "none", "--starts", "3",
             "--optimizer", "lbfgs", "--seed", "5", "--outdir", str(tmp_path / "out")]
@@ -151,7 +153,7 @@ def test_outdir_is_created_before_computing(tmp_path, monkeypatch):
         seen.append((tmp_path / "new" / "deeper").is_dir())
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "r2_problem", stop)
+    monkeypatch.setattr(forward, "r2_problem", stop)
     assert cli.main(["forward", "--outdir", str(tmp_path / "new" / "deeper")]) == 130
     assert seen == [True]
 
@@ -212,7 +214,7 @@ def test_unknown_array_lists_accepted_names(capsys, tmp_path, no_computation, go
     np.savez(tmp_path / "d.npz", **good_arrays, kapa=0.02)
     line = _file_error(capsys, tmp_path / "d.npz", "unknown array(s) ['kapa']",
                        "did you mean 'kappa'")
-    for name in (*cli.NPZ_REQUIRED, *cli.NPZ_OPTIONAL):
+    for name in (*datafile.NPZ_REQUIRED, *datafile.NPZ_OPTIONAL):
         assert name in line.split("accepted names:")[1]
 
 
@@ -258,7 +260,7 @@ def test_scalar_extent_is_used_for_both_axes(capsys, tmp_path, monkeypatch, good
         grids.append(model.grid)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(advdiff_sens.inference.estimate, "estimate_velocity", stop)
+    monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", stop)
     np.savez(tmp_path / "d.npz", **good_arrays, extent=2.0)
     assert cli.main(["estimate", str(tmp_path / "d.npz"), "--outdir", str(tmp_path)]) == 130
     assert grids[0].extent == (2.0, 2.0)
@@ -273,14 +275,14 @@ def _estimate_argv(tmp_path, *extra: str) -> list[str]:
 
 
 def test_estimate_prints_what_it_read_before_the_map(capsys, tmp_path, monkeypatch, good_arrays):
-    real = advdiff_sens.inference.estimate.estimate_velocity
+    real = advdiff_sens.inference.workflow.estimate_velocity
     printed_before = []
 
     def spy(*args, **kwargs):
         printed_before.append(capsys.readouterr().out)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(advdiff_sens.inference.estimate, "estimate_velocity", spy)
+    monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", spy)
     np.savez(tmp_path / "data.npz", **good_arrays)
     assert cli.main(_estimate_argv(tmp_path, "--stages", "2")) == 0
     summary = printed_before[0]
@@ -297,7 +299,7 @@ def test_figure_failure_keeps_the_saved_estimate(capsys, tmp_path, monkeypatch, 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli, "_save_estimation_figures", disk_full)
+    monkeypatch.setattr(estimation, "save_estimation_figures", disk_full)
     np.savez(tmp_path / "data.npz", **good_arrays)
     assert cli.main(_estimate_argv(tmp_path)) == 2
     err = capsys.readouterr().err
@@ -312,12 +314,17 @@ def test_figure_failure_keeps_the_saved_estimate(capsys, tmp_path, monkeypatch, 
 
 def test_map_is_saved_before_sampling(capsys, tmp_path, monkeypatch, good_arrays):
     calls = {}
-    monkeypatch.setattr(advdiff_sens.sampling.samplers, "hmc", _interrupt_recording(calls))
+
+    def interrupted(sampler, *args, **kwargs):
+        calls.update(kwargs, sampler=sampler)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(advdiff_sens.sampling.HMC, "sample", interrupted)
     np.savez(tmp_path / "data.npz", **good_arrays)
     assert cli.main(_estimate_argv(tmp_path)) == 130
-    assert calls["n_warmup"] == 10 and calls["progress"] is True
+    assert calls["sampler"].n_warmup == 10 and calls["progress"] == "auto"
     # trajectories are bounded by the posterior's rms-speed bound
-    assert calls["in_bounds"].__func__ is advdiff_sens.inference.estimate.VelocityPosterior.in_bounds
+    assert calls["in_bounds"].__func__ is VelocityPosterior.in_bounds
     err = capsys.readouterr().err
     assert f"interrupted; saved before stopping: {(tmp_path / 'out' / 'estimate.npz').resolve()}" in err
     with np.load(tmp_path / "out" / "estimate.npz") as out:
@@ -327,14 +334,8 @@ def test_map_is_saved_before_sampling(capsys, tmp_path, monkeypatch, good_arrays
 
 # ------------------------------------------------------------------ python -m advdiff_sens
 
-def _run_module(args: list[str], cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "advdiff_sens", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=60, check=False)
-
-
 def test_module_reports_usage_error_without_traceback(tmp_path):
-    proc = _run_module(["forward", "--n", "abc"], tmp_path)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    proc = run_script(["-m", "advdiff_sens", "forward", "--n", "abc"], tmp_path, returncode=2)
     assert "advdiff-sens forward: error: argument --n: expected an integer >= 3, got 'abc'" \
         in proc.stderr
     assert "_positive_int" not in proc.stderr
@@ -344,8 +345,7 @@ def test_warnings_are_shown_as_one_cli_line(tmp_path, good_arrays):
     """A FitWarning (here: 2 x 4 draws cannot reach ESS 100) is shown as ``warning: … (FitWarning)``
     without the source line the default format adds."""
     np.savez(tmp_path / "data.npz", **good_arrays)
-    proc = _run_module(_estimate_argv(tmp_path), tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    proc = run_script(["-m", "advdiff_sens", *_estimate_argv(tmp_path)], tmp_path)
     lines = [line for line in proc.stderr.splitlines() if "FitWarning" in line]
     assert lines and all(line.startswith("warning: ") and line.endswith("(FitWarning)")
                          for line in lines), proc.stderr
@@ -361,6 +361,5 @@ def test_main_restores_the_warning_format(tmp_path, no_computation):
 
 def test_module_reports_bad_file_without_traceback(tmp_path):
     (tmp_path / "empty.npz").write_bytes(b"")
-    proc = _run_module(["estimate", "empty.npz"], tmp_path)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    proc = run_script(["-m", "advdiff_sens", "estimate", "empty.npz"], tmp_path, returncode=2)
     assert proc.stderr.startswith("error: empty.npz: the file is empty")

@@ -1,13 +1,8 @@
 """The `demo` and `estimate` commands run end to end."""
 
-import re
-import subprocess
-import sys
-
 import numpy as np
-import pytest
 
-from conftest import ROOT, run_script
+from conftest import run_script
 
 
 def test_demo_quick_runs_and_writes_figures(tmp_path):
@@ -42,6 +37,5 @@ def test_estimate_reads_npz_and_writes_results(tmp_path):
 
 def test_estimate_rejects_incomplete_file(tmp_path):
     np.savez(tmp_path / "bad.npz", sensors=np.zeros((3, 2)))
-    proc = subprocess.run([sys.executable, "-m", "advdiff_sens", "estimate", "bad.npz"],
-                          cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 2 and "lacks the array(s)" in proc.stderr
+    proc = run_script(["-m", "advdiff_sens", "estimate", "bad.npz"], tmp_path, returncode=2)
+    assert "lacks the array(s)" in proc.stderr

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from advdiff_sens.inference.estimate import (VelocityPosterior, continuation_schedule, estimate_velocity,
-                                  stacked_tangent)
+from advdiff_sens.inference import (VelocityPosterior, continuation_schedule, estimate_velocity,
+                                    stacked_tangent)
 from advdiff_sens.problems.twin import make_twin
 
 
@@ -28,9 +28,9 @@ def test_stacked_tangent_matches_single_direction_tangents(small_twin):
     (both expm_multiply, to double precision; measured 7e-16)."""
     post = _posterior(small_twin)
     u = post.velocity(small_twin.true_coefficients)
-    theta, rho = stacked_tangent(post.model, u, post.theta0, post._directions[:3], post.times)
+    theta, rho = stacked_tangent(post.model, u, post.theta0, post.directions[:3], post.times)
     ref = np.stack([post.model.tangent(u, post.theta0, d, post.times).reshape(rho.shape[1:])
-                    for d in post._directions[:3]])
+                    for d in post.directions[:3]])
     assert np.allclose(theta, post.model.solve(u, post.theta0, post.times).reshape(theta.shape),
                        atol=1e-12)
     assert np.max(np.abs(rho - ref)) <= 1e-12 * np.max(np.abs(ref))

@@ -10,8 +10,8 @@ from scipy.stats import chi2
 
 from advdiff_sens import AdvectionDiffusion
 from advdiff_sens.exceptions import FitWarning
-from advdiff_sens.inference.estimate import (SPEED_BOUND_FACTOR, StartRecord, VelocityPosterior,
-                                  estimate_velocity)
+from advdiff_sens.inference import (SPEED_BOUND_FACTOR, StartRecord, VelocityPosterior,
+                                    estimate_velocity)
 from advdiff_sens.problems.twin import make_twin
 
 N_GRID = 10

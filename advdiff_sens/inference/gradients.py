@@ -1,0 +1,196 @@
+r"""How the posterior's gradient is computed: the tangent Jacobian of inference, or an adjoint
+of the model.
+
+A posterior gradient strategy returns :math:`Ψ(c)` and :math:`∇Ψ(c) = ∇_cΦ + c/s^2` for a
+:class:`~advdiff_sens.inference.posterior.VelocityPosterior`; only :math:`∇_cΦ` differs:
+
+* :class:`TangentGradient` — the whitened Jacobian :math:`G = σ^{-1}[Hρ_i(t_j)]`, one stacked
+  tangent solve for the p basis directions,
+  :math:`ρ_i = ∂θ/∂\mathbf u[Bε_i]`, then :math:`∇_cΦ = G^Tr`; cheaper than an adjoint for few
+  parameters (crossover in :data:`TANGENT_MAX_PARAMS`), and the Jacobian is the Gauss–Newton
+  Hessian's;
+* :class:`AdjointGradient` — :math:`∇_cΦ = B^T∇_{\mathbf u}Φ` with :math:`∇_{\mathbf u}Φ` from
+  the model's adjoint (:meth:`advdiff_sens.AdvectionDiffusion.gradient`; cost independent of
+  p), the adjoint passed through as it is: ``"auto"`` (discrete with a Chebyshev backend,
+  quadrature with ``"scipy"``), ``"discrete"``, ``"quadrature"`` or ``"surrogate"`` (the
+  first-order surrogate (1.6), one backward solve, approximate);
+* :class:`AutoGradient` — the tangent up to :data:`TANGENT_MAX_PARAMS` parameters, the model's
+  ``"auto"`` adjoint above.
+
+:data:`GRADIENTS` maps the names ``"auto"``, ``"adjoint"`` (the model's ``"auto"`` adjoint),
+``"tangent"`` and ``"surrogate"`` to these objects. :func:`model_gradient` is the one call of
+the model's adjoint in the inference package.
+
+Examples
+--------
+>>> GRADIENTS.resolve("surrogate", "gradient")
+AdjointGradient(adjoint='surrogate')
+>>> AutoGradient().max_tangent_params == TANGENT_MAX_PARAMS
+True
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from advdiff_sens.model import AdvectionDiffusion
+from advdiff_sens.registry import Registry
+from advdiff_sens.validation import check_integer
+
+if TYPE_CHECKING:
+    from advdiff_sens.inference.posterior import VelocityPosterior
+
+__all__ = ["PosteriorGradient", "TangentGradient", "AdjointGradient", "AutoGradient",
+           "GRADIENTS", "TANGENT_MAX_PARAMS", "model_gradient"]
+
+#: :class:`AutoGradient` uses the tangent Jacobian up to this many parameters and the adjoint
+#: above it. Measured on R3 (24², 20 times, 2 cores) with the twin's ``"scipy"`` backend: 12
+#: tangent directions cost a tenth to a half of one (quadrature) adjoint gradient, about a
+#: twentieth of it per direction. With the Chebyshev backend the discrete adjoint already
+#: beats 12 directions, but Gauss–Newton needs the Jacobian anyway.
+TANGENT_MAX_PARAMS = 48
+
+
+def model_gradient(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray, objective,
+                   times: np.ndarray, adjoint) -> tuple[float, np.ndarray]:
+    r"""The model's adjoint gradient :math:`(Φ(θ), ∇_{\mathbf u}Φ)` of ``objective`` at ``u``:
+    the one place where inference calls the model's adjoint.
+
+    Parameters
+    ----------
+    model : AdvectionDiffusion
+    u : ndarray (2, *grid.shape)
+        Velocity field.
+    theta0 : ndarray, grid.shape
+        Initial scalar field.
+    objective : callable
+        ``objective(theta) -> (value, dvalue/dtheta)``.
+    times : ndarray (k,)
+        Observation times.
+    adjoint : {"auto", "discrete", "quadrature", "surrogate"}
+        The model's adjoint (validated by the model).
+
+    Returns
+    -------
+    value : float
+    grad_u : ndarray (2, *grid.shape)
+
+    Examples
+    --------
+    >>> from advdiff_sens import AdvectionDiffusion, Grid
+    >>> model = AdvectionDiffusion(Grid((8, 8), (1.0, 1.0), "periodic"), 0.05, backend="scipy")
+    >>> theta0 = model.grid.coords[0]
+    >>> value, grad_u = model_gradient(model, np.zeros((2, 8, 8)), theta0,
+    ...                                lambda theta: (float(np.sum(theta)), np.ones_like(theta)),
+    ...                                np.array([0.1]), "auto")
+    >>> grad_u.shape
+    (2, 8, 8)
+    """
+    return model.gradient(u, theta0, objective, times, adjoint=adjoint)
+
+
+class PosteriorGradient:
+    r"""A way to compute :math:`Ψ(c)` and :math:`∇Ψ(c)` of a velocity posterior."""
+
+    def value_and_gradient(self, posterior: VelocityPosterior,
+                           c: np.ndarray) -> tuple[float, np.ndarray]:
+        r""":math:`Ψ(c)` and :math:`∇Ψ(c)` at the checked coefficients ``c`` (p,)."""
+        raise NotImplementedError
+
+
+GRADIENTS: Registry[PosteriorGradient] = Registry("posterior gradient", PosteriorGradient)
+
+
+@GRADIENTS.register("tangent")
+class TangentGradient(PosteriorGradient):
+    r"""Exact gradient from the stacked tangent Jacobian: :math:`∇Ψ = G^Tr + c/s^2`, with
+    :math:`r` the whitened data residual and :math:`G` its Jacobian
+    (:meth:`~advdiff_sens.inference.posterior.VelocityPosterior.misfit_and_jacobian`), one
+    tangent solve for all p directions.
+
+    Examples
+    --------
+    >>> TangentGradient()
+    TangentGradient()
+    """
+
+    def __repr__(self) -> str:
+        return "TangentGradient()"
+
+    def value_and_gradient(self, posterior: VelocityPosterior,
+                           c: np.ndarray) -> tuple[float, np.ndarray]:
+        prior_value = 0.5 * float(np.sum((c / posterior.prior_std) ** 2))
+        prior_grad = c / posterior.prior_std**2
+        misfit, G = posterior.misfit_and_jacobian(c)
+        return 0.5 * float(misfit @ misfit) + prior_value, G.T @ misfit + prior_grad
+
+
+class AdjointGradient(PosteriorGradient):
+    r"""Gradient from the model's adjoint: :math:`∇Ψ = B^T∇_{\mathbf u}Φ + c/s^2`, with
+    :math:`∇_{\mathbf u}Φ` from :func:`model_gradient`.
+
+    Parameters
+    ----------
+    adjoint : {"auto", "discrete", "quadrature", "surrogate"}
+        The model's adjoint, passed through as it is (module docstring); ``"surrogate"`` is
+        approximate.
+
+    Examples
+    --------
+    >>> AdjointGradient("quadrature")
+    AdjointGradient(adjoint='quadrature')
+    """
+
+    def __init__(self, adjoint="auto") -> None:
+        self.adjoint = adjoint
+
+    def __repr__(self) -> str:
+        return f"AdjointGradient(adjoint={self.adjoint!r})"
+
+    def value_and_gradient(self, posterior: VelocityPosterior,
+                           c: np.ndarray) -> tuple[float, np.ndarray]:
+        prior_value = 0.5 * float(np.sum((c / posterior.prior_std) ** 2))
+        prior_grad = c / posterior.prior_std**2
+        value, grad_u = model_gradient(posterior.model, posterior.velocity(c), posterior.theta0,
+                                       posterior.objective, posterior.times, self.adjoint)
+        return value + prior_value, posterior.basis.pullback(grad_u) + prior_grad
+
+
+GRADIENTS.register("adjoint", AdjointGradient)
+GRADIENTS.register("surrogate", lambda: AdjointGradient("surrogate"))
+
+
+@GRADIENTS.register("auto")
+class AutoGradient(PosteriorGradient):
+    r""":class:`TangentGradient` up to ``max_tangent_params`` coefficients, else
+    :class:`AdjointGradient` with the model's ``"auto"`` adjoint.
+
+    Parameters
+    ----------
+    max_tangent_params : int
+        Largest number of coefficients p differentiated by the tangent Jacobian.
+
+    Examples
+    --------
+    >>> AutoGradient(max_tangent_params=4)
+    AutoGradient(max_tangent_params=4)
+    """
+
+    def __init__(self, max_tangent_params: int = TANGENT_MAX_PARAMS) -> None:
+        self.max_tangent_params = check_integer(max_tangent_params, "max_tangent_params",
+                                                minimum=0)
+
+    def __repr__(self) -> str:
+        return f"AutoGradient(max_tangent_params={self.max_tangent_params})"
+
+    def strategy(self, n_params: int) -> PosteriorGradient:
+        """The strategy used for ``n_params`` coefficients."""
+        if n_params <= self.max_tangent_params:
+            return TangentGradient()
+        return AdjointGradient()
+
+    def value_and_gradient(self, posterior: VelocityPosterior,
+                           c: np.ndarray) -> tuple[float, np.ndarray]:
+        return self.strategy(posterior.n_params).value_and_gradient(posterior, c)

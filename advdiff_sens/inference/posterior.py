@@ -1,0 +1,315 @@
+r"""The posterior of stream-function coefficients given point-sensor data.
+
+Model (reference problem R3, DESIGN.md §4). The velocity is divergence free,
+:math:`\mathbf u = Bc` with :math:`B` the stream-function basis of
+:class:`advdiff_sens.inference.parameterisations.StreamFunctionBasis` (modes
+:math:`0 < |k| ≤ k_{max}`), and
+
+.. math::
+
+    d_j = Hθ(t_j; c) + ε_j,\quad ε_j \sim N(0, σ^2 I),\qquad
+    c_k \sim N(0, s_k^2),\quad s_k = s_0|k|^{-γ}.
+
+The negative log-posterior (up to a constant) is
+
+.. math::
+
+    Ψ(c) = \underbrace{\tfrac12\sum_j \|(Hθ(t_j; c) − d_j)/σ\|^2}_{Φ(c)}
+           + \tfrac12\sum_k (c_k/s_k)^2 .
+
+Its gradient is computed by a strategy of :mod:`advdiff_sens.inference.gradients` (the
+tangent Jacobian, or an adjoint of the model). The Gauss–Newton Hessian-vector product is
+the tangent in direction :math:`Bv` followed by the adjoint of the linearised misfit,
+:math:`(G^TG + S^{-2})v`, with :math:`G` the whitened Jacobian. The Laplace approximation at
+the MAP :math:`\hat c` is :math:`N(\hat c, (G^TG + S^{-2})^{-1})`.
+
+Sampling bound. HMC trajectories can run away to flows so strong that a single solve takes
+minutes; :meth:`VelocityPosterior.in_bounds` (rms speed ≤ :attr:`VelocityPosterior.max_speed`)
+is the bound to hand to :meth:`advdiff_sens.sampling.HMC.sample`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from advdiff_sens.discretisation.observations import LeastSquaresObjective
+from advdiff_sens.inference.gradients import GRADIENTS, PosteriorGradient, model_gradient
+from advdiff_sens.inference.parameterisations import StreamFunctionBasis
+from advdiff_sens.model import AdvectionDiffusion
+from advdiff_sens.validation import as_real_array, as_times, check_integer, check_positive_scalar
+
+__all__ = ["VelocityPosterior", "stacked_tangent", "DEFAULT_PRIOR_STD", "SPEED_BOUND_FACTOR"]
+
+#: Prior sd scale :math:`s_0` when ``prior_std`` is None: unit velocity sd per mode for
+#: decay 1.
+DEFAULT_PRIOR_STD = 1 / (2 * np.pi)
+#: Default :attr:`VelocityPosterior.max_speed`: this many times the prior's rms speed (and,
+#: after :func:`advdiff_sens.inference.estimate.estimate_velocity`, the MAP's rms speed if
+#: that is larger). Under the prior
+#: the squared rms speed is a weighted sum of p ≥ 4 squared normals; with the default
+#: spectrum (nearly equal weights) exceeding 3² = 9 times its mean has probability about
+#: P(χ²₄ > 36) = 3e-7, and e⁻⁹ ≈ 1e-4 if a single cos/sin pair dominated. It is a guard
+#: against runaway HMC trajectories, not a constraint the posterior should feel; a bound that
+#: is hit shows as divergences in :meth:`advdiff_sens.sampling.SamplerResult.diagnostics`.
+SPEED_BOUND_FACTOR = 3.0
+
+
+def stacked_tangent(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray,
+                    directions: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""θ(t_j) and the exact tangents (4.5) ρ_i(t_j) = ∂θ(t_j)/∂u[v_i] for p directions in one
+    solve (the arrow system of :func:`advdiff_sens.matrix.expm_frechet_actions`, through
+    :meth:`AdvectionDiffusion.tangent`).
+
+    Returns
+    -------
+    theta : ndarray (k, n)
+    rho : ndarray (p, k, n)
+    """
+    rho, theta = model.tangent(u, theta0, directions, times, with_solution=True)
+    n = model.grid.n
+    return theta.reshape(len(times), n), rho.reshape(len(directions), len(times), n)
+
+
+def _coefficient_prior_std(basis: StreamFunctionBasis, prior_std) -> np.ndarray:
+    """Per-coefficient prior sd: ``prior_std·|k|^-decay`` (scalar or None) or an explicit (p,) array."""
+    if prior_std is None:
+        return DEFAULT_PRIOR_STD * basis.prior_scale
+    if np.ndim(prior_std) == 0:
+        return check_positive_scalar(prior_std, "prior_std") * basis.prior_scale
+    s = as_real_array(prior_std, "prior_std", shape=(basis.n_params,))
+    if np.any(s <= 0):
+        raise ValueError("prior_std must be > 0 for every coefficient")
+    return s
+
+
+class VelocityPosterior:
+    r"""The posterior of the stream-function coefficients given point-sensor data.
+
+    Parameters
+    ----------
+    model : AdvectionDiffusion
+        On a 2-D doubly periodic grid.
+    theta0 : array_like, grid.shape
+        Known initial scalar field.
+    sensors : array_like (m, 2)
+        Sensor coordinates inside the domain.
+    times : array_like (k,)
+        Strictly increasing observation times > 0.
+    data : array_like (k, m)
+        Sensor readings.
+    noise_std : float
+        Noise standard deviation σ > 0.
+    basis : StreamFunctionBasis
+    prior_std : None, float or array_like (p,)
+        See :func:`estimate_velocity`.
+    max_speed : float, optional
+        Bound on the rms speed for :meth:`in_bounds`; default :data:`SPEED_BOUND_FACTOR`
+        times :attr:`prior_rms_speed`.
+    gradient : {"auto", "adjoint", "tangent", "surrogate"} or PosteriorGradient
+        How :meth:`value_and_gradient` computes :math:`∇Ψ`
+        (:mod:`advdiff_sens.inference.gradients`, :data:`~advdiff_sens.inference.gradients.GRADIENTS`).
+
+    Attributes
+    ----------
+    directions : ndarray (p, 2, *grid.shape)
+        The basis velocity fields :math:`Bε_i`, one per coefficient.
+    gradient : PosteriorGradient
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens import AdvectionDiffusion, Grid
+    >>> from advdiff_sens.inference import StreamFunctionBasis, VelocityPosterior
+    >>> grid = Grid((8, 8), (1.0, 1.0), "periodic")
+    >>> model = AdvectionDiffusion(grid, 0.05, "exponential", backend="scipy")
+    >>> theta0 = 0.5 - 0.25 * np.cos(2 * np.pi * grid.coords[0])
+    >>> post = VelocityPosterior(model, theta0, [[0.25, 0.5], [0.75, 0.5]], [0.1, 0.2],
+    ...                          np.zeros((2, 2)), 0.01, StreamFunctionBasis(grid, 1))
+    >>> post.n_params, post.gradient
+    (4, AutoGradient(max_tangent_params=48))
+    >>> value, grad = post.value_and_gradient(np.zeros(4))
+    >>> grad.shape
+    (4,)
+    """
+
+    def __init__(self, model: AdvectionDiffusion, theta0, sensors, times, data, noise_std,
+                 basis: StreamFunctionBasis, prior_std=None, max_speed: float | None = None,
+                 gradient: str | PosteriorGradient = "auto") -> None:
+        if not isinstance(model, AdvectionDiffusion):
+            raise TypeError(f"model must be an AdvectionDiffusion, got {type(model).__name__}")
+        if not isinstance(basis, StreamFunctionBasis) or basis.grid is not model.grid:
+            raise TypeError("basis must be a StreamFunctionBasis on model.grid")
+        self.model, self.basis = model, basis
+        self.theta0 = model.grid.check_field(theta0, "theta0")
+        self.times = as_times(times, "times")[0]
+        if self.times[0] <= 0:
+            raise ValueError(f"times must be > 0, got first time {self.times[0]}")
+        data = as_real_array(data, "data", ndim=2)
+        if data.shape[0] != self.times.size:
+            raise ValueError(f"data must have one row per time: shape ({self.times.size}, "
+                             f"n_sensors), got {data.shape}")
+        self.objective = LeastSquaresObjective(model.grid, sensors, data, noise_std)
+        self.sensors = as_real_array(sensors, "sensors", ndim=2)
+        self.data, self.noise_std = self.objective.data, self.objective.noise_std
+        self.prior_std = _coefficient_prior_std(basis, prior_std)
+        self.gradient = GRADIENTS.resolve(gradient, "gradient")
+        self.directions = np.stack([basis.to_velocity(e) for e in np.eye(basis.n_params)])
+        fields = self.directions.reshape(basis.n_params, -1)
+        self._speed_gram = fields @ fields.T / model.grid.n
+        self._last_value: tuple[np.ndarray, float] | None = None
+        self.max_speed = (SPEED_BOUND_FACTOR * self.prior_rms_speed if max_speed is None
+                          else max_speed)
+
+    @property
+    def max_speed(self) -> float:
+        """Largest rms speed :meth:`in_bounds` accepts (settable, > 0)."""
+        return self._max_speed
+
+    @max_speed.setter
+    def max_speed(self, value: float) -> None:
+        self._max_speed = check_positive_scalar(value, "max_speed")
+
+    @property
+    def prior_rms_speed(self) -> float:
+        r"""Prior root-mean-square speed :math:`\sqrt{E[\overline{|\mathbf u|^2}]}
+        = \sqrt{\sum_k s_k^2 G_{kk}}`, with :math:`G` the Gram matrix of
+        :meth:`rms_speed` (the overline is the mean over the grid nodes)."""
+        return float(np.sqrt(np.sum(self.prior_std**2 * np.diag(self._speed_gram))))
+
+    def rms_speed(self, c) -> float:
+        r"""Root-mean-square speed of :math:`\mathbf u = Bc` over the grid nodes,
+        :math:`\sqrt{c^TGc}` with :math:`G = B^TB/n`."""
+        c = self._coefficients(c)
+        return float(np.sqrt(max(c @ self._speed_gram @ c, 0.0)))
+
+    def in_bounds(self, c) -> bool:
+        """Whether the flow of ``c`` has rms speed ≤ :attr:`max_speed`.
+
+        Pass it as ``in_bounds`` to :meth:`advdiff_sens.sampling.HMC.sample`: a trajectory that
+        leaves the bound ends as a divergence before a (slow) solve at the wild flow starts.
+        """
+        return self.rms_speed(c) <= self.max_speed
+
+    @property
+    def n_params(self) -> int:
+        """Number of coefficients p."""
+        return self.basis.n_params
+
+    def truncated(self, n_times: int) -> VelocityPosterior:
+        """The posterior given only the first ``n_times`` observation times."""
+        n_times = check_integer(n_times, "n_times", minimum=1)
+        return VelocityPosterior(self.model, self.theta0, self.sensors, self.times[:n_times],
+                                 self.data[:n_times], self.noise_std, self.basis, self.prior_std,
+                                 self.max_speed, self.gradient)
+
+    def _coefficients(self, c) -> np.ndarray:
+        return as_real_array(c, "c", shape=(self.n_params,))
+
+    def velocity(self, c) -> np.ndarray:
+        """Velocity field :math:`Bc`, shape ``(2, *grid.shape)``."""
+        return self.basis.to_velocity(c)
+
+    def predict(self, c) -> np.ndarray:
+        """Noise-free sensor readings :math:`Hθ(t_j; c)`, shape ``(k, m)``."""
+        theta = self.model.solve(self.velocity(c), self.theta0, self.times)
+        return self.objective.predict(theta)
+
+    def residuals(self, c) -> np.ndarray:
+        r"""Whitened residual vector :math:`[(Hθ − d)/σ;\ c/s]` of length ``k·m + p``.
+
+        :math:`Ψ(c) = \tfrac12\|\,\text{residuals}(c)\|^2`.
+        """
+        c = self._coefficients(c)
+        misfit = (self.predict(c) - self.data) / self.noise_std
+        return np.concatenate([misfit.ravel(), c / self.prior_std])
+
+    def misfit(self, c) -> float:
+        """Data misfit :math:`Φ(c)` (the negative log-likelihood up to a constant)."""
+        r = self.residuals(c)[:self.data.size]          # the data part, prior part after it
+        return 0.5 * float(r @ r)
+
+    def log_likelihood(self, c) -> float:
+        """:math:`−Φ(c)`, the log-likelihood pCN needs."""
+        return -self.misfit(c)
+
+    def neg_log_posterior(self, c) -> float:
+        """:math:`Ψ(c) = Φ(c) + \\tfrac12\\|c/s\\|^2` (up to an additive constant).
+
+        Reuses the exact value :meth:`value_and_gradient` computed at the same ``c`` (HMC asks
+        for the gradient at the end of a trajectory, then for the density there).
+        """
+        c = self._coefficients(c)
+        if self._last_value is not None and np.array_equal(c, self._last_value[0]):
+            return self._last_value[1]
+        return 0.5 * float(np.sum(self.residuals(c) ** 2))
+
+    def log_density(self, c) -> float:
+        """Unnormalised log-posterior :math:`−Ψ(c)`."""
+        return -self.neg_log_posterior(c)
+
+    def misfit_and_jacobian(self, c) -> tuple[np.ndarray, np.ndarray]:
+        r"""Whitened data residual :math:`r = (Hθ − d)/σ` (k·m,) and its Jacobian
+        :math:`G` (k·m, p), from one stacked tangent solve (:func:`stacked_tangent`)."""
+        c = self._coefficients(c)
+        theta, rho = stacked_tangent(self.model, self.velocity(c), self.theta0,
+                                     self.directions, self.times)
+        residual = (self.objective.predict(theta) - self.data).ravel() / self.noise_std
+        sens = np.stack([self.objective.predict(r) for r in rho], axis=-1)
+        return residual, sens.reshape(-1, self.n_params) / self.noise_std
+
+    def misfit_jacobian(self, c) -> np.ndarray:
+        r"""Whitened Jacobian :math:`G = ∂[(Hθ − d)/σ]/∂c`, shape ``(k·m, p)``
+        (:func:`stacked_tangent`)."""
+        return self.misfit_and_jacobian(c)[1]
+
+    def jacobian(self, c) -> np.ndarray:
+        """Jacobian of :meth:`residuals`, shape ``(k·m + p, p)``."""
+        return np.vstack([self.misfit_jacobian(c), np.diag(1.0 / self.prior_std)])
+
+    def value_and_gradient(self, c, gradient: str | PosteriorGradient | None = None
+                           ) -> tuple[float, np.ndarray]:
+        r""":math:`Ψ(c)` and :math:`∇Ψ(c) = ∇_cΦ + c/s^2`.
+
+        Parameters
+        ----------
+        c : array_like (p,)
+        gradient : {"auto", "adjoint", "tangent", "surrogate"} or PosteriorGradient, optional
+            How :math:`∇_cΦ` is computed (:mod:`advdiff_sens.inference.gradients`); default
+            :attr:`gradient`. ``"surrogate"`` is the first-order surrogate (1.6) and is
+            approximate.
+        """
+        c = self._coefficients(c)
+        strategy = self.gradient if gradient is None else GRADIENTS.resolve(gradient, "gradient")
+        value, grad = strategy.value_and_gradient(self, c)
+        self._last_value = (c.copy(), value)     # exact for every strategy (θ from the solve)
+        return value, grad
+
+    def gauss_newton_hvp(self, c, v) -> np.ndarray:
+        r"""Gauss–Newton Hessian-vector product :math:`(G^TG + S^{-2})v`.
+
+        One tangent solve gives :math:`Gv = σ^{-1}Hρ(t_j)`, :math:`ρ = ∂θ/∂\mathbf u[Bv]`; one
+        adjoint solve of the linear functional :math:`θ ↦ σ^{-1}(Gv)^T Hθ` gives
+        :math:`G^T(Gv)`.
+        """
+        c = self._coefficients(c)
+        v = as_real_array(v, "v", shape=(self.n_params,))
+        u = self.velocity(c)
+        rho = self.model.tangent(u, self.theta0, self.velocity(v), self.times)
+        gv = self.objective.predict(rho) / self.noise_std
+        weight = (self.objective.H.T @ gv.T).T.reshape(rho.shape) / self.noise_std
+
+        def linearised(theta):
+            return float(np.sum(weight * theta)), weight
+
+        _, grad_u = model_gradient(self.model, u, self.theta0, linearised, self.times, "auto")
+        return self.basis.pullback(grad_u) + v / self.prior_std**2
+
+    def gauss_newton_hessian(self, c) -> np.ndarray:
+        """Dense Gauss–Newton Hessian :math:`G^TG + S^{-2}` (p tangent solves)."""
+        G = self.misfit_jacobian(c)
+        return G.T @ G + np.diag(1.0 / self.prior_std**2)
+
+    def laplace_covariance(self, c) -> np.ndarray:
+        """Laplace covariance :math:`(G^TG + S^{-2})^{-1}` at ``c`` (meant for the MAP)."""
+        return np.linalg.inv(self.gauss_newton_hessian(c))
+
