@@ -61,7 +61,7 @@ def model_gradient(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray,
     Parameters
     ----------
     model : AdvectionDiffusion
-    u : ndarray (2, *grid.shape)
+    u : ndarray ``(2, *grid.shape)``
         Velocity field.
     theta0 : ndarray, grid.shape
         Initial scalar field.
@@ -75,7 +75,7 @@ def model_gradient(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray,
     Returns
     -------
     value : float
-    grad_u : ndarray (2, *grid.shape)
+    grad_u : ndarray ``(2, *grid.shape)``
 
     Examples
     --------

@@ -111,7 +111,7 @@ class VelocityPosterior:
 
     Attributes
     ----------
-    directions : ndarray (p, 2, *grid.shape)
+    directions : ndarray ``(p, 2, *grid.shape)``
         The basis velocity fields :math:`Bε_i`, one per coefficient.
     gradient : PosteriorGradient
 

@@ -149,7 +149,7 @@ class VelocityEstimate:
     ----------
     coefficients : ndarray (p,)
         MAP stream-function coefficients.
-    velocity : ndarray (2, *grid.shape)
+    velocity : ndarray ``(2, *grid.shape)``
         MAP velocity :math:`B\\hat c`.
     covariance : ndarray (p, p)
         Laplace (Gauss–Newton) posterior covariance at the MAP.

@@ -56,11 +56,11 @@ class WorkflowResult:
     ----------
     coefficients : ndarray (p,)
         MAP stream-function coefficients :math:`\hat c`.
-    velocity : ndarray (2, *grid.shape)
+    velocity : ndarray ``(2, *grid.shape)``
         MAP velocity :math:`B\hat c`.
     covariance : ndarray (p, p)
         Laplace covariance :math:`Σ`.
-    velocity_std : ndarray (2, *grid.shape)
+    velocity_std : ndarray ``(2, *grid.shape)``
         Pointwise Laplace sd of the velocity.
     predicted : ndarray (k, m)
         MAP sensor readings :math:`Hθ(t_j; \hat c)`.
