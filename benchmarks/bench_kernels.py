@@ -52,7 +52,7 @@ from advdiff_sens.matrix import ChebyshevBackend, Propagator, count_products
 from advdiff_sens.matrix.expm import chebyshev as cheb
 from advdiff_sens.matrix.expm.pair import COMPLEX_STEP
 from advdiff_sens.matrix.expm.pattern import PatternContraction
-from advdiff_sens.problems.reference_problems import r2_problem
+from advdiff_sens.problems import r2_problem
 
 import docs_fragment
 

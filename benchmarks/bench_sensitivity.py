@@ -38,7 +38,7 @@ import scipy.sparse.linalg as spla
 from advdiff_sens.comparison import default_direction
 from advdiff_sens.discretisation.observations import LeastSquaresObjective
 from advdiff_sens.matrix import count_products
-from advdiff_sens.problems.reference_problems import r2_problem
+from advdiff_sens.problems import r2_problem
 from advdiff_sens.sensitivity import surrogate_adjoint_gradient
 
 import docs_fragment

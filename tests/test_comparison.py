@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from advdiff_sens.problems.reference_problems import r2_problem
+from advdiff_sens.problems import r2_problem
 from advdiff_sens.comparison import compare_methods
 
 

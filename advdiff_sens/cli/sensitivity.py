@@ -10,7 +10,7 @@ from advdiff_sens.cli.options import (add_outdir_option, integer_at_least, numbe
                                       prepare_outdir)
 from advdiff_sens.discretisation.grid import MIN_NODES
 from advdiff_sens.discretisation import SCHEMES
-from advdiff_sens.problems.reference_problems import r2_problem
+from advdiff_sens.problems import r2_problem
 
 __all__ = ["HELP", "configure", "run"]
 

@@ -12,9 +12,9 @@ r"""The reference problems by name: plane wave (R1), cellular flow (R2), twin ex
 The documentation's "Reference problems" page defines R1–R3 in full.
 """
 
-from advdiff_sens.problems.reference_problems import (
-    plane_wave, plane_wave_solution, cellular_flow, gaussian_blob, ReferenceProblem, r2_problem
-)
+from advdiff_sens.problems.cellular_flow import (ReferenceProblem, cellular_flow,
+                                                 gaussian_blob, r2_problem)
+from advdiff_sens.problems.plane_wave import plane_wave, plane_wave_solution
 from advdiff_sens.problems.twin import TwinExperiment, r3_initial_condition, make_twin
 
 __all__ = [

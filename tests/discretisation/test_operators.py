@@ -7,7 +7,7 @@ import pytest
 import advdiff_sens as ads
 from advdiff_sens.discretisation.operators import difference_matrices
 from advdiff_sens.discretisation.schemes import SCHEMES
-from advdiff_sens.problems.reference_problems import plane_wave, plane_wave_solution
+from advdiff_sens.problems import plane_wave, plane_wave_solution
 
 BCS = ("periodic", "neumann", "dirichlet")
 SHAPES = {1: (9,), 2: (7, 6), 3: (5, 4, 6)}

@@ -5,7 +5,7 @@ import pytest
 
 import advdiff_sens as ads
 from advdiff_sens.discretisation.operators import difference_matrices
-from advdiff_sens.problems.reference_problems import gaussian_blob
+from advdiff_sens.problems import gaussian_blob
 from advdiff_sens.inference.parameterisations import NodalVelocity, StreamFunctionBasis, UniformVelocity
 from advdiff_sens.sensitivity.verification import finite_difference_check
 

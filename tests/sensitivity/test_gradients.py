@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import advdiff_sens as ads
-from advdiff_sens.problems.reference_problems import cellular_flow, gaussian_blob
+from advdiff_sens.problems import cellular_flow, gaussian_blob
 from advdiff_sens.exceptions import PlanUnavailable
 from advdiff_sens.sensitivity import (AutoAdjoint, DiscreteAdjoint, QuadratureAdjoint,
                                       SurrogateAdjoint, SurrogateAdjointInfo, dot_test,

@@ -22,7 +22,7 @@ from advdiff_sens.matrix.expm.propagator import SCIPY_CHUNK_PRODUCTS
 from advdiff_sens.matrix.norms import norm2_bound
 from advdiff_sens.matrix.expm.chebyshev import MAX_LOG_GROWTH
 from advdiff_sens.progress import Progress
-from advdiff_sens.problems.reference_problems import r2_problem
+from advdiff_sens.problems import r2_problem
 
 TOL = DEFAULT_TOL
 # R2 below 50² has cell Péclet > 1 with central differences (deliberately: the reported

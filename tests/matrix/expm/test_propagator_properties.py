@@ -25,7 +25,7 @@ import advdiff_sens as ads
 from advdiff_sens.exceptions import AccuracyWarning, PhysicsWarning, WorkLimitExceeded
 from advdiff_sens.matrix import DEFAULT_TOL
 from advdiff_sens.discretisation.physics import cell_peclet
-from advdiff_sens.problems.reference_problems import cellular_flow, gaussian_blob
+from advdiff_sens.problems import cellular_flow, gaussian_blob
 
 TOL = DEFAULT_TOL
 UNIT_ROUNDOFF = np.finfo(float).eps / 2

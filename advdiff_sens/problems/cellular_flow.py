@@ -1,15 +1,8 @@
-r"""Reference problems R1 and R2, used by tests, examples, benchmarks and the CLI (the
-documentation's "Reference problems" page defines R1–R3; R3 is in
-:mod:`advdiff_sens.problems.twin`).
+r"""Reference problem R2: a Gaussian blob in a cellular flow on the periodic unit square.
 
-* **R1** — plane wave with constant velocity on a periodic domain, exact solution
-  :math:`θ(x, t) = e^{−κ|k|^2 t}\sin(k·(x − ut))` of (4.3) for :math:`θ_0 = \sin(k·x)`.
-* **R2** — periodic unit square, cellular flow
-  :math:`u = (\sin 2πx\cos 2πy, −\cos 2πx \sin 2πy)`, κ = 0.01, T = 1, Gaussian blob
-  :math:`θ_0 = \exp(−((x−0.3)^2 + (y−0.5)^2)/0.01)`, central scheme.
-
-The convergence runs of R1 use the 1-D periodic unit interval with u = 1, κ = 0.02,
-:math:`θ_0 = \sin 2πx` and t = 0.5.
+:math:`\mathbf u = (\sin 2πx\cos 2πy, −\cos 2πx\sin 2πy)` (divergence free), κ = 0.01,
+T = 1, :math:`θ_0 = \exp(−((x−0.3)^2 + (y−0.5)^2)/0.01)`, central scheme: the benchmark
+problem of the performance page.
 """
 
 from __future__ import annotations
@@ -18,85 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from advdiff_sens.validation import as_real_array, check_integer, check_positive_scalar
 from advdiff_sens.discretisation.grid import Grid
 from advdiff_sens.model import AdvectionDiffusion
+from advdiff_sens.validation import as_real_array, check_integer, check_positive_scalar
 
-__all__ = ["plane_wave", "plane_wave_solution", "cellular_flow", "gaussian_blob",
-           "ReferenceProblem", "r2_problem"]
-
-
-def _wavevector(grid: Grid, k) -> np.ndarray:
-    k = as_real_array(np.atleast_1d(k), "k", shape=(grid.ndim,))
-    return k
-
-
-def plane_wave(grid: Grid, k) -> np.ndarray:
-    """:math:`\\sin(k·x)` on the grid nodes; ``k`` has one entry per axis (R1's initial
-    condition).
-
-    Parameters
-    ----------
-    grid : Grid
-    k : float or array_like, shape (ndim,)
-        The wave vector.
-
-    Returns
-    -------
-    ndarray, shape grid.shape
-
-    Examples
-    --------
-    >>> import numpy as np, advdiff_sens as ads
-    >>> from advdiff_sens.problems import plane_wave
-    >>> grid = ads.Grid(shape=(16,), bc="periodic")
-    >>> theta0 = plane_wave(grid, 2 * np.pi)
-    >>> theta0.shape, bool(np.allclose(theta0, np.sin(2 * np.pi * grid.coords[0])))
-    ((16,), True)
-    """
-    k = _wavevector(grid, k)
-    return np.sin(sum(ka * x for ka, x in zip(k, grid.coords)))
-
-
-def plane_wave_solution(grid: Grid, k, velocity, kappa: float, t: float) -> np.ndarray:
-    r"""Exact solution :math:`e^{−κ|k|^2t}\sin(k·(x − ut))` of (4.3) for constant ``velocity``.
-
-    On a periodic grid, ``k`` must be a multiple of ``2π/extent`` per axis. This is the
-    solution of the PDE; the finite-difference solution approaches it at the scheme's order
-    as the grid is refined.
-
-    Parameters
-    ----------
-    grid : Grid
-    k : float or array_like, shape (ndim,)
-        The wave vector.
-    velocity : float or array_like, shape (ndim,)
-        The constant velocity :math:`u`.
-    kappa : float
-        Diffusivity κ > 0.
-    t : float
-        Time.
-
-    Returns
-    -------
-    ndarray, shape grid.shape
-
-    Examples
-    --------
-    >>> import numpy as np, advdiff_sens as ads
-    >>> from advdiff_sens.problems import plane_wave, plane_wave_solution
-    >>> grid = ads.Grid(shape=(32,), bc="periodic")
-    >>> model = ads.AdvectionDiffusion(grid, kappa=0.02)
-    >>> theta = model.solve(np.ones((1, 32)), plane_wave(grid, 2 * np.pi), 0.5)
-    >>> exact = plane_wave_solution(grid, 2 * np.pi, 1.0, 0.02, 0.5)
-    >>> bool(np.abs(theta - exact).max() < 0.02)            # second order in h
-    True
-    """
-    k = _wavevector(grid, k)
-    velocity = as_real_array(np.atleast_1d(velocity), "velocity", shape=(grid.ndim,))
-    kappa = check_positive_scalar(kappa, "kappa")
-    phase = sum(ka * (x - ua * t) for ka, x, ua in zip(k, grid.coords, velocity))
-    return np.exp(-kappa * float(k @ k) * t) * np.sin(phase)
+__all__ = ["cellular_flow", "gaussian_blob", "ReferenceProblem", "r2_problem"]
 
 
 def cellular_flow(grid: Grid, amplitude: float = 1.0) -> np.ndarray:
