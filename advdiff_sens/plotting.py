@@ -15,7 +15,6 @@ Quantities are dimensionless (the library has no units); colour bars name the qu
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from advdiff_sens.discretisation.grid import Grid
 
 __all__ = ["plot_fields", "plot_sensitivity_study", "plot_flow_estimate", "plot_posterior_sd",
            "plot_data_fit", "plot_traces", "coefficient_labels", "cell_edges", "draw_field",
-           "save_figure", "figure_directory"]
+           "save_figure"]
 
 #: Arrows per axis on a quiver plot (about).
 ARROWS_PER_AXIS = 10
@@ -327,11 +326,6 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def figure_directory() -> Path:
-    """Where example scripts save figures: ``$ADVDIFF_SENS_FIGDIR``, default ``figures``."""
-    return Path(os.environ.get("ADVDIFF_SENS_FIGDIR", "figures"))
 
 
 def _drawn_nodes(grid: Grid) -> tuple[np.ndarray, ...]:

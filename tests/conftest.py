@@ -21,10 +21,9 @@ def rng():
 def run_script(args: list[str], cwd: Path, *, extra_env: dict | None = None,
                timeout: float = 600, returncode: int = 0) -> subprocess.CompletedProcess:
     """Run ``python args...`` (a script, or ``-m advdiff_sens ...``) in a subprocess with the
-    Agg backend and quick sizes; assert it exits with ``returncode`` (2 for the CLI's bad
+    Agg backend; assert it exits with ``returncode`` (2 for the CLI's bad
     input) and, when it fails as expected, without a traceback."""
-    env = dict(os.environ, MPLBACKEND="Agg", ADVDIFF_SENS_QUICK="1",
-               ADVDIFF_SENS_FIGDIR=str(cwd))
+    env = dict(os.environ, MPLBACKEND="Agg")
     env.update(extra_env or {})
     proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
