@@ -48,7 +48,6 @@ Run:  python examples/rate_matrix_hmc.py [--quick] [--outdir DIR]
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -314,17 +313,11 @@ def plot(result: RateMatrixHMCResult, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def default_outdir() -> Path:
-    """``docs/gallery`` of the checkout this script lives in."""
-    return Path(__file__).resolve().parents[1] / "docs" / "gallery"
-
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="reduced sizes (as in the tests)")
-    parser.add_argument("--outdir", type=Path, default=default_outdir(),
-                        help="where to save the figure (default: docs/gallery of the checkout)")
-    args = parser.parse_args()
+    from gallery_cli import parse_arguments
+
+    args = parse_arguments(__doc__)
     result = main(quick=args.quick)
     print(f"exact gradient against a central difference of log π near the MAP: relative error "
           f"{result.gradient_check:.1e}")

@@ -22,7 +22,6 @@ Run:  python examples/surrogate_vs_adjoint.py [--quick] [--outdir DIR]
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,17 +266,11 @@ def plot(result: SurrogateVsAdjointResult, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def default_outdir() -> Path:
-    """``docs/gallery`` of the checkout this script lives in."""
-    return Path(__file__).resolve().parents[1] / "docs" / "gallery"
-
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="reduced sizes (as in the tests)")
-    parser.add_argument("--outdir", type=Path, default=default_outdir(),
-                        help="where to save the figure (default: docs/gallery of the checkout)")
-    args = parser.parse_args()
+    from gallery_cli import parse_arguments
+
+    args = parse_arguments(__doc__)
     result = main(quick=args.quick)
     print(result.report())
     print(f"figure saved to {plot(result, args.outdir / 'surrogate_vs_adjoint.png')}")

@@ -20,7 +20,6 @@ Run:  python examples/theorem_2_1.py [--quick] [--outdir DIR]
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,17 +184,11 @@ def plot(result: Theorem21Result, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def default_outdir() -> Path:
-    """``docs/gallery`` of the checkout this script lives in."""
-    return Path(__file__).resolve().parents[1] / "docs" / "gallery"
-
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="reduced sizes (as in the tests)")
-    parser.add_argument("--outdir", type=Path, default=default_outdir(),
-                        help="where to save the figure (default: docs/gallery of the checkout)")
-    args = parser.parse_args()
+    from gallery_cli import parse_arguments
+
+    args = parse_arguments(__doc__)
     result = main(quick=args.quick)
     print(result.summary(seed=SEED))
     print(f"saved {plot(result, args.outdir / 'theorem_2_1.png')}")
