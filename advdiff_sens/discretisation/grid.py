@@ -64,7 +64,10 @@ class Grid:
     (120, (0.125, 0.0625))
     >>> float(grid.axes[1][0]), grid.coords[0].shape      # the first node is h off the wall
     (0.0625, (8, 15))
-    >>> bool(np.isclose(grid.weights.sum(), 1.0))        # the quadrature integrates 1
+    >>> bool(np.isclose(grid.weights.sum(), 15 / 16))   # rectangle rule: 15 nodes of weight h
+    True
+    >>> integral = (grid.weights * np.sin(np.pi * grid.coords[1])).sum()   # exact: 2/π
+    >>> bool(np.isclose(integral, 2 / np.pi, rtol=1e-2))
     True
     """
 
