@@ -52,6 +52,23 @@ class Grid:
         1-D node coordinates per axis.
     coords : tuple of ndarray
         ``np.meshgrid(*axes, indexing="ij")``: each of shape ``shape``.
+
+    Examples
+    --------
+    A periodic axis of 8 nodes (``h = 1/8``) and a Dirichlet axis of 15 (``h = 1/16``, walls
+    not nodes):
+
+    >>> import numpy as np
+    >>> grid = Grid((8, 15), bc=("periodic", "dirichlet"))
+    >>> grid.n, grid.spacing
+    (120, (0.125, 0.0625))
+    >>> float(grid.axes[1][0]), grid.coords[0].shape      # the first node is h off the wall
+    (0.0625, (8, 15))
+    >>> bool(np.isclose(grid.weights.sum(), 15 / 16))   # rectangle rule: 15 nodes of weight h
+    True
+    >>> integral = (grid.weights * np.sin(np.pi * grid.coords[1])).sum()   # exact: 2/π
+    >>> bool(np.isclose(integral, 2 / np.pi, rtol=1e-2))
+    True
     """
 
     def __init__(self, shape: Sequence[int], extent: Sequence[float] | None = None,

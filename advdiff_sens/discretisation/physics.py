@@ -142,6 +142,22 @@ def wall_normal_velocity(grid: Grid, u: np.ndarray) -> float:
     Returns
     -------
     float
+
+    Examples
+    --------
+    A uniform flow along x crosses the Neumann walls ``x = 0`` and ``x = 1``; the flow
+    ``u = (x(1 − x), y(1 − y))`` has no normal component on any wall:
+
+    >>> import numpy as np
+    >>> from advdiff_sens.discretisation.grid import Grid
+    >>> grid = Grid((9, 9), bc="neumann")
+    >>> x, y = grid.coords
+    >>> wall_normal_velocity(grid, np.stack([np.ones_like(x), np.zeros_like(x)]))
+    1.0
+    >>> wall_normal_velocity(grid, np.stack([x * (1 - x), y * (1 - y)]))
+    0.0
+    >>> wall_normal_velocity(Grid((9, 9), bc="periodic"), np.ones((2, 9, 9)))   # no walls
+    0.0
     """
     return max((value for _, value in _wall_normal_maxima(grid, u)), default=0.0)
 

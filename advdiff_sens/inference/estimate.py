@@ -33,7 +33,29 @@ __all__ = ["estimate_velocity", "continuation_schedule"]
 
 
 def continuation_schedule(n_times: int, stages=(3, 6, 10)) -> list[int]:
-    """Prefix lengths to fit in turn: the entries of ``stages`` below ``n_times``, then ``n_times``."""
+    """Prefix lengths to fit in turn: the entries of ``stages`` below ``n_times``, then ``n_times``.
+
+    Parameters
+    ----------
+    n_times : int
+        Number of observation times (≥ 1).
+    stages : sequence of int
+        Prefix lengths to fit before all times (each ≥ 1); ``()`` fits all at once.
+
+    Returns
+    -------
+    list of int
+        Strictly increasing, ending with ``n_times``.
+
+    Examples
+    --------
+    >>> continuation_schedule(20)
+    [3, 6, 10, 20]
+    >>> continuation_schedule(6), continuation_schedule(2)
+    ([3, 6], [2])
+    >>> continuation_schedule(5, stages=())
+    [5]
+    """
     n_times = check_integer(n_times, "n_times", minimum=1)
     stages = [check_integer(s, f"stages[{i}]", minimum=1) for i, s in enumerate(stages)]
     return sorted({s for s in stages if s < n_times} | {n_times})

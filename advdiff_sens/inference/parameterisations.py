@@ -48,7 +48,32 @@ class _LinearVelocity:
 
 
 class NodalVelocity(_LinearVelocity):
-    """Every nodal velocity value is a parameter: ``c`` is ``u`` flattened."""
+    """Every nodal velocity value is a parameter: ``c`` is ``u`` flattened.
+
+    ``B = I``: :meth:`to_velocity` reshapes ``c`` (p = ``ndim·grid.n``,) to
+    ``(ndim, *grid.shape)`` and :meth:`pullback` flattens a nodal gradient back.
+
+    Parameters
+    ----------
+    grid : Grid
+
+    Attributes
+    ----------
+    grid : Grid
+    n_params : int
+        ``grid.ndim * grid.n``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens import Grid
+    >>> param = NodalVelocity(Grid((8, 8)))
+    >>> c = np.arange(param.n_params, dtype=float)
+    >>> param.n_params, param.to_velocity(c).shape
+    (128, (2, 8, 8))
+    >>> bool(np.array_equal(param.pullback(param.to_velocity(c)), c))     # B = I
+    True
+    """
 
     def __init__(self, grid: Grid) -> None:
         if not isinstance(grid, Grid):
@@ -64,7 +89,32 @@ class NodalVelocity(_LinearVelocity):
 
 
 class UniformVelocity(_LinearVelocity):
-    """A constant velocity vector: ``u_a(x) = c_a``."""
+    r"""A constant velocity vector: ``u_a(x) = c_a``.
+
+    ``ndim`` parameters; :meth:`pullback` sums the nodal gradient over the nodes of each
+    component, :math:`(B^T g)_a = \sum_i g_{a,i}`.
+
+    Parameters
+    ----------
+    grid : Grid
+
+    Attributes
+    ----------
+    grid : Grid
+    n_params : int
+        ``grid.ndim``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens import Grid
+    >>> param = UniformVelocity(Grid((8, 16)))
+    >>> u = param.to_velocity([1.0, -2.0])
+    >>> u.shape, u[:, 3, 5].tolist()
+    ((2, 8, 16), [1.0, -2.0])
+    >>> param.pullback(np.ones((2, 8, 16))).tolist()             # one sum per component
+    [128.0, 128.0]
+    """
 
     def __init__(self, grid: Grid) -> None:
         if not isinstance(grid, Grid):
@@ -102,6 +152,32 @@ class StreamFunctionBasis(_LinearVelocity):
     kind : ndarray (m,)
         ``"cos"`` or ``"sin"``.
     n_params : int
+    prior_scale : ndarray (m,)
+        ``|k|^{-decay}`` of each coefficient.
+
+    Examples
+    --------
+    ``kmax=1`` keeps the wavevectors (0, 1) and (1, 0), a cosine and a sine each:
+
+    >>> import numpy as np
+    >>> from advdiff_sens import Grid
+    >>> from advdiff_sens.discretisation import difference_matrices
+    >>> grid = Grid((8, 8))
+    >>> basis = StreamFunctionBasis(grid, kmax=1)
+    >>> basis.n_params, basis.wavevectors.tolist(), basis.kind.tolist()
+    (4, [[0, 1], [0, 1], [1, 0], [1, 0]], ['cos', 'sin', 'cos', 'sin'])
+
+    The velocity is :math:`(D^{(1)}_yψ, −D^{(1)}_xψ)` with the central differences, so its
+    central discrete divergence vanishes:
+
+    >>> c = np.array([0.3, -0.1, 0.2, 0.5])
+    >>> u, psi = basis.to_velocity(c), basis.stream_function(c).ravel()
+    >>> mats = difference_matrices(grid)
+    >>> d1 = [(f + b) / 2 for f, b in zip(mats["forward"], mats["backward"])]
+    >>> bool(np.allclose(u[0].ravel(), d1[1] @ psi)), bool(np.allclose(u[1].ravel(), -d1[0] @ psi))
+    (True, True)
+    >>> bool(np.allclose(d1[0] @ u[0].ravel() + d1[1] @ u[1].ravel(), 0))
+    True
     """
 
     def __init__(self, grid: Grid, kmax: float = 2.0, *, decay: float = 1.0) -> None:

@@ -60,10 +60,40 @@ def stacked_tangent(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray
     solve (the arrow system of :func:`advdiff_sens.matrix.expm_frechet_actions`, through
     :meth:`AdvectionDiffusion.tangent`).
 
+    Parameters
+    ----------
+    model : AdvectionDiffusion
+    u : ndarray ``(ndim, *grid.shape)``
+        Velocity at which θ is differentiated.
+    theta0 : ndarray, grid.shape
+        Initial scalar field.
+    directions : ndarray ``(p, ndim, *grid.shape)``
+        Velocity directions :math:`v_i`.
+    times : ndarray (k,)
+        Strictly increasing times.
+
     Returns
     -------
     theta : ndarray (k, n)
     rho : ndarray (p, k, n)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens import AdvectionDiffusion, Grid
+    >>> from advdiff_sens.inference import StreamFunctionBasis
+    >>> grid = Grid((8, 8))
+    >>> model = AdvectionDiffusion(grid, 0.05, "exponential", backend="scipy")
+    >>> basis = StreamFunctionBasis(grid, kmax=1)
+    >>> directions = np.stack([basis.to_velocity(e) for e in np.eye(basis.n_params)])
+    >>> u, theta0, times = directions[0], np.cos(2 * np.pi * grid.coords[0]), np.array([0.1, 0.2])
+    >>> theta, rho = stacked_tangent(model, u, theta0, directions, times)
+    >>> theta.shape, rho.shape
+    ((2, 64), (4, 2, 64))
+    >>> bool(np.allclose(theta, model.solve(u, theta0, times).reshape(2, -1)))
+    True
+    >>> bool(np.allclose(rho[2], model.tangent(u, theta0, directions[2], times).reshape(2, -1)))
+    True
     """
     rho, theta = model.tangent(u, theta0, directions, times, with_solution=True)
     n = model.grid.n

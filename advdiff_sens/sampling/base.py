@@ -53,6 +53,23 @@ class Draw(NamedTuple):
         The chain's state after the iteration (a copy).
     accept : float
         Metropolis acceptance probability of the iteration's proposal.
+
+    Examples
+    --------
+    Collect every iteration of two short HMC chains on a 2-D standard normal:
+
+    >>> import numpy as np
+    >>> from advdiff_sens.sampling import HMC
+    >>> draws = []
+    >>> res = HMC(step_size=0.8, n_leapfrog=3, n_warmup=5).sample(
+    ...     lambda x: -0.5 * float(x @ x), lambda x: -x, np.zeros(2), 10, n_chains=2, rng=0,
+    ...     callback=draws.append)
+    >>> len(draws), draws[0].chain, draws[0].warmup, draws[-1].chain, draws[-1].iteration
+    (30, 0, True, 1, 14)
+    >>> sum(not d.warmup for d in draws) == res.samples.shape[0] * res.samples.shape[1]
+    True
+    >>> bool(np.array_equal(draws[-1].x, res.samples[1, -1])), 0 <= draws[-1].accept <= 1
+    (True, True)
     """
 
     chain: int

@@ -60,6 +60,28 @@ class SamplerDiagnostics:
         Divergent trajectories after warm-up, all chains.
     warnings : list of str
         One message per failed check (empty for a run that passed them all).
+
+    Examples
+    --------
+    A healthy HMC run on a 2-D standard normal passes R̂, ESS and divergences (this short
+    run is checked against a wide acceptance band):
+
+    >>> import numpy as np
+    >>> from advdiff_sens.sampling import HMC
+    >>> target = (lambda x: -0.5 * float(x @ x), lambda x: -x)
+    >>> res = HMC(step_size=1.0, n_leapfrog=3, n_warmup=100).sample(*target, np.zeros(2), 500,
+    ...                                                             n_chains=2, rng=0)
+    >>> diag = res.diagnostics(accept_range=(0.6, 1.0), warn=False)
+    >>> diag.ok, diag.max_rhat < 1.01, diag.min_ess > 100, diag.divergences
+    (True, True, True, 0)
+
+    A step far too large for the target rejects every proposal:
+
+    >>> stuck = HMC(step_size=20.0, n_leapfrog=1).sample(*target, np.ones(2), 20, n_chains=2,
+    ...                                                  rng=0)
+    >>> diag = stuck.diagnostics(warn=False)
+    >>> diag.ok, diag.accept_rate, diag.divergences, "never moved" in diag.warnings[0]
+    (False, 0.0, 40, True)
     """
 
     max_rhat: float

@@ -18,6 +18,10 @@ import pytest
 
 #: Packages whose ``__all__`` callables (functions and classes) must carry Examples.
 PACKAGES = (
+    "advdiff_sens",
+    "advdiff_sens.discretisation",
+    "advdiff_sens.inference",
+    "advdiff_sens.sampling",
     "advdiff_sens.matrix",
     "advdiff_sens.matrix.expm",
     "advdiff_sens.matrix.rate",
