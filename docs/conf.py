@@ -4,8 +4,6 @@ Build with ``python -m sphinx -W --keep-going -b html docs docs/_build/html``.
 """
 
 import inspect
-import logging
-import os
 import sys
 from pathlib import Path
 
@@ -88,53 +86,6 @@ def _skip_top_level_reexports(app, what, name, obj, skip, options):
     return None
 
 
-# --- SUPPRESSION (temporary; remove once the library's docstrings build cleanly) -------
-# Warnings located in a DOCSTRING of the library (advdiff_sens/*.py: numpydoc formatting,
-# docutils inline markup) are the library owners' to fix; they are not raised here, but
-# collected in docs/_build/library-docstring-warnings.txt and counted at the end of the build.
-# Warnings from the documentation's own pages are never filtered.  Set
-# ADVDIFF_SENS_DOCS_STRICT=1 to build without this filter.
-LIBRARY_WARNINGS = ROOT / "docs" / "_build" / "library-docstring-warnings.txt"
-
-
-def _location(record) -> str:
-    location = getattr(record, "location", None)
-    if isinstance(location, tuple):
-        return str(location[0])
-    return str(getattr(location, "source", location) or "")
-
-
-class _LibraryDocstringWarnings(logging.Filter):
-    def __init__(self):
-        super().__init__()
-        self.collected: list[str] = []
-
-    def filter(self, record):
-        where = _location(record)
-        if ":docstring of advdiff_sens." in where and str(ROOT / "advdiff_sens") in where:
-            line = getattr(record, "location", None)
-            line = f":{line[1]}" if isinstance(line, tuple) and line[1] else ""
-            self.collected.append(f"{where.replace(str(ROOT) + os.sep, '')}{line}: "
-                                  f"WARNING: {record.getMessage()}")
-            return False
-        return True
-
-
-def _write_collected(app, exception, collector):
-    LIBRARY_WARNINGS.parent.mkdir(parents=True, exist_ok=True)
-    LIBRARY_WARNINGS.write_text("".join(line + "\n" for line in collector.collected))
-    if collector.collected:
-        logging.getLogger("sphinx.advdiff_sens").info(
-            "%d warning(s) from library docstrings not raised (temporary filter in conf.py); "
-            "listed in %s", len(collector.collected), LIBRARY_WARNINGS)
-
-
 def setup(app):
     app.connect("autodoc-process-docstring", _top_level_docstring)
     app.connect("autodoc-skip-member", _skip_top_level_reexports)
-    if os.environ.get("ADVDIFF_SENS_DOCS_STRICT") != "1":
-        collector = _LibraryDocstringWarnings()
-        for handler in logging.getLogger("sphinx").handlers:
-            if handler.level == logging.WARNING:
-                handler.filters.insert(0, collector)
-        app.connect("build-finished", lambda app, exc: _write_collected(app, exc, collector))

@@ -62,7 +62,7 @@ def bernoulli(x: np.ndarray) -> np.ndarray:
     r"""Bernoulli function :math:`B(x) = x/(e^x − 1)` (``B(0) = 1``), positive for all x.
 
     Computed as :math:`x e^{−x}/(1 − e^{−x})` for x > 0, so that it neither overflows nor
-    cancels at large |x|.
+    cancels at large :math:`|x|`.
 
     Parameters
     ----------
