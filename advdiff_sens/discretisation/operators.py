@@ -48,7 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from advdiff_sens.discretisation.grid import Grid
-from advdiff_sens.discretisation.schemes import Scheme
+from advdiff_sens.discretisation.schemes import SCHEMES, Scheme
 
 __all__ = ["axis_matrix", "difference_matrices", "assemble_generator", "partial_generators"]
 
@@ -165,7 +165,7 @@ def _flux_form(cplus: list[np.ndarray], cminus: list[np.ndarray],
     return sp.csr_array(sum(terms[1:], terms[0]))
 
 
-def assemble_generator(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray,
+def assemble_generator(grid: Grid, kappa: float, scheme: Scheme | str, u: np.ndarray,
                        mats: dict[str, list[sp.csr_array]]) -> sp.csr_array:
     r"""Assemble :math:`L(\mathbf u) = \sum_a \operatorname{diag}(c^+_a)D^+_a − \operatorname{diag}(c^-_a)D^-_a`.
 
@@ -174,7 +174,8 @@ def assemble_generator(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray,
     grid : Grid
     kappa : float
         Diffusivity κ > 0.
-    scheme : Scheme
+    scheme : Scheme or str
+        The advection scheme, or its name in :data:`~advdiff_sens.discretisation.SCHEMES`.
         Gives the flux weights :math:`c^\pm_a` (:mod:`advdiff_sens.discretisation.schemes`).
     u : ndarray, shape ``(ndim, *grid.shape)``
         Nodal velocity.
@@ -195,11 +196,12 @@ def assemble_generator(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray,
     >>> L.toarray()[0].tolist()                   # κ/h² = 4 each side, u/h = 4 from behind
     [-12.0, 4.0, 0.0, 8.0]
     """
+    scheme = SCHEMES.resolve(scheme, "scheme")
     coefs = [scheme.coefficients(u[a], kappa, h) for a, h in enumerate(grid.spacing)]
     return _flux_form([c[0] for c in coefs], [c[1] for c in coefs], mats)
 
 
-def partial_generators(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray,
+def partial_generators(grid: Grid, kappa: float, scheme: Scheme | str, u: np.ndarray,
                        mats: dict[str, list[sp.csr_array]]) -> list[sp.csr_array]:
     r"""Partial generators :math:`P_a` with :math:`∂L/∂\mathbf u[\mathbf v] = \sum_a \operatorname{diag}(v_a) P_a`.
 
@@ -211,7 +213,8 @@ def partial_generators(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray,
     grid : Grid
     kappa : float
         Diffusivity κ > 0.
-    scheme : Scheme
+    scheme : Scheme or str
+        The advection scheme, or its name in :data:`~advdiff_sens.discretisation.SCHEMES`.
         Gives the flux-weight derivatives :math:`∂_u c^\pm_a`
         (:meth:`~advdiff_sens.discretisation.schemes.Scheme.coefficient_derivatives`).
     u : ndarray, shape ``(ndim, *grid.shape)``
@@ -252,6 +255,7 @@ def partial_generators(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray,
     >>> bool(np.allclose(J, fd, atol=1e-6))
     True
     """
+    scheme = SCHEMES.resolve(scheme, "scheme")
     out = []
     for a, h in enumerate(grid.spacing):
         dp, dm = scheme.coefficient_derivatives(u[a], kappa, h)

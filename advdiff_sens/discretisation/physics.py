@@ -35,7 +35,7 @@ import numpy as np
 from advdiff_sens.validation import check_nonnegative_scalar
 from advdiff_sens.exceptions import PhysicsWarning
 from advdiff_sens.discretisation.grid import Grid
-from advdiff_sens.discretisation.schemes import Scheme
+from advdiff_sens.discretisation.schemes import SCHEMES, Scheme
 
 __all__ = ["PHYSICS_CHECKS", "WALL_NORMAL_RTOL", "cell_peclet", "wall_normal_velocity",
            "check_physics"]
@@ -208,7 +208,7 @@ def _wall_message(grid: Grid, u: np.ndarray, rtol: float) -> str | None:
             "scalar out (absorbing, θ = 0)")
 
 
-def check_physics(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray, *,
+def check_physics(grid: Grid, kappa: float, scheme: Scheme | str, u: np.ndarray, *,
                   skip: Collection[str] = (), rtol: float = WALL_NORMAL_RTOL) -> set[str]:
     r"""Warn when the discretised problem is probably not the one meant.
 
@@ -230,7 +230,8 @@ def check_physics(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray, *,
     grid : Grid
     kappa : float
         Diffusivity κ > 0.
-    scheme : Scheme
+    scheme : Scheme or str
+        The advection scheme, or its name in :data:`~advdiff_sens.discretisation.SCHEMES`.
         The advection scheme (:mod:`advdiff_sens.discretisation.schemes`).
     u : ndarray, shape ``(ndim, *grid.shape)``
         Nodal velocity (already validated).
@@ -259,6 +260,7 @@ def check_physics(grid: Grid, kappa: float, scheme: Scheme, u: np.ndarray, *,
     >>> check_physics(grid, 0.01, Upwind(), u)
     set()
     """
+    scheme = SCHEMES.resolve(scheme, "scheme")
     rtol = check_nonnegative_scalar(rtol, "rtol")
     messages = {}
     if "cell_peclet" not in skip and not scheme.monotone:

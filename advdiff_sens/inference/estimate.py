@@ -87,8 +87,8 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
     observation window: the first ``continuation[0]`` times, then the next prefix, …, then all
     times, each stage started from the previous optimum. Measured on R3 (32², 12 coefficients,
     25 sensors × 20 times), a fit from zero on all times at once stalls in a wrong local
-    minimum while the continuation reaches the truth to within the noise (README section
-    "Estimating a flow from scalar data").
+    minimum while the continuation reaches the truth to within the noise (the documentation's
+    flow-estimation guide).
 
     After the fit it runs :meth:`VelocityEstimate.diagnostics` and emits each of its messages
     as a :class:`~advdiff_sens.exceptions.FitWarning`: a misfit far above its expected value

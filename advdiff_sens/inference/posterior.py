@@ -1,6 +1,6 @@
 r"""The posterior of stream-function coefficients given point-sensor data.
 
-Model (reference problem R3, DESIGN.md §4). The velocity is divergence free,
+Model (reference problem R3, defined on the documentation's "Reference problems" page). The velocity is divergence free,
 :math:`\mathbf u = Bc` with :math:`B` the stream-function basis of
 :class:`advdiff_sens.inference.parameterisations.StreamFunctionBasis` (modes
 :math:`0 < |k| ≤ k_{max}`), and

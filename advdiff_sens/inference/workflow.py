@@ -4,7 +4,7 @@ r"""The estimation workflow: MAP by continuation, Laplace covariance, then a sho
 
 1. the MAP :math:`\hat c` and the Laplace covariance :math:`Σ = (G^TG + S^{-2})^{-1}` by
    :func:`~advdiff_sens.inference.estimate.estimate_velocity`, with its fit report;
-2. exact-gradient HMC (:class:`advdiff_sens.sampling.HMC`) from :math:`\hat c` in the Laplace
+2. HMC (:class:`advdiff_sens.sampling.HMC`) with the posterior's gradient (exact by default) from :math:`\hat c` in the Laplace
    metric (inverse mass :math:`Σ`), the step size adapted during warm-up, trajectories bounded
    by :meth:`~advdiff_sens.inference.posterior.VelocityPosterior.in_bounds`, with the
    sampler's diagnostics.
@@ -223,9 +223,10 @@ def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_
     path : str or path-like, optional
         ``.npz`` file written (:meth:`WorkflowResult.save`) after the MAP and again after HMC;
         its folder must exist.
-    progress : None, "auto" or meter
-        Progress lines on stderr (:mod:`advdiff_sens.progress`) for the MAP and the chains;
-        ``"auto"`` prints once a stage has run a few seconds, None prints nothing.
+    progress : {None, "auto"}
+        Progress lines on stderr (:mod:`advdiff_sens.progress`) for the MAP and each chain:
+        ``"auto"`` prints once a stage has run a few seconds, None prints nothing. (The two
+        stages count different units, so one meter object cannot serve both.)
     callback : callable, optional
         ``callback(event, result)`` at each of :data:`WORKFLOW_EVENTS`, in the order
         ``"map"``, ``"saved"``, ``"hmc"``, ``"saved"`` (``"saved"`` only with ``path``).
@@ -248,6 +249,8 @@ def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_
     ((4,), (2, 4, 4))
     """
     path = _check_path(path)
+    if progress not in (None, "auto"):
+        raise ValueError(f"progress must be None or 'auto', got {progress!r}")
     n_draws = check_integer(n_draws, "n_draws", minimum=4)
     n_warmup = check_integer(n_warmup, "n_warmup", minimum=0)
     n_chains = check_integer(n_chains, "n_chains", minimum=1)

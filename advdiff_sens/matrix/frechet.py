@@ -54,7 +54,9 @@ def _propagator_of(Q, backend: str | Backend | None) -> Propagator:
     reused), else a new one for the matrix ``Q`` with ``backend`` (default ``"auto"``)."""
     resolved = None if backend is None else as_backend(backend)
     if isinstance(Q, Propagator):
-        if resolved is not None and resolved != Q.backend:
+        differs = (backend != Q.backend.name if isinstance(backend, str)
+                   else resolved is not None and resolved != Q.backend)
+        if differs:
             raise ValueError(f"backend={backend!r} conflicts with the backend {Q.backend!r} "
                              f"of the Propagator passed as Q; pass one or the other")
         return Q

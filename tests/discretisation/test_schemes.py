@@ -170,3 +170,19 @@ def test_examples_in_docstrings_run(module):
         warnings.simplefilter("error")
         outcome = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+def test_public_assembly_takes_a_scheme_name_or_object():
+    """Strings are sugar in the discretisation's own functions too."""
+    grid = ads.Grid((6, 5), bc="periodic")
+    u = np.random.default_rng(0).standard_normal((2, *grid.shape))
+    mats = difference_matrices(grid)
+    for name in NAMES:
+        by_name = assemble_generator(grid, 0.1, name, u, mats)
+        by_object = assemble_generator(grid, 0.1, CLASSES[name](), u, mats)
+        assert (by_name != by_object).nnz == 0
+        parts = partial_generators(grid, 0.1, name, u, mats)
+        assert all((a != b).nnz == 0 for a, b in
+                   zip(parts, partial_generators(grid, 0.1, CLASSES[name](), u, mats)))
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        assemble_generator(grid, 0.1, "centre", u, mats)

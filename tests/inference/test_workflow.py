@@ -94,6 +94,7 @@ def test_load_rejects_an_incomplete_file(result, tmp_path):
     ({"step_size": 0.0}, ValueError, "step_size must be > 0"),
     ({"callback": 1}, TypeError, "callback must be callable"),
     ({"path": "/nonexistent-folder/estimate.npz"}, ValueError, "does not exist"),
+    ({"progress": True}, ValueError, "progress must be None or 'auto'"),
 ])
 def test_bad_arguments_are_rejected_before_computing(twin, monkeypatch, change, error, match):
     def started(*args, **kwargs):

@@ -337,3 +337,12 @@ def test_frechet_actions_several_directions_match_single_pairs():
     assert np.allclose(x[1], sla.expm(0.4 * Q) @ b, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="at least one direction"):
         expm_frechet_actions(Q, [], b, 0.1)
+
+
+def test_a_backend_name_matching_the_propagators_is_accepted():
+    """A name names the kind of backend: the Propagator's own options (its tol) stand."""
+    Q = np.array([[-1.0, 1.0], [2.0, -2.0]])
+    J = np.array([[0.0, 1.0], [0.0, 0.0]])
+    propagator = am.Propagator(Q, backend="chebyshev", tol=1e-8)
+    y = am.expm_frechet_action(propagator, J, np.ones(2), 0.5, backend="chebyshev")
+    np.testing.assert_array_equal(y, am.expm_frechet_action(propagator, J, np.ones(2), 0.5))

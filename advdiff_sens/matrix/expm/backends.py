@@ -233,10 +233,11 @@ class Backend(ABC):
             raise PlanUnavailable(f"no Chebyshev schedule certifies tol/3 = {tol:g} to "
                                   f"t = {horizon:g}: {exc}") from exc
 
-    def pair_uses_chebyshev(self, operator: ExpmOperator, plan: TangentPlan,
+    def pair_uses_chebyshev(self, operator: ExpmOperator, horizon: float,
                             n_directions: int) -> bool:
-        """Whether the tangent of ``n_directions`` runs the Chebyshev ``plan`` (else
-        ``expm_multiply`` on the arrow system)."""
+        """Whether the tangent of ``n_directions`` to ``horizon`` should run the Chebyshev
+        tangent plan (else ``expm_multiply`` on the arrow system); decided before the plan
+        is made, so that a backend preferring ``expm_multiply`` skips the schedule search."""
         return True
 
     def with_tol(self, tol: float) -> Backend:
@@ -311,6 +312,9 @@ class ExpmMultiplyBackend(Backend):
         raise PlanUnavailable("the 'scipy' backend (ExpmMultiplyBackend) has no Chebyshev "
                               "schedule to record or differentiate")
 
+    def pair_uses_chebyshev(self, operator, horizon, n_directions):
+        return False
+
     def with_tol(self, tol: float) -> Backend:
         check_tol(tol)
         return self
@@ -368,10 +372,13 @@ class AutoBackend(Backend):
             return loosest_certified(enclosure, horizon, self.tol,
                                      scipy_error_model(norm1, horizon))
 
-    def pair_uses_chebyshev(self, operator, plan, n_directions):
+    def pair_uses_chebyshev(self, operator, horizon, n_directions):
+        enclosure = pair_enclosure(operator.enclosure, horizon)
+        if enclosure is None:
+            return False
         try:
-            return self.prefers_chebyshev(operator.shifted_norm1, plan.enclosure,
-                                          plan.horizon, plan.tol, 1,
+            return self.prefers_chebyshev(operator.shifted_norm1, enclosure, horizon,
+                                          self.tol / TANGENT_TOL_SHARE, 1,
                                           operator.stored_entries * (n_directions + 1))
         except ToleranceUnreachable:
             return False

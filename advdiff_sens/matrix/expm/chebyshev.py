@@ -57,7 +57,7 @@ Algorithm
    the schedule minimises the **cost** :math:`s\,m` (matrix–vector products) subject to
    :math:`(1+\sqrt2)\,s\,\varepsilon_{\mathrm{step}} \le \mathrm{tol}`. No norm is evaluated
    while the series runs.
-4. **Evaluation** (:func:`chebyshev_propagate`). One product with the shifted, scaled
+4. **Evaluation** (:func:`run_schedule`). One product with the shifted, scaled
    matrix :math:`M = 2(A - cI)/f` per term, accumulated in place into the vector two terms
    back (``y += M x``), plus one scaled addition per requested output time. For real foci the
    sign alternation :math:`\sigma_k = (-1)^{\lfloor k/2 \rfloor}` turns
@@ -94,7 +94,6 @@ __all__ = [
     "chebyshev_terms",
     "recurrence_sign",
     "ToleranceUnreachable",
-    "chebyshev_propagate",
     "field_of_values_enclosure",
     "run_schedule",
     "select_schedule",
@@ -601,39 +600,6 @@ def _series_step(op: ShiftedOperator | None, x: np.ndarray, coeffs: list[np.ndar
     return list(outs.reshape(len(coeffs), *x.shape))
 
 
-def chebyshev_propagate(A, x0: np.ndarray, times: np.ndarray, tol: float,
-                        enclosure: Enclosure | None = None) -> np.ndarray:
-    r"""Compute :math:`e^{t_j A} x_0` for increasing ``times`` by the stepped Chebyshev series.
-
-    Parameters
-    ----------
-    A : ndarray or scipy sparse matrix, shape (d, d)
-    x0 : ndarray, shape (k, d)
-        Block of ``k`` initial vectors, one per row; its dtype is the working dtype.
-    times : ndarray, shape (q,)
-        Non-negative, strictly increasing.
-    tol : float
-        Error bound relative to :math:`e^{t\beta_-}\|x_0\|`, see :func:`select_schedule`.
-    enclosure : Enclosure, optional
-        Polygon containing :math:`W(A)` (:func:`field_of_values_enclosure` if omitted).
-
-    Returns
-    -------
-    ndarray, shape (q, k, d)
-
-    Notes
-    -----
-    The horizon :math:`t_q` is split into the schedule's :math:`s` equal steps; an output
-    time inside a step is read off that step's basis vectors with its own coefficients
-    (dense output), so the cost is :math:`s\,m` products however many times are requested.
-    """
-    horizon = float(times[-1])
-    if horizon == 0.0:
-        return np.broadcast_to(x0, (times.size, *x0.shape)).copy()
-    enclosure = field_of_values_enclosure(A) if enclosure is None else enclosure
-    return run_schedule(A, x0, times, select_schedule(enclosure, horizon, tol), tol)
-
-
 def step_plan(times: np.ndarray, schedule: Schedule, tol: float
               ) -> list[tuple[int, int, list[np.ndarray]]]:
     r"""For each of the schedule's steps over ``(0, times[-1]]``: the index of its first
@@ -671,11 +637,15 @@ def run_schedule(A, x0: np.ndarray, times: np.ndarray, schedule: Schedule,
                  tol: float, record=None, op: ShiftedOperator | None = None,
                  progress=None) -> np.ndarray:
     r"""Evaluate a given :class:`Schedule` over ``(0, times[-1]]`` (``times[-1] > 0``);
-    ``tol`` sets the degree of output times inside a step. Shapes as
-    :func:`chebyshev_propagate`. ``record(i, k, Y_k)``, if given, sees basis vector ``k`` of
-    step ``i`` (0-based). ``op``: the schedule's :func:`shifted_operator` for ``A`` and the
-    dtype of ``x0``, if already built. ``progress``: a meter
-    (:mod:`advdiff_sens.progress`) told the products done so far, every 64 terms."""
+    ``tol`` sets the degree of output times inside a step. ``x0`` has shape ``(k, d)`` (one
+    initial vector per row, its dtype the working dtype), the result ``(q, k, d)``: the
+    horizon is split into the schedule's :math:`s` equal steps and an output time inside a
+    step is read off that step's basis vectors with its own coefficients (dense output), so
+    the cost is :math:`s\,m` products however many times are requested.
+    ``record(i, k, Y_k)``, if given, sees basis vector ``k`` of step ``i`` (0-based).
+    ``op``: the schedule's :func:`shifted_operator` for ``A`` and the dtype of ``x0``, if
+    already built. ``progress``: a meter (:mod:`advdiff_sens.progress`) told the products
+    done so far, every 64 terms."""
     out = np.empty((times.size, *x0.shape), dtype=x0.dtype)
     op = shifted_operator(A, schedule, x0.dtype) if op is None else op
     x = x0

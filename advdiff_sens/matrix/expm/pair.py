@@ -93,18 +93,19 @@ def frechet_chebyshev(Q, Js: list, b: np.ndarray, times: np.ndarray, plan: Tange
     real = not (np.iscomplexobj(Q) or np.iscomplexobj(b) or any(map(np.iscomplexobj, Js)))
     if real and len(Js) == 1:
         if norms[0] == 0.0 or not np.any(b):
-            x = chebyshev_action(Q, b, times, tol_block, enclosure)
+            x = chebyshev_action(Q, b, times, tol_block, enclosure, plan.schedule)
             return x, np.zeros((1, *x.shape))
         b_scale = power_of_two_near(float(np.abs(b).max()))
         j_scale = min(max(power_of_two_near(norms[0]), 2.0**-1000), 2.0**1000)  # 1/j finite
         M = Q + (1j * COMPLEX_STEP) * (Js[0] * (1.0 / j_scale))
-        z = chebyshev_action(M, b.astype(complex) / b_scale, times, tol_block, enclosure)
+        z = chebyshev_action(M, b.astype(complex) / b_scale, times, tol_block, enclosure,
+                             plan.schedule)
         return z.real * b_scale, ((z.imag / COMPLEX_STEP) * j_scale * b_scale)[None]
     r = 1.0 / float(times[-1])
     scales = [2.0 * r / (np.sqrt(len(Js)) * n) if n > 0 else 1.0 for n in norms]
     zeros = np.zeros((len(Js) * b.shape[0], *b.shape[1:]), dtype=b.dtype)
     z = chebyshev_action(arrow_generator(Q, Js, scales), np.concatenate([b, zeros]), times,
-                         tol_block, enclosure)
+                         tol_block, enclosure, plan.schedule)
     return split_arrow(z, len(Js), scales)
 
 

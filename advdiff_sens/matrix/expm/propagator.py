@@ -463,12 +463,12 @@ class Propagator:
         if self.max_products is not None:
             self.check_work(self._pair_products(float(times[-1])),
                             f"the Fréchet derivative to t = {times[-1]:g}")
-        try:
-            plan = self.tangent_plan(float(times[-1]))
-            if not self.backend.pair_uses_chebyshev(self.operator, plan, len(Js)):
+        plan = None
+        if self.backend.pair_uses_chebyshev(self.operator, float(times[-1]), len(Js)):
+            try:
+                plan = self.tangent_plan(float(times[-1]))
+            except PlanUnavailable:
                 plan = None
-        except PlanUnavailable:
-            plan = None
         with np.errstate(over="ignore", invalid="ignore"):    # overflow: checked below
             if plan is None:
                 out = frechet_expm_multiply(self.A, Js, b, times)
