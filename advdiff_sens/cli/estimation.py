@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from advdiff_sens.inference import WorkflowResult, continuation_schedule, run_workflow
-from advdiff_sens.inference.workflow import HMC_CHAINS
+from advdiff_sens.inference.workflow import DEFAULT_SAMPLER, HMC_CHAINS
+from advdiff_sens.sampling import HMC
 
 __all__ = ["run_settings", "estimate_and_save", "save_estimation_figures"]
 
@@ -82,7 +83,9 @@ def estimate_and_save(outdir: Path, saved: list[Path], model, theta0, sensors, t
     result = run_workflow(model, theta0, sensors, times, data, noise_std, kmax=kmax,
                           prior_std=prior_std, continuation=args.stages,
                           optimizer=args.optimizer, n_starts=args.starts, n_draws=n_draws,
-                          n_warmup=n_warmup, rng=args.seed, path=path, progress="auto",
+                          sampler=HMC(step_size=DEFAULT_SAMPLER.step_size,
+                                      n_leapfrog=DEFAULT_SAMPLER.n_leapfrog, n_warmup=n_warmup),
+                          rng=args.seed, path=path, progress="auto",
                           callback=report)
     paths = save_estimation_figures(outdir, model, sensors, times, data, noise_std, result,
                                     truth=truth, true_coefficients=true_coefficients)

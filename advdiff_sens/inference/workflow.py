@@ -29,14 +29,17 @@ from advdiff_sens.inference.optimisers import Optimiser
 from advdiff_sens.inference.results import FitReport, VelocityEstimate
 from advdiff_sens.model import AdvectionDiffusion
 from advdiff_sens.sampling import HMC, SamplerDiagnostics, SamplerResult
-from advdiff_sens.validation import check_integer, check_positive_scalar
+from advdiff_sens.validation import check_integer
 
 __all__ = ["run_workflow", "WorkflowResult", "WORKFLOW_EVENTS", "MAP_ARRAYS", "SAMPLE_ARRAYS",
-           "HMC_STEPS", "HMC_STEP_SIZE", "HMC_CHAINS"]
+           "DEFAULT_SAMPLER", "HMC_CHAINS"]
 
 #: HMC defaults of :func:`run_workflow`: leapfrog steps, initial step (adapted during
 #: warm-up), chains.
-HMC_STEPS, HMC_STEP_SIZE, HMC_CHAINS = 5, 0.6, 2
+#: The workflow's sampler unless one is given: HMC with 5 leapfrog steps from step 0.6,
+#: adapted during 20 warm-up draws; its metric is the Laplace covariance.
+DEFAULT_SAMPLER = HMC(step_size=0.6, n_leapfrog=5, n_warmup=20)
+HMC_CHAINS = 2
 #: What ``callback(event, result)`` of :func:`run_workflow` is told: ``"map"`` (the MAP,
 #: Laplace covariance and fit report exist), ``"hmc"`` (the samples and their diagnostics
 #: exist) and ``"saved"`` (the result so far was written to ``path``).
@@ -186,8 +189,8 @@ def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_
                  kmax: float = 2, prior_std=None, continuation=(3, 6, 10),
                  optimizer: str | Optimiser = "gauss-newton",
                  gradient: str | PosteriorGradient = "auto", n_starts: int = 1,
-                 n_draws: int = 60, n_warmup: int = 20, n_chains: int = HMC_CHAINS,
-                 step_size: float = HMC_STEP_SIZE, n_steps: int = HMC_STEPS, rng=None,
+                 sampler: HMC = DEFAULT_SAMPLER, n_draws: int = 60,
+                 n_chains: int = HMC_CHAINS, rng=None,
                  path: str | os.PathLike | None = None, progress=None,
                  callback: Callable[[str, WorkflowResult], None] | None = None
                  ) -> WorkflowResult:
@@ -195,9 +198,9 @@ def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_
 
     The MAP and :math:`Σ = (G^TG + S^{-2})^{-1}` come from
     :func:`~advdiff_sens.inference.estimate.estimate_velocity` (its FitWarnings included);
-    then ``n_chains`` HMC chains (:class:`advdiff_sens.sampling.HMC`, inverse mass :math:`Σ`,
-    ``n_steps`` leapfrog steps, initial step ``step_size`` adapted during ``n_warmup`` warm-up
-    draws) draw ``n_draws`` each, with the posterior's gradient, bounded by
+    then ``n_chains`` chains of ``sampler`` (an :class:`advdiff_sens.sampling.HMC` with its
+    own step size, leapfrog steps and warm-up; its metric is :math:`Σ` unless it has one)
+    draw ``n_draws`` each, with the posterior's gradient, bounded by
     :meth:`~advdiff_sens.inference.posterior.VelocityPosterior.in_bounds`; the sampler's
     diagnostics warn for failed checks.
 
@@ -207,16 +210,13 @@ def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_
         As in :func:`~advdiff_sens.inference.estimate.estimate_velocity`.
     optimizer, gradient, n_starts
         As in :func:`~advdiff_sens.inference.estimate.estimate_velocity`.
+    sampler : HMC
+        The sampler and its options (:data:`DEFAULT_SAMPLER` unless given); without an
+        ``inverse_mass`` of its own it runs in the Laplace metric :math:`Σ`.
     n_draws : int
-        HMC draws per chain after warm-up, >= 4.
-    n_warmup : int
-        HMC warm-up draws per chain (step-size adaptation), >= 0.
+        Draws per chain after warm-up, >= 4.
     n_chains : int
-        HMC chains, >= 1.
-    step_size : float
-        Initial leapfrog step, > 0.
-    n_steps : int
-        Leapfrog steps per trajectory, >= 1.
+        Chains, >= 1.
     rng : None, int or numpy.random.Generator
         Passed as it is to both stages: the extra starts of the MAP, then the chains (an int
         seeds each stage alike; a Generator is drawn from in turn).
@@ -239,23 +239,25 @@ def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_
     --------
     >>> import warnings
     >>> from advdiff_sens.exceptions import FitWarning
-    >>> from advdiff_sens.problems.twin import make_twin
+    >>> from advdiff_sens.problems import make_twin
+    >>> from advdiff_sens.sampling import HMC
     >>> twin = make_twin(8, kmax=1, n_sensors=9, times=[0.1, 0.2, 0.3], rng=1)
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore", FitWarning)   # 2 x 4 draws: ESS far below 100
     ...     result = run_workflow(twin.model, twin.theta0, twin.sensors, twin.times, twin.data,
-    ...                           twin.noise_std, kmax=1, n_draws=4, n_warmup=2, rng=0)
+    ...                           twin.noise_std, kmax=1, n_draws=4, rng=0,
+    ...                           sampler=HMC(step_size=0.6, n_leapfrog=5, n_warmup=2))
     >>> result.coefficients.shape, result.samples.shape
     ((4,), (2, 4, 4))
     """
     path = _check_path(path)
     if progress not in (None, "auto"):
         raise ValueError(f"progress must be None or 'auto', got {progress!r}")
+    if not isinstance(sampler, HMC):
+        raise TypeError(f"sampler must be an advdiff_sens.sampling.HMC, got "
+                        f"{type(sampler).__name__}")
     n_draws = check_integer(n_draws, "n_draws", minimum=4)
-    n_warmup = check_integer(n_warmup, "n_warmup", minimum=0)
     n_chains = check_integer(n_chains, "n_chains", minimum=1)
-    n_steps = check_integer(n_steps, "n_steps", minimum=1)
-    step_size = check_positive_scalar(step_size, "step_size")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
 
@@ -274,8 +276,8 @@ def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_
     result = WorkflowResult.from_estimate(estimate)
     report("map")
     post = estimate.posterior
-    sampler = HMC(step_size=step_size, n_leapfrog=n_steps, inverse_mass=estimate.covariance,
-                  n_warmup=n_warmup)
+    if sampler.inverse_mass is None:
+        sampler = sampler.with_inverse_mass(estimate.covariance)
     samples = sampler.sample(post.log_density, lambda c: -post.value_and_gradient(c)[1],
                              estimate.coefficients, n_draws, n_chains=n_chains,
                              in_bounds=post.in_bounds, rng=rng, progress=progress)

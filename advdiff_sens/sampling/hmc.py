@@ -182,6 +182,20 @@ class HMC(Sampler):
                                                                            "inverse_mass")
         _mass_factor(self.inverse_mass)                      # checks it before any sampling
 
+    def with_inverse_mass(self, inverse_mass) -> HMC:
+        """The same sampler with the metric ``inverse_mass`` (e.g. a Laplace covariance known
+        only once the MAP is found).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> HMC(step_size=0.3).with_inverse_mass(np.eye(2)).step_size
+        0.3
+        """
+        return HMC(step_size=self.step_size, n_leapfrog=self.n_leapfrog,
+                   n_warmup=self.n_warmup, target_accept=self.target_accept,
+                   inverse_mass=inverse_mass, max_energy_error=self.max_energy_error)
+
     def __repr__(self) -> str:
         mass = (None if self.inverse_mass is None
                 else f"<array of shape {self.inverse_mass.shape}>")

@@ -8,7 +8,8 @@ import advdiff_sens.inference.workflow as workflow
 from advdiff_sens import AdvectionDiffusion, Grid
 from advdiff_sens.cli import main
 from advdiff_sens.inference import MAP_ARRAYS, SAMPLE_ARRAYS, WorkflowResult, run_workflow
-from advdiff_sens.problems.twin import make_twin
+from advdiff_sens.problems import make_twin
+from advdiff_sens.sampling import HMC
 
 # 2 chains x 4 draws cannot reach the sampler diagnostics' ESS target: FitWarnings expected
 pytestmark = pytest.mark.filterwarnings("ignore::advdiff_sens.exceptions.FitWarning")
@@ -22,7 +23,8 @@ def twin():
 
 
 def _run(twin, **kwargs):
-    kwargs = {"kmax": 1, "n_draws": 4, "n_warmup": 2, "rng": 0, **kwargs}
+    kwargs = {"kmax": 1, "n_draws": 4, "rng": 0,
+              "sampler": HMC(step_size=0.6, n_leapfrog=5, n_warmup=2), **kwargs}
     return run_workflow(twin.model, twin.theta0, twin.sensors, twin.times, twin.data,
                         twin.noise_std, **kwargs)
 
@@ -90,8 +92,8 @@ def test_load_rejects_an_incomplete_file(result, tmp_path):
 
 @pytest.mark.parametrize("change, error, match", [
     ({"n_draws": 3}, ValueError, "n_draws must be >= 4"),
-    ({"n_warmup": -1}, ValueError, "n_warmup must be >= 0"),
-    ({"step_size": 0.0}, ValueError, "step_size must be > 0"),
+    ({"sampler": "hmc"}, TypeError, "sampler must be an advdiff_sens.sampling.HMC"),
+    ({"n_chains": 0}, ValueError, "n_chains must be >= 1"),
     ({"callback": 1}, TypeError, "callback must be callable"),
     ({"path": "/nonexistent-folder/estimate.npz"}, ValueError, "does not exist"),
     ({"progress": True}, ValueError, "progress must be None or 'auto'"),
@@ -114,7 +116,8 @@ def test_python_api_gives_the_arrays_of_the_cli(twin, tmp_path, capsys):
     model = AdvectionDiffusion(Grid((8, 8), (1.0, 1.0), "periodic"), 0.05, "exponential",
                                backend="scipy")
     result = run_workflow(model, twin.theta0, twin.sensors, twin.times, twin.data,
-                          twin.noise_std, kmax=1.0, n_draws=4, n_warmup=3, rng=7)
+                          twin.noise_std, kmax=1.0, n_draws=4, rng=7,
+                          sampler=HMC(step_size=0.6, n_leapfrog=5, n_warmup=3))
     cli = WorkflowResult.load(tmp_path / "out" / "estimate.npz")
     for name, value in result.arrays().items():
         assert np.array_equal(getattr(cli, name), value), name
