@@ -33,7 +33,7 @@ import numpy as np
 from advdiff_sens.validation import as_real_array, check_integer, check_positive_scalar
 from advdiff_sens.exceptions import NonFiniteResultError, WorkLimitExceeded
 from advdiff_sens.sampling.base import SAMPLERS, Bounds, ChainMonitor, Sampler, check_callable
-from advdiff_sens.sampling.result import ChainResult, SamplerResult
+from advdiff_sens.sampling.result import SAMPLER_TRAITS, ChainResult, SamplerResult, SamplerTraits
 
 __all__ = ["HMC"]
 
@@ -124,6 +124,12 @@ class _Leapfrog:
             if not np.isfinite(h) or h - h0 > self.max_energy_error:
                 return x, logp, grad, mom, h, True
         return x, logp, grad, mom, h, False
+
+
+SAMPLER_TRAITS["hmc"] = SamplerTraits(
+    label="HMC", step="step_size",
+    mixing_advice="a mass matrix inverse_mass such as the Laplace covariance, more n_leapfrog",
+    accept_range=lambda a: (max(a - 0.2, 0.0), 1.0 - (1.0 - a) / 4))
 
 
 @SAMPLERS.register("hmc")

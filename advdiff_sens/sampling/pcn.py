@@ -16,11 +16,16 @@ import numpy as np
 
 from advdiff_sens.validation import as_real_array, check_positive_scalar
 from advdiff_sens.sampling.base import SAMPLERS, Bounds, ChainMonitor, Sampler, check_callable
-from advdiff_sens.sampling.result import ChainResult, SamplerResult
+from advdiff_sens.sampling.result import SAMPLER_TRAITS, ChainResult, SamplerResult, SamplerTraits
 
 __all__ = ["PCN"]
 
 LogLikelihood = Callable[[np.ndarray], float]
+
+
+SAMPLER_TRAITS["pcn"] = SamplerTraits(
+    label="pCN", step="beta", mixing_advice="beta adapted by n_warmup >= 100",
+    accept_range=lambda a: (0.4 * a, min(2.0 * a, 0.9)))
 
 
 @SAMPLERS.register("pcn")

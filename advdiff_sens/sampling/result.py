@@ -10,7 +10,7 @@ a remedy; :meth:`SamplerResult.to_inference_data` hands the draws to ArviZ.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -21,7 +21,7 @@ from advdiff_sens.exceptions import FitWarning
 from advdiff_sens.sampling.diagnostics import (MAX_RHAT, MIN_ESS, SamplerDiagnostics,
                                                effective_sample_size, split_rhat)
 
-__all__ = ["ChainResult", "SamplerResult"]
+__all__ = ["SamplerTraits", "SAMPLER_TRAITS", "ChainResult", "SamplerResult"]
 
 
 class ChainResult(NamedTuple):
@@ -64,6 +64,39 @@ class ChainResult(NamedTuple):
     warmup_divergences: int
 
 
+@dataclass(frozen=True)
+class SamplerTraits:
+    """What a result's diagnostics need to know of the sampler that drew it.
+
+    Attributes
+    ----------
+    label : str
+        The sampler's name in messages (``"HMC"``).
+    step : str
+        The option whose size sets the acceptance (``"step_size"``, ``"beta"``).
+    mixing_advice : str
+        What improves mixing, for the low-ESS message.
+    accept_range : callable
+        ``accept_range(target) -> (low, high)``: the band of mean acceptance
+        :meth:`SamplerResult.diagnostics` accepts around the adapted target.
+
+    Examples
+    --------
+    >>> SAMPLER_TRAITS["hmc"].accept_range(0.8)
+    (0.6000000000000001, 0.95)
+    """
+
+    label: str
+    step: str
+    mixing_advice: str
+    accept_range: Callable[[float], tuple[float, float]]
+
+
+#: Traits of each sampler by its registry name (:data:`advdiff_sens.sampling.SAMPLERS`);
+#: a new sampler adds its own entry next to its class.
+SAMPLER_TRAITS: dict[str, SamplerTraits] = {}
+
+
 @dataclass
 class SamplerResult:
     """Draws of several chains and their cost.
@@ -89,9 +122,9 @@ class SamplerResult:
         Divergent trajectories during warm-up (expected while a bad initial step adapts).
     target_accept : float
         The acceptance the warm-up adapted toward (the centre of the diagnostics' band).
-    sampler : {"hmc", "pcn"}
-        Which sampler drew the samples (sets the default acceptance band of
-        :meth:`diagnostics`).
+    sampler : str
+        Registry name of the sampler that drew the samples; its :data:`SAMPLER_TRAITS` set
+        the default acceptance band and the advice of :meth:`diagnostics`.
 
     Examples
     --------
@@ -127,8 +160,9 @@ class SamplerResult:
         for name in ("divergences", "warmup_divergences"):
             if getattr(self, name) is None:
                 setattr(self, name, np.zeros(n_chains, dtype=int))
-        if self.sampler not in ("hmc", "pcn"):
-            raise ValueError(f"sampler must be 'hmc' or 'pcn', got {self.sampler!r}")
+        if self.sampler not in SAMPLER_TRAITS:
+            raise ValueError(f"sampler must be one of {tuple(SAMPLER_TRAITS)}, got "
+                             f"{self.sampler!r}")
 
     @classmethod
     def from_chains(cls, chains: Sequence[ChainResult], seconds: float,
@@ -145,7 +179,8 @@ class SamplerResult:
         gradient_evaluations : int
             Gradient calls of all chains (0 for pCN).
         target_accept : float
-        sampler : {"hmc", "pcn"}
+        sampler : str
+            Registry name of the sampler (a key of :data:`SAMPLER_TRAITS`).
 
         Returns
         -------
@@ -196,15 +231,13 @@ class SamplerResult:
     def accept_range(self) -> tuple[float, float]:
         r"""Default band of mean acceptance that :meth:`diagnostics` accepts.
 
-        HMC: :math:`[a − 0.2,\ 1 − (1 − a)/4]` around the target a (``[0.6, 0.95]`` for
-        a = 0.8; below, the step is too large for the posterior's curvature; above, it is so
-        small that gradient evaluations are wasted). pCN: :math:`[0.4a,\ \min(2a, 0.9)]`
-        (``[0.1, 0.5]`` for a = 0.25).
+        The sampler's :attr:`SamplerTraits.accept_range` at the target a: for HMC
+        :math:`[a − 0.2,\ 1 − (1 − a)/4]` (``[0.6, 0.95]`` for a = 0.8; below, the step is
+        too large for the posterior's curvature; above, it is so small that gradient
+        evaluations are wasted); for pCN :math:`[0.4a,\ \min(2a, 0.9)]` (``[0.1, 0.5]`` for
+        a = 0.25).
         """
-        a = self.target_accept
-        if self.sampler == "hmc":
-            return max(a - 0.2, 0.0), 1.0 - (1.0 - a) / 4
-        return 0.4 * a, min(2.0 * a, 0.9)
+        return SAMPLER_TRAITS[self.sampler].accept_range(self.target_accept)
 
     def diagnostics(self, *, max_rhat: float = MAX_RHAT, min_ess: float = MIN_ESS,
                     accept_range: tuple[float, float] | None = None,
@@ -240,8 +273,8 @@ class SamplerResult:
         if not 0.0 <= lo < hi <= 1.0:
             raise ValueError(f"accept_range must be (low, high) with 0 <= low < high <= 1, got "
                              f"{accept_range}")
-        name = "HMC" if self.sampler == "hmc" else "pCN"
-        step = "step_size" if self.sampler == "hmc" else "beta"
+        traits = SAMPLER_TRAITS[self.sampler]
+        name, step = traits.label, traits.step
         n_chains, n_draws = self.samples.shape[:2]
         stuck = [c + 1 for c in range(n_chains) if np.all(self.samples[c] == self.samples[c, 0])]
         rhat, ess = self.rhat(), self.ess()
@@ -266,9 +299,7 @@ class SamplerResult:
                 f"{name} ESS = {ess[worst_ess]:.0f} < {min_ess:.0f} (parameter {worst_ess}, "
                 f"{n_chains} x {n_draws} draws): the Monte Carlo error of the mean is "
                 f"{1 / np.sqrt(max(ess[worst_ess], 1e-300)):.2g} posterior sd; run more draws "
-                f"(n_draws) or improve mixing ("
-                + ("a mass matrix inverse_mass such as the Laplace covariance, more n_leapfrog)"
-                   if self.sampler == "hmc" else "beta adapted by n_warmup >= 100)"))
+                f"(n_draws) or improve mixing ({traits.mixing_advice})")
         if not lo <= accept <= hi:
             if accept < lo:
                 why = (f"the {step} is too large for the posterior's curvature; use a smaller "

@@ -111,3 +111,23 @@ def test_to_inference_data():
     assert data.posterior["c"].shape == res.samples.shape
     assert float(arviz.ess(data, var_names=["c"], method="mean")["c"][0]) == pytest.approx(
         res.ess()[0], rel=1e-12)
+
+
+def test_a_new_sampler_brings_its_own_traits(monkeypatch):
+    """The diagnostics read the band and the advice from the sampler's traits, not from a
+    list of known names: a sampler registered with its traits gets its own messages."""
+    from advdiff_sens.sampling import SAMPLER_TRAITS, SamplerTraits
+
+    monkeypatch.setitem(SAMPLER_TRAITS, "mala", SamplerTraits(
+        label="MALA", step="tau", mixing_advice="a smaller tau",
+        accept_range=lambda a: (a - 0.1, a + 0.1)))
+    rng = np.random.default_rng(0)
+    res = SamplerResult(rng.standard_normal((2, 50, 1)), np.zeros((2, 50)), np.full(2, 0.9),
+                        1.0, np.ones(2), 0, target_accept=0.57, sampler="mala")
+    assert res.accept_range() == pytest.approx((0.47, 0.67))
+    with pytest.warns(FitWarning) as caught:
+        report = res.diagnostics()
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "MALA mean acceptance = 0.90 outside [0.47, 0.67]" in messages
+    assert "use a larger tau" in messages and "improve mixing (a smaller tau)" in messages
+    assert not report.ok
