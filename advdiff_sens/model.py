@@ -26,7 +26,7 @@ from advdiff_sens.sensitivity import (
     surrogate,
     tangent,
 )
-from advdiff_sens.validation import as_times, check_positive_scalar
+from advdiff_sens.validation import as_times, check_callable, check_positive_scalar
 
 __all__ = ["AdvectionDiffusion"]
 
@@ -472,8 +472,7 @@ class AdvectionDiffusion:
         (1, 32)
         """
         method = as_adjoint(adjoint)
-        if not callable(objective):
-            raise TypeError(f"objective must be callable, got {type(objective).__name__}")
+        check_callable(objective, "objective")
         theta0 = self._check_theta0(theta0).ravel()
         times, scalar = as_times(t, "t")
         n = self.grid.n

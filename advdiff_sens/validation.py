@@ -21,6 +21,7 @@ __all__ = [
     "as_square_operator",
     "as_operator_pair",
     "check_integer",
+    "check_callable",
 ]
 
 
@@ -174,3 +175,9 @@ def as_operator_pair(Q, J, names: tuple[str, str] = ("Q", "J")):
     if J.shape != Q.shape:
         raise ValueError(f"{names[1]} must have the shape of {names[0]} {Q.shape}, got {J.shape}")
     return Q, J
+
+
+def check_callable(fn, name: str) -> None:
+    """Raise ``TypeError`` naming ``name`` unless ``fn`` is callable."""
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable, got {type(fn).__name__}")

@@ -27,7 +27,7 @@ from advdiff_sens.inference.posterior import SPEED_BOUND_FACTOR, VelocityPosteri
 from advdiff_sens.inference.results import StageRecord, StartRecord, VelocityEstimate
 from advdiff_sens.model import AdvectionDiffusion
 from advdiff_sens.progress import as_progress
-from advdiff_sens.validation import as_rng, check_integer
+from advdiff_sens.validation import as_rng, check_callable, check_integer
 
 __all__ = ["estimate_velocity", "continuation_schedule"]
 
@@ -165,8 +165,8 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
     """
     optimizer = OPTIMIZERS.resolve(optimizer, "optimizer")
     n_starts = check_integer(n_starts, "n_starts", minimum=1)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    if callback is not None:
+        check_callable(callback, "callback")
     if not isinstance(model, AdvectionDiffusion):
         raise TypeError(f"model must be an AdvectionDiffusion, got {type(model).__name__}")
     basis = StreamFunctionBasis(model.grid, kmax, decay=decay)

@@ -29,7 +29,7 @@ from advdiff_sens.inference.optimisers import Optimiser
 from advdiff_sens.inference.results import FitReport, VelocityEstimate
 from advdiff_sens.model import AdvectionDiffusion
 from advdiff_sens.sampling import HMC, SamplerDiagnostics, SamplerResult
-from advdiff_sens.validation import check_integer
+from advdiff_sens.validation import check_callable, check_integer
 
 __all__ = ["run_workflow", "WorkflowResult", "WORKFLOW_EVENTS", "MAP_ARRAYS", "SAMPLE_ARRAYS",
            "DEFAULT_SAMPLER", "HMC_CHAINS"]
@@ -258,8 +258,8 @@ def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_
                         f"{type(sampler).__name__}")
     n_draws = check_integer(n_draws, "n_draws", minimum=4)
     n_chains = check_integer(n_chains, "n_chains", minimum=1)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    if callback is not None:
+        check_callable(callback, "callback")
 
     def report(event: str) -> None:
         if callback is not None:

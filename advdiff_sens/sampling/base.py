@@ -27,12 +27,13 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
-from advdiff_sens.validation import as_real_array, as_rng, check_integer, check_positive_scalar
+from advdiff_sens.validation import (as_real_array, as_rng, check_callable, check_integer,
+                                     check_positive_scalar)
 from advdiff_sens.progress import as_progress
 from advdiff_sens.registry import Registry
 from advdiff_sens.sampling.result import ChainResult, SamplerResult
 
-__all__ = ["Sampler", "SAMPLERS", "Draw", "ChainMonitor", "Bounds", "check_callable"]
+__all__ = ["Sampler", "SAMPLERS", "Draw", "ChainMonitor", "Bounds"]
 
 #: ``in_bounds(x) -> bool``: where a chain may go.
 Bounds = Callable[[np.ndarray], bool]
@@ -77,12 +78,6 @@ class Draw(NamedTuple):
     warmup: bool
     x: np.ndarray
     accept: float
-
-
-def check_callable(fn, name: str) -> None:
-    """Raise ``TypeError`` naming ``name`` unless ``fn`` is callable."""
-    if not callable(fn):
-        raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
 
 
 def _progress_text(prefix: str, warmup: bool, accepts: list, divergent: int) -> str:

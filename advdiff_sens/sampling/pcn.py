@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from advdiff_sens.validation import as_real_array, check_positive_scalar
-from advdiff_sens.sampling.base import SAMPLERS, Bounds, ChainMonitor, Sampler, check_callable
+from advdiff_sens.validation import as_real_array, check_callable, check_positive_scalar
+from advdiff_sens.sampling.base import SAMPLERS, Bounds, ChainMonitor, Sampler
 from advdiff_sens.sampling.result import SAMPLER_TRAITS, ChainResult, SamplerResult, SamplerTraits
 
 __all__ = ["PCN"]
