@@ -24,7 +24,7 @@ the model's adjoint in the inference package.
 Examples
 --------
 >>> GRADIENTS.resolve("surrogate", "gradient")
-AdjointGradient(adjoint='surrogate')
+AdjointGradient(adjoint=SurrogateAdjoint(order=1))
 >>> AutoGradient().max_tangent_params == TANGENT_MAX_PARAMS
 True
 """
@@ -37,13 +37,14 @@ import numpy as np
 
 from advdiff_sens.model import AdvectionDiffusion
 from advdiff_sens.registry import Registry
+from advdiff_sens.sensitivity import as_adjoint
 from advdiff_sens.validation import check_integer
 
 if TYPE_CHECKING:
     from advdiff_sens.inference.posterior import VelocityPosterior
 
 __all__ = ["PosteriorGradient", "TangentGradient", "AdjointGradient", "AutoGradient",
-           "GRADIENTS", "TANGENT_MAX_PARAMS", "model_gradient"]
+           "GRADIENTS", "TANGENT_MAX_PARAMS", "model_gradient", "prior_term"]
 
 #: :class:`AutoGradient` uses the tangent Jacobian up to this many parameters and the adjoint
 #: above it. Measured on R3 (24², 20 times, 2 cores) with the twin's ``"scipy"`` backend: 12
@@ -89,6 +90,12 @@ def model_gradient(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray,
     (2, 8, 8)
     """
     return model.gradient(u, theta0, objective, times, adjoint=adjoint)
+
+
+def prior_term(posterior: VelocityPosterior, c: np.ndarray) -> tuple[float, np.ndarray]:
+    r"""The Gaussian prior's part of :math:`Ψ` and of its gradient:
+    :math:`\tfrac12\|c/s\|^2` and :math:`c/s^2` (``s`` the prior sd per coefficient)."""
+    return 0.5 * float(np.sum((c / posterior.prior_std) ** 2)), c / posterior.prior_std**2
 
 
 class PosteriorGradient:
@@ -150,8 +157,7 @@ class TangentGradient(PosteriorGradient):
 
     def value_and_gradient(self, posterior: VelocityPosterior,
                            c: np.ndarray) -> tuple[float, np.ndarray]:
-        prior_value = 0.5 * float(np.sum((c / posterior.prior_std) ** 2))
-        prior_grad = c / posterior.prior_std**2
+        prior_value, prior_grad = prior_term(posterior, c)
         misfit, G = posterior.misfit_and_jacobian(c)
         return 0.5 * float(misfit @ misfit) + prior_value, G.T @ misfit + prior_grad
 
@@ -162,26 +168,26 @@ class AdjointGradient(PosteriorGradient):
 
     Parameters
     ----------
-    adjoint : {"auto", "discrete", "quadrature", "surrogate"}
-        The model's adjoint, passed through as it is (module docstring); ``"surrogate"`` is
+    adjoint : Adjoint or {"auto", "discrete", "quadrature", "surrogate"}
+        The model's adjoint (:mod:`advdiff_sens.sensitivity`), validated here and passed
+        through to :meth:`~advdiff_sens.AdvectionDiffusion.gradient`; ``"surrogate"`` is
         approximate.
 
     Examples
     --------
     >>> AdjointGradient("quadrature")
-    AdjointGradient(adjoint='quadrature')
+    AdjointGradient(adjoint=QuadratureAdjoint(rtol=1e-10, max_intervals=400))
     """
 
     def __init__(self, adjoint="auto") -> None:
-        self.adjoint = adjoint
+        self.adjoint = as_adjoint(adjoint)
 
     def __repr__(self) -> str:
         return f"AdjointGradient(adjoint={self.adjoint!r})"
 
     def value_and_gradient(self, posterior: VelocityPosterior,
                            c: np.ndarray) -> tuple[float, np.ndarray]:
-        prior_value = 0.5 * float(np.sum((c / posterior.prior_std) ** 2))
-        prior_grad = c / posterior.prior_std**2
+        prior_value, prior_grad = prior_term(posterior, c)
         value, grad_u = model_gradient(posterior.model, posterior.velocity(c), posterior.theta0,
                                        posterior.objective, posterior.times, self.adjoint)
         return value + prior_value, posterior.basis.pullback(grad_u) + prior_grad
