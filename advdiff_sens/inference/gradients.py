@@ -31,6 +31,7 @@ True
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -98,7 +99,7 @@ def prior_term(posterior: VelocityPosterior, c: np.ndarray) -> tuple[float, np.n
     return 0.5 * float(np.sum((c / posterior.prior_std) ** 2)), c / posterior.prior_std**2
 
 
-class PosteriorGradient:
+class PosteriorGradient(ABC):
     r"""A way to compute :math:`Ψ(c)` and :math:`∇Ψ(c)` of a velocity posterior.
 
     Subclasses implement :meth:`value_and_gradient`; an instance (or its name in
@@ -130,10 +131,10 @@ class PosteriorGradient:
     (True, True)
     """
 
+    @abstractmethod
     def value_and_gradient(self, posterior: VelocityPosterior,
                            c: np.ndarray) -> tuple[float, np.ndarray]:
         r""":math:`Ψ(c)` and :math:`∇Ψ(c)` at the checked coefficients ``c`` (p,)."""
-        raise NotImplementedError
 
 
 GRADIENTS: Registry[PosteriorGradient] = Registry("posterior gradient", PosteriorGradient)

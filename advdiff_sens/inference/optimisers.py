@@ -23,6 +23,7 @@ LBFGS(tol=1e-08, max_iter=100, box_prior_sds=10.0)
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -88,7 +89,7 @@ class OptimiserResult:
         return len(self.values)
 
 
-class Optimiser:
+class Optimiser(ABC):
     """A minimiser of the negative log-posterior of a :class:`VelocityPosterior`.
 
     Subclasses hold their options as attributes and implement :meth:`minimise`;
@@ -114,6 +115,7 @@ class Optimiser:
     True
     """
 
+    @abstractmethod
     def minimise(self, posterior: VelocityPosterior, c0: np.ndarray, *,
                  callback: EvaluationCallback | None = None) -> OptimiserResult:
         r"""Minimise :math:`Ψ` of ``posterior`` from ``c0``.
@@ -130,7 +132,6 @@ class Optimiser:
         -------
         OptimiserResult
         """
-        raise NotImplementedError
 
     @staticmethod
     def _recorder(values: list, callback: EvaluationCallback | None) -> Callable[[float], None]:
