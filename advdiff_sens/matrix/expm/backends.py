@@ -1,7 +1,8 @@
 r"""Propagator backends: how :math:`b \mapsto e^{tA}b` is computed, as objects.
 
 A backend plans once per operator and horizon (:meth:`Backend.select`: the Chebyshev
-schedule, or None for ``expm_multiply``, and the error bound it certifies) and gives the
+schedule, or None for ``expm_multiply``, and the error bound it certifies), applies the plan
+(:meth:`Backend.apply`) and gives the
 **tangent plan** (:meth:`Backend.tangent_plan`) that both the tangent (the complex-step or
 arrow propagation of :mod:`~advdiff_sens.matrix.expm.pair`) and the reverse sweep
 (:mod:`~advdiff_sens.matrix.expm.reverse`) evaluate — one rule in one place, so the adjoint
@@ -56,19 +57,16 @@ from typing import ClassVar
 import numpy as np
 
 from advdiff_sens.exceptions import PlanUnavailable
-from advdiff_sens.matrix.expm.chebyshev import (
-    Enclosure,
-    Schedule,
-    ToleranceUnreachable,
-    select_schedule,
-)
+from advdiff_sens.matrix.expm.chebyshev import (Enclosure, Schedule, ToleranceUnreachable,
+                                                chebyshev_action, select_schedule)
+from advdiff_sens.matrix.expm.expm_multiply import expm_multiply_action
 from advdiff_sens.matrix.expm.operator import ExpmOperator
 from advdiff_sens.registry import Registry
 from advdiff_sens.validation import check_positive_scalar
 
 __all__ = ["Backend", "ChebyshevBackend", "ExpmMultiplyBackend", "AutoBackend", "BACKENDS",
            "DEFAULT_TOL", "TangentPlan", "as_backend", "check_tol", "scipy_error_model",
-           "loosest_certified", "pair_enclosure", "TANGENT_TOL_SHARE"]
+           "loosest_certified", "pair_enclosure", "TANGENT_TOL_SHARE", "SCIPY_CHUNK_PRODUCTS"]
 
 DEFAULT_TOL = 1e-12
 #: The tangent's schedule is chosen at ``tol`` divided by this (module docstring).
@@ -76,6 +74,9 @@ TANGENT_TOL_SHARE = 3.0
 _UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
 _SCIPY_CALL_OVERHEAD = 50
 _SEARCH_WORK = 2e6
+#: ``expm_multiply`` runs in time chunks of about this many products when a progress meter
+#: watches, so that a long call reports progress.
+SCIPY_CHUNK_PRODUCTS = 20_000
 
 
 def check_tol(tol) -> float:
@@ -210,6 +211,45 @@ class Backend(ABC):
                ) -> tuple[Schedule | None, float]:
         """The Chebyshev schedule for ``horizon`` (None: ``expm_multiply``) and the error
         bound, relative to :math:`e^{t\\beta_-}\\|b\\|`, that the choice certifies."""
+
+    def apply(self, operator: ExpmOperator, plan, b: np.ndarray, times: np.ndarray,
+              progress=None, total: int = 0) -> np.ndarray:
+        """Run a plan this backend selected: :math:`e^{t_jA}b` for every time, shape
+        ``(m, *b.shape)``.
+
+        The Chebyshev series of ``plan.schedule`` at ``plan.error_bound``, or, for a plan
+        without a schedule, ``expm_multiply``; with a ``progress`` meter the latter runs in
+        time chunks of about :data:`SCIPY_CHUNK_PRODUCTS` products and reports the share of
+        ``total`` done after each.
+
+        Parameters
+        ----------
+        operator : ExpmOperator
+        plan : PropagationPlan
+            From :meth:`advdiff_sens.matrix.Propagator.plan` with this backend.
+        b : ndarray, shape (d,) or (d, k)
+        times : ndarray, shape (m,)
+            Increasing, ``times[-1] > 0``.
+        progress : meter, optional
+        total : int
+            Products of the whole call, for the meter.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from advdiff_sens.matrix import ChebyshevBackend, Propagator
+        >>> prop = Propagator(np.array([[-1.0]]), backend=ChebyshevBackend())
+        >>> x = prop.backend.apply(prop.operator, prop.plan(1.0), np.array([1.0]),
+        ...                        np.array([1.0]))
+        >>> bool(abs(x[0, 0] - np.exp(-1.0)) < 1e-12)
+        True
+        """
+        if plan.schedule is not None:
+            return chebyshev_action(operator.A, b, times, plan.error_bound,
+                                    schedule=plan.schedule, progress=progress)
+        chunk = None if progress is None else (
+            float(times[-1]) * SCIPY_CHUNK_PRODUCTS / plan.products)
+        return expm_multiply_action(operator.A, b, times, progress, chunk, total)
 
     def tangent_plan(self, operator: ExpmOperator, horizon: float) -> TangentPlan:
         """The schedule the tangent and the reverse sweep use to ``horizon`` (module

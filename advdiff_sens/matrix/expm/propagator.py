@@ -55,15 +55,12 @@ from advdiff_sens.progress import NullProgress, as_progress, meter_closed
 from advdiff_sens.validation import as_array, as_operator_pair, as_times, check_integer
 
 __all__ = ["Propagator", "PropagationPlan", "expm_action", "expm_pair_action",
-           "check_finite_result", "STATIONARY_MIN_PRODUCTS", "SCIPY_CHUNK_PRODUCTS"]
+           "check_finite_result", "STATIONARY_MIN_PRODUCTS"]
 
 #: A horizon whose direct schedule needs more products than this is probed for the
 #: stationary limit (:meth:`Propagator.apply`, "Long times") when the generator allows it.
 STATIONARY_MIN_PRODUCTS = 20_000
 _FIRST_SEGMENT_PRODUCTS = 2_000
-#: ``expm_multiply`` runs in time chunks of about this many products, so that a long call
-#: reports progress.
-SCIPY_CHUNK_PRODUCTS = 20_000
 
 
 def _check_block(b, d: int) -> np.ndarray:
@@ -304,14 +301,10 @@ class Propagator:
         with meter_closed(owner), np.errstate(over="ignore", invalid="ignore"):
             if plan.stationary is not None:
                 out = self._apply_long(work, times, plan, meter)
-            elif plan.backend == "chebyshev":
-                out = chebyshev_action(self.A, work, times, plan.error_bound,
-                                       schedule=plan.schedule, progress=meter)
             else:
-                chunk = None if isinstance(meter, NullProgress) else (
-                    float(times[-1]) * SCIPY_CHUNK_PRODUCTS / plan.products)
-                out = expm_multiply_action(self.A, work, times, meter, chunk,
-                                           plan.products * columns)
+                out = self.backend.apply(
+                    self.operator, plan, work, times,
+                    None if isinstance(meter, NullProgress) else meter, plan.products * columns)
             out = out * scale
         out = check_finite_result(out, f"exp(tA)b at t = {times[-1]:g}")
         self._warn_growth(b, out, float(times[-1]))

@@ -18,7 +18,7 @@ from advdiff_sens.exceptions import (AccuracyWarning, NonFiniteResultError, Phys
                                      WorkLimitExceeded)
 from advdiff_sens.matrix import BACKENDS, DEFAULT_TOL
 from advdiff_sens.matrix.expm import scipy_error_model
-from advdiff_sens.matrix.expm.propagator import SCIPY_CHUNK_PRODUCTS
+from advdiff_sens.matrix.expm.backends import SCIPY_CHUNK_PRODUCTS
 from advdiff_sens.matrix.norms import norm2_bound
 from advdiff_sens.matrix.expm.chebyshev import MAX_LOG_GROWTH
 from advdiff_sens.progress import Progress
