@@ -2,12 +2,13 @@ r"""Propagator backends: how :math:`b \mapsto e^{tA}b` is computed, as objects.
 
 A backend plans once per operator and horizon (:meth:`Backend.select`: the Chebyshev
 schedule, or None for ``expm_multiply``, and the error bound it certifies), applies the plan
-(:meth:`Backend.apply`) and gives the
-**tangent plan** (:meth:`Backend.tangent_plan`) that both the tangent (the complex-step or
-arrow propagation of :mod:`~advdiff_sens.matrix.expm.pair`) and the reverse sweep
+(:meth:`Backend.apply`) and gives the **tangent plan** (:meth:`Backend.tangent_plan`) that
+both the tangent (the complex-step or arrow propagation of
+:mod:`~advdiff_sens.matrix.expm.pair`) and the reverse sweep
 (:mod:`~advdiff_sens.matrix.expm.reverse`) evaluate — one rule in one place, so the adjoint
 of the recorded polynomial is exactly the tangent's derivative. The
-:class:`~advdiff_sens.matrix.Propagator` applies what the backend chose.
+:class:`~advdiff_sens.matrix.Propagator` around it scales the input, checks the result,
+enforces the work cap and crosses long horizons to the certified stationary limit.
 
 :class:`ChebyshevBackend` (``"chebyshev"``)
     Chebyshev series of :math:`e^{\tau z}` on an ellipse enclosing a Gershgorin polygon
