@@ -140,3 +140,23 @@ def test_constants_reject_non_generator(rng):
 def test_constants_reject_direction_of_wrong_shape(rng):
     with pytest.raises(ValueError, match="J must have the shape"):
         am.theorem_2_1_constants(am.random_rate_matrix(6, rng), np.eye(5))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_decay_estimate_2_9_needs_the_smallest_modulus_and_the_gap(seed):
+    """Erratum to (2.9) (docs, errata 5): the sum (Σ_{i<d} |D_ii^{-1} e^{tD_ii}|²)^{1/2} over
+    the non-zero eigenvalues is bounded by √(d−1) e_m^{-1} e^{−γt} (γ the gap, e_m the smallest
+    modulus), not by the printed √(d−1) e_M^{-1} e^{−t e_M}, which is its smallest term."""
+    Q = am.random_rate_matrix(6, rng=seed)
+    eigenvalues = np.linalg.eigvals(Q)
+    nonzero = eigenvalues[np.argsort(np.abs(eigenvalues))[1:]]       # drop the zero one
+    e_m, e_M = np.abs(nonzero).min(), np.abs(nonzero).max()
+    gamma = float(np.min(-nonzero.real))
+    times = np.linspace(0.0, 10.0 / gamma, 200)
+    terms = np.abs(np.exp(np.outer(times, nonzero)) / nonzero)
+    total = np.sqrt(np.sum(terms ** 2, axis=1))
+    d1 = len(nonzero)
+    corrected = np.sqrt(d1) * np.exp(-gamma * times) / e_m
+    printed = np.sqrt(d1) * np.exp(-e_M * times) / e_M
+    assert np.all(total <= corrected * (1 + 1e-12))
+    assert np.any(total > printed)
