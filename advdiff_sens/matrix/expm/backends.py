@@ -185,8 +185,9 @@ class Backend(ABC):
     """A way of applying :math:`e^{tA}`; see the module docstring for the three kinds.
 
     A backend is a frozen dataclass with a tolerance :attr:`tol`; it plans
-    (:meth:`select`) and gives the tangent plan (:meth:`tangent_plan`), and the
-    :class:`~advdiff_sens.matrix.Propagator` applies what it chose. :data:`BACKENDS` maps
+    (:meth:`select`), runs its plan (:meth:`apply`) and gives the tangent plan
+    (:meth:`tangent_plan`); the :class:`~advdiff_sens.matrix.Propagator` around it scales,
+    checks and crosses long horizons. :data:`BACKENDS` maps
     the names ``"chebyshev"``, ``"scipy"`` and ``"auto"`` to the default objects.
 
     Examples
