@@ -18,6 +18,15 @@ import scipy.sparse.linalg as spla
 __all__ = ["trace", "norm1", "norm2_bound", "shifted_norm1", "stored_entries", "is_normal"]
 
 
+def _matrix(A, square: bool = False):
+    """``A`` itself if it is a 2-D (square) ndarray or sparse matrix, else a ``ValueError``."""
+    shape = getattr(A, "shape", None)
+    if shape is None or len(shape) != 2 or (square and shape[0] != shape[1]):
+        raise ValueError(f"A must be a {'square ' if square else ''}2-D ndarray or scipy "
+                         f"sparse matrix, got shape {shape}")
+    return A
+
+
 def trace(A) -> complex | float:
     r""":math:`\operatorname{tr}(A)` of a dense or sparse square matrix.
 
@@ -27,6 +36,7 @@ def trace(A) -> complex | float:
     >>> float(trace(np.array([[1.0, 2.0], [3.0, 4.0]])))
     5.0
     """
+    A = _matrix(A, square=True)
     return A.trace() if sp.issparse(A) else np.trace(A)
 
 
@@ -40,6 +50,7 @@ def norm1(A) -> float:
     >>> norm1(np.array([[1.0, -2.0], [3.0, 4.0]]))
     6.0
     """
+    A = _matrix(A)
     if sp.issparse(A):
         return float(abs(A).sum(axis=0).max()) if A.nnz else 0.0
     return float(np.abs(A).sum(axis=0).max())
@@ -55,6 +66,7 @@ def norm2_bound(A) -> float:
     >>> norm2_bound(np.diag([3.0, -4.0]))
     4.0
     """
+    A = _matrix(A)
     absolute = abs(A)
     return float(np.sqrt(absolute.sum(axis=0).max()) * np.sqrt(absolute.sum(axis=1).max()))
 
@@ -69,6 +81,7 @@ def shifted_norm1(A) -> float:
     >>> shifted_norm1(np.array([[-1.0, 1.0], [1.0, -1.0]]))
     1.0
     """
+    A = _matrix(A, square=True)
     d = A.shape[0]
     mu = trace(A) / d
     shifted = A - mu * (sp.eye_array(d, format="csr") if sp.issparse(A) else np.eye(d))
@@ -83,6 +96,7 @@ def stored_entries(A) -> int:
 def is_normal(A) -> bool:
     r"""Whether :math:`\|AA^* - A^*A\|_F \le 10^{-12}\|A\|_F^2` (the growth of a normal
     matrix's exponential is its spectrum's, not a transient)."""
+    A = _matrix(A, square=True)
     H = A.conj().T
     commutator = A @ H - H @ A
     size = float(spla.norm(A) if sp.issparse(A) else np.linalg.norm(A)) ** 2

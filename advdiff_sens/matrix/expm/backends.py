@@ -1,6 +1,6 @@
 r"""Propagator backends: how :math:`b \mapsto e^{tA}b` is computed, as objects.
 
-A backend plans once per operator and horizon (:meth:`Backend.select`: the Chebyshev
+A backend plans once per operator and horizon (:meth:`Backend.plan`: the Chebyshev
 schedule, or None for ``expm_multiply``, and the error bound it certifies), applies the plan
 (:meth:`Backend.apply`) and gives the **tangent plan** (:meth:`Backend.tangent_plan`) that
 both the tangent (the complex-step or arrow propagation of
@@ -185,7 +185,7 @@ class Backend(ABC):
     """A way of applying :math:`e^{tA}`; see the module docstring for the three kinds.
 
     A backend is a frozen dataclass with a tolerance :attr:`tol`; it plans
-    (:meth:`select`), runs its plan (:meth:`apply`) and gives the tangent plan
+    (:meth:`plan`), runs its plan (:meth:`apply`) and gives the tangent plan
     (:meth:`tangent_plan`); the :class:`~advdiff_sens.matrix.Propagator` around it scales,
     checks and crosses long horizons. :data:`BACKENDS` maps
     the names ``"chebyshev"``, ``"scipy"`` and ``"auto"`` to the default objects.
@@ -209,8 +209,8 @@ class Backend(ABC):
     tol: float
 
     @abstractmethod
-    def select(self, operator: ExpmOperator, horizon: float, n_times: int
-               ) -> tuple[Schedule | None, float]:
+    def plan(self, operator: ExpmOperator, horizon: float, n_times: int
+             ) -> tuple[Schedule | None, float]:
         """The Chebyshev schedule for ``horizon`` (None: ``expm_multiply``) and the error
         bound, relative to :math:`e^{t\\beta_-}\\|b\\|`, that the choice certifies."""
 
@@ -317,7 +317,7 @@ class ChebyshevBackend(Backend):
     def __post_init__(self) -> None:
         object.__setattr__(self, "tol", check_tol(self.tol))
 
-    def select(self, operator, horizon, n_times):
+    def plan(self, operator, horizon, n_times):
         enclosure = operator.enclosure
         try:
             return select_schedule(enclosure, horizon, self.tol), self.tol
@@ -347,7 +347,7 @@ class ExpmMultiplyBackend(Backend):
     certifies: ClassVar[bool] = False
     tol: ClassVar[float] = DEFAULT_TOL
 
-    def select(self, operator, horizon, n_times):
+    def plan(self, operator, horizon, n_times):
         return None, scipy_error_model(operator.shifted_norm1, horizon)
 
     def tangent_plan(self, operator, horizon):
@@ -403,7 +403,7 @@ class AutoBackend(Backend):
             return False
         return not accurate or select_schedule(enclosure, t, tol).cost <= taylor
 
-    def select(self, operator, horizon, n_times):
+    def plan(self, operator, horizon, n_times):
         enclosure, norm1 = operator.enclosure, operator.shifted_norm1
         try:
             if self.prefers_chebyshev(norm1, enclosure, horizon, self.tol, n_times,

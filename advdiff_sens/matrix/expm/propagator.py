@@ -229,7 +229,7 @@ class Propagator:
         r"""The backend, the products and the schedule :meth:`apply` will use for the time
         or times ``t`` (as in :func:`expm_action`), without computing any product.
 
-        The backend chooses (:meth:`~advdiff_sens.matrix.expm.backends.Backend.select`);
+        The backend chooses (:meth:`~advdiff_sens.matrix.expm.backends.Backend.plan`);
         a certifying backend whose run is long or cannot certify ``tol`` checks for the
         stationary limit where the generator allows it (:meth:`apply`, "Long times").
         """
@@ -238,7 +238,7 @@ class Propagator:
         if horizon == 0.0 or self.A.shape[0] == 0:
             return PropagationPlan("none", 0)
         taylor = int(np.ceil(2.0 * horizon * self.operator.shifted_norm1)) + 1
-        schedule, bound = self.backend.select(self.operator, horizon, n_times)
+        schedule, bound = self.backend.plan(self.operator, horizon, n_times)
         products = taylor if schedule is None else schedule.cost
         stationary = None
         if (products > STATIONARY_MIN_PRODUCTS or bound > self.tol) and self.backend.certifies:
