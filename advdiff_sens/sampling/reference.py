@@ -87,6 +87,13 @@ class GaussianReference(ABC):
         x = self._vector(x, "x")
         return self.unwhiten_transpose(self.whiten(x + self.mean))
 
+    def pointwise_variance(self) -> np.ndarray:
+        r"""The variances :math:`\operatorname{diag}(C)`, shape (p,). The default applies
+        :meth:`sqrt_cov` to the p unit vectors (:math:`C_{ii} = \sum_j (C^{1/2})_{ij}^2`);
+        subclasses with a structure override it."""
+        return np.sum(np.stack([self.sqrt_cov(e) for e in np.eye(self.dim)], axis=1) ** 2,
+                      axis=1)
+
     def sample(self, rng=None, size: int | None = None) -> np.ndarray:
         """Draws :math:`m + C^{1/2}z`, shape (p,) or ``(size, p)``."""
         rng = as_rng(rng)
@@ -147,6 +154,9 @@ class DiagonalGaussian(GaussianReference):
     def unwhiten_transpose(self, z) -> np.ndarray:
         return self._vector(z, "z") / self.std
 
+    def pointwise_variance(self) -> np.ndarray:
+        return self.std**2
+
 
 class DenseGaussian(GaussianReference):
     r""":math:`N(m, C)` for a dense symmetric positive definite :math:`C`, with
@@ -172,6 +182,8 @@ class DenseGaussian(GaussianReference):
     True
     >>> bool(np.allclose(ref.precision(np.array([1.0, 2.0])), np.linalg.solve(C, [1.0, 2.0])))
     True
+    >>> ref.pointwise_variance().tolist()
+    [2.0, 1.0]
     """
 
     def __init__(self, mean, covariance) -> None:
