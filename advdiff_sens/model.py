@@ -111,6 +111,23 @@ class AdvectionDiffusion:
         return (f"AdvectionDiffusion({self.grid!r}, kappa={self.kappa}, "
                 f"scheme={self.scheme!r}, backend={self.backend!r})")
 
+    def with_kappa(self, kappa: float) -> AdvectionDiffusion:
+        """The same model (grid, scheme, backend, work limit, progress) with diffusivity
+        ``kappa``; ``self`` when ``kappa`` equals :attr:`kappa` (its caches are kept).
+
+        Examples
+        --------
+        >>> import advdiff_sens as ads
+        >>> model = ads.AdvectionDiffusion(ads.Grid(shape=(16,), bc="periodic"), 0.05)
+        >>> model.with_kappa(0.1).kappa, model.with_kappa(0.05) is model
+        (0.1, True)
+        """
+        kappa = check_positive_scalar(kappa, "kappa")
+        if kappa == self.kappa:
+            return self
+        return AdvectionDiffusion(self.grid, kappa, self.scheme, backend=self.backend,
+                                  **self._propagator_options)
+
     def generator(self, u) -> sp.csr_array:
         """The sparse generator :math:`L(\\mathbf u)` of shape ``(n, n)``.
 
@@ -263,6 +280,41 @@ class AdvectionDiffusion:
         parts = self.partial_generators(u)
         terms = [sp.diags_array(v[a].ravel()) @ parts[a] for a in range(self.grid.ndim)]
         return sp.csr_array(sum(terms[1:], terms[0]))
+
+    def kappa_derivative(self, u) -> sp.csr_array:
+        r"""Exact :math:`K = ∂L/∂κ` at ``u`` (sparse, n × n).
+
+        Every scheme's generator is positively homogeneous of degree one in
+        :math:`(\mathbf u, κ)` — central and upwind are :math:`κΔ_h` plus a term of degree
+        one in :math:`\mathbf u`, and the exponentially fitted coefficients are
+        :math:`(κ/h^2)B(±uh/κ)` —, so Euler's theorem gives
+        :math:`L = J(\mathbf u; \mathbf u) + κK`, i.e.
+        :math:`K = (L − \sum_a \operatorname{diag}(u_a)P_a)/κ`: the discrete Laplacian
+        :math:`Δ_h` for central and upwind, a Péclet-dependent operator for exponential fitting.
+
+        Parameters
+        ----------
+        u : array_like, shape ``(ndim, *grid.shape)``
+            Nodal velocity.
+
+        Returns
+        -------
+        scipy.sparse.csr_array, shape (n, n)
+
+        Examples
+        --------
+        The central generator is affine in κ, so the difference quotient is exact:
+
+        >>> import numpy as np, advdiff_sens as ads
+        >>> model = ads.AdvectionDiffusion(ads.Grid(shape=(32,), bc="periodic"), kappa=0.05)
+        >>> u = np.ones((1, 32))
+        >>> K = model.kappa_derivative(u)
+        >>> dL = model.with_kappa(0.06).generator(u) - model.generator(u)
+        >>> bool(abs(dL / 0.01 - K).max() < 1e-9 * abs(K).max())
+        True
+        """
+        L = self.generator(u)
+        return sp.csr_array((L - self.generator_derivative(u, self._cached_u)) / self.kappa)
 
     def plan_solve(self, u, t) -> PropagationPlan:
         r"""What :meth:`solve` will do for ``u`` and ``t``, before any product: the backend,
@@ -426,15 +478,21 @@ class AdvectionDiffusion:
         return self._to_grid(surrogate(L, J, theta0, t, order, backend=self.backend))
 
     def gradient(self, u, theta0, objective: Objective, t, *,
-                 adjoint: str | Adjoint = "auto") -> GradientResult:
-        r"""Adjoint gradient of :math:`Φ(θ)` with respect to the nodal velocity field.
+                 adjoint: str | Adjoint = "auto", with_theta0: bool = False,
+                 with_kappa: bool = False) -> GradientResult:
+        r"""Adjoint gradient of :math:`Φ(θ)` with respect to the nodal velocity field, and on
+        request to the initial state and the diffusivity, from the same sweep.
 
         .. math::
 
             \frac{∂Φ}{∂u_{a,i}} = \int_0^{t_k} λ_i(s)\,(P_aθ(s))_i\,ds,\qquad
             λ(s) = \sum_{t_j ≥ s} e^{(t_j − s)L^T}\frac{∂Φ}{∂θ(t_j)}
 
-        (the discrete (4.7) with the sign corrected; see :mod:`advdiff_sens.sensitivity`).
+        (the discrete (4.7) with the sign corrected; see :mod:`advdiff_sens.sensitivity`);
+        :math:`∂Φ/∂θ_0 = λ(0)`, the adjoint state where the sweep ends, and
+        :math:`∂Φ/∂κ = \int_0^{t_k} λ(s)^T Kθ(s)\,ds` with :math:`K = ∂L/∂κ`
+        (:meth:`kappa_derivative`; :math:`Δ_h` for central and upwind): the same contraction
+        as a velocity component, one more pattern, no extra solve.
 
         Parameters
         ----------
@@ -454,13 +512,21 @@ class AdvectionDiffusion:
             (1.6): one backward solve, exact only when :math:`J` commutes with :math:`L`),
             or :class:`~advdiff_sens.sensitivity.AutoAdjoint` (default: discrete where a
             Chebyshev schedule can be recorded, else quadrature).
+        with_theta0 : bool
+            Also compute :math:`∂Φ/∂θ_0` (``.theta0_gradient``, of ``grid.shape``; exact for
+            every method, the surrogate included, which approximates only the velocity
+            derivative).
+        with_kappa : bool
+            Also compute :math:`∂Φ/∂κ` (``.kappa_gradient``; with the surrogate, the
+            surrogate's approximation of it).
 
         Returns
         -------
         GradientResult
             Unpacks as ``value, grad`` (``grad`` of shape ``(ndim, *grid.shape)``); its
             ``.info`` is the method's diagnostics (error estimate or bound, quadrature nodes,
-            memory of the stored states).
+            memory of the stored states); ``.theta0_gradient`` and ``.kappa_gradient`` are
+            set when asked for.
 
         Examples
         --------
@@ -470,6 +536,14 @@ class AdvectionDiffusion:
         >>> value, grad = model.gradient(u, theta0, lambda th: (float(th.sum()), np.ones(32)), 0.5)
         >>> grad.shape
         (1, 32)
+
+        The mean is conserved, so :math:`Φ = \sum_iθ_i(t)` has :math:`∂Φ/∂θ_0 = 1` and
+        :math:`∂Φ/∂κ = 0`:
+
+        >>> result = model.gradient(u, theta0, lambda th: (float(th.sum()), np.ones(32)), 0.5,
+        ...                         with_theta0=True, with_kappa=True)
+        >>> bool(np.allclose(result.theta0_gradient, 1)), bool(abs(result.kappa_gradient) < 1e-9)
+        (True, True)
         """
         method = as_adjoint(adjoint)
         check_callable(objective, "objective")
@@ -483,10 +557,17 @@ class AdvectionDiffusion:
                                                    theta.shape[:-1] + self.grid.shape)
             return value, dtheta.reshape(len(times), n)
 
+        partials = list(self.partial_generators(u))
+        if with_kappa:
+            partials.append(self.kappa_derivative(u))
         problem = GradientProblem(self.propagator(u),
                                   lambda: self.propagator(u, transpose=True),
-                                  self.partial_generators(u), theta0, times, evaluate)
+                                  partials, theta0, times, evaluate,
+                                  want_theta0=bool(with_theta0))
         result = method.gradient(problem)
-        return GradientResult(result.value,
-                              result.gradient.reshape((self.grid.ndim, *self.grid.shape)),
-                              result.info)
+        ndim = self.grid.ndim
+        return GradientResult(
+            result.value, result.gradient[:ndim].reshape((ndim, *self.grid.shape)), result.info,
+            theta0_gradient=(None if result.theta0_gradient is None
+                             else result.theta0_gradient.reshape(self.grid.shape)),
+            kappa_gradient=float(result.gradient[ndim].sum()) if with_kappa else None)

@@ -47,6 +47,10 @@ class GradientProblem:
         ``evaluate(states) -> (value, grads)`` for states of shape ``(k, n)``: the objective
         :math:`Φ` and :math:`g_j = ∂Φ/∂θ(t_j)`, shape ``(k, n)`` (the model reshapes to its
         grid and validates the user's objective).
+    want_theta0 : bool
+        Also return :math:`∂Φ/∂θ_0 = λ(0) = \sum_j e^{t_jL^T}g_j`, the adjoint state at
+        :math:`s = 0` (free for the discrete and quadrature adjoints, whose sweeps end there;
+        one more backward sweep for the surrogate).
 
     Examples
     --------
@@ -74,6 +78,7 @@ class GradientProblem:
     theta0: np.ndarray
     times: np.ndarray
     evaluate: Callable[[np.ndarray], tuple[float, np.ndarray]]
+    want_theta0: bool = False
 
     def forward_states(self) -> np.ndarray:
         """:math:`θ(t_j)`, shape ``(k, n)``, by the forward propagator."""
@@ -81,7 +86,8 @@ class GradientProblem:
 
 
 class GradientResult(tuple):
-    """``(value, gradient)`` pair that also carries the method's diagnostics as ``.info``.
+    """``(value, gradient)`` pair that also carries the method's diagnostics as ``.info`` and,
+    when asked for, the gradients with respect to the initial state and the diffusivity.
 
     Unpacks like a tuple: ``value, grad = model.gradient(...)``.
 
@@ -93,6 +99,10 @@ class GradientResult(tuple):
         The gradient with respect to the velocity.
     info : object, optional
         The method's diagnostics (:class:`DiscreteAdjointInfo`, ...).
+    theta0_gradient : ndarray, optional
+        :math:`∂Φ/∂θ_0` (None unless asked for).
+    kappa_gradient : float, optional
+        :math:`∂Φ/∂κ` (None unless asked for).
 
     Examples
     --------
@@ -107,10 +117,14 @@ class GradientResult(tuple):
     """
 
     info: object
+    theta0_gradient: np.ndarray | None
+    kappa_gradient: float | None
 
-    def __new__(cls, value: float, gradient: np.ndarray, info: object = None):
+    def __new__(cls, value: float, gradient: np.ndarray, info: object = None, *,
+                theta0_gradient: np.ndarray | None = None, kappa_gradient: float | None = None):
         obj = super().__new__(cls, (value, gradient))
         obj.info = info
+        obj.theta0_gradient, obj.kappa_gradient = theta0_gradient, kappa_gradient
         return obj
 
     @property

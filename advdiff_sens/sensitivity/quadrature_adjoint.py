@@ -169,7 +169,7 @@ def quadrature_adjoint_gradient(forward_propagator: Propagator,
                                 theta0: np.ndarray, times: np.ndarray, thetas: np.ndarray,
                                 grads: np.ndarray, *, rtol: float = 1e-10,
                                 max_intervals: int = 400
-                                ) -> tuple[np.ndarray, QuadratureAdjointInfo]:
+                                ) -> tuple[np.ndarray, np.ndarray, QuadratureAdjointInfo]:
     r"""Adjoint gradient :math:`∂Φ/∂u_{a,i} = \int_0^{t_k} λ_i(s)(P_aθ(s))_i\,ds`, the discrete
     form of (4.7) (module docstring), by adaptive quadrature.
 
@@ -193,7 +193,9 @@ def quadrature_adjoint_gradient(forward_propagator: Propagator,
 
     Returns
     -------
-    gradient : ndarray (ndim, n)
+    gradient : ndarray (len(partials), n)
+    theta0_gradient : ndarray (n,)
+        The adjoint state at the start, :math:`λ(0) = ∂Φ/∂θ_0` (where the sweep ends).
     info : QuadratureAdjointInfo
 
     Examples
@@ -206,11 +208,13 @@ def quadrature_adjoint_gradient(forward_propagator: Propagator,
     >>> L = np.array([[-1.0]])
     >>> theta0, times = np.array([1.0]), np.array([2.0])
     >>> thetas = np.exp(-times)[:, None]
-    >>> grad, info = quadrature_adjoint_gradient(Propagator(L), Propagator(L.T),
-    ...                                          [np.array([[1.0]])], theta0, times, thetas,
-    ...                                          np.ones((1, 1)))
+    >>> grad, grad0, info = quadrature_adjoint_gradient(Propagator(L), Propagator(L.T),
+    ...                                                 [np.array([[1.0]])], theta0, times,
+    ...                                                 thetas, np.ones((1, 1)))
     >>> bool(abs(grad[0, 0] - 2 * np.exp(-2.0)) < 1e-12), info.converged
     (True, True)
+    >>> bool(abs(grad0[0] - np.exp(-2.0)) < 1e-12)            # λ(0) = e^{-2}
+    True
     """
     forward = StateCache(forward_propagator, +1)
     forward.add(0.0, theta0)
@@ -249,7 +253,8 @@ def quadrature_adjoint_gradient(forward_propagator: Propagator,
     norm = float(np.linalg.norm(total))
     info = QuadratureAdjointInfo(error, error / norm if norm > 0 else 0.0, nodes, peak,
                                  converged)
-    return total, info
+    lam_end = check_finite_result(lam_end, "the adjoint state at s = 0")
+    return total, lam_end, info
 
 
 @ADJOINTS.register("quadrature")
@@ -289,7 +294,8 @@ class QuadratureAdjoint(Adjoint):
     def gradient(self, problem: GradientProblem) -> GradientResult:
         thetas = problem.forward_states()
         value, grads = problem.evaluate(thetas)
-        grad, info = quadrature_adjoint_gradient(
+        grad, theta0_grad, info = quadrature_adjoint_gradient(
             problem.forward, problem.transpose(), problem.partials, problem.theta0,
             problem.times, thetas, grads, rtol=self.rtol, max_intervals=self.max_intervals)
-        return GradientResult(value, grad, info)
+        return GradientResult(value, grad, info,
+                              theta0_gradient=theta0_grad if problem.want_theta0 else None)

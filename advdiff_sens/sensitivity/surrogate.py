@@ -65,8 +65,8 @@ def surrogate(L, J, theta0: np.ndarray, t, order, *, backend: str | Backend) -> 
 
 
 def surrogate_adjoint_gradient(adjoint_propagator: Propagator, partials: list,
-                               theta0: np.ndarray, times: np.ndarray, grads: np.ndarray
-                               ) -> np.ndarray:
+                               theta0: np.ndarray, times: np.ndarray, grads: np.ndarray, *,
+                               with_theta0: bool = False):
     r"""First-order surrogate gradient :math:`w ⊙ (P_aθ_0)`, :math:`w = \sum_j t_j e^{t_jL^T}g_j`.
 
     The adjoint of (1.6): :math:`g^T t e^{tL}J(\mathbf v)θ_0 = \sum_a v_a·(t e^{tL^T}g ⊙
@@ -85,9 +85,16 @@ def surrogate_adjoint_gradient(adjoint_propagator: Propagator, partials: list,
     grads : ndarray, shape (k, n)
         :math:`g_j = ∂Φ/∂θ(t_j)`.
 
+    with_theta0 : bool
+        Also return the exact :math:`∂Φ/∂θ_0 = λ(0) = \sum_j e^{t_jL^T}g_j` (the surrogate
+        approximates the velocity derivative only), accumulated in the same sweep as a
+        second column, :math:`λ ← e^{(t_j − t_{j−1})L^T}(λ + g_j)`.
+
     Returns
     -------
-    ndarray, shape (ndim, n)
+    gradient : ndarray, shape (len(partials), n)
+    theta0_gradient : ndarray, shape (n,)
+        Only with ``with_theta0``.
 
     Examples
     --------
@@ -98,14 +105,25 @@ def surrogate_adjoint_gradient(adjoint_propagator: Propagator, partials: list,
     ...                                   np.array([1.0]), np.array([2.0]), np.ones((1, 1)))
     >>> bool(abs(grad[0, 0] - 2 * np.exp(-2.0)) < 1e-12)        # exact: L and P commute
     True
+    >>> _, grad0 = surrogate_adjoint_gradient(Propagator(np.array([[-1.0]])),
+    ...                                       [np.array([[1.0]])], np.array([1.0]),
+    ...                                       np.array([2.0]), np.ones((1, 1)), with_theta0=True)
+    >>> bool(abs(grad0[0] - np.exp(-2.0)) < 1e-12)
+    True
     """
     times, _ = as_times(times, "times")
     grads = as_real_array(grads, "grads", shape=(times.size, adjoint_propagator.shape[0]))
-    w = np.zeros_like(grads[0])
     starts = np.concatenate([[0.0], times[:-1]])
+    if not with_theta0:
+        w = np.zeros_like(grads[0])
+        for j in range(len(times) - 1, -1, -1):
+            w = adjoint_propagator.apply(w + times[j] * grads[j], float(times[j] - starts[j]))
+        return np.stack([w * (P @ theta0) for P in partials])
+    wl = np.zeros((grads.shape[1], 2))                 # columns: w and λ
     for j in range(len(times) - 1, -1, -1):
-        w = adjoint_propagator.apply(w + times[j] * grads[j], float(times[j] - starts[j]))
-    return np.stack([w * (P @ theta0) for P in partials])
+        wl = adjoint_propagator.apply(wl + np.stack([times[j] * grads[j], grads[j]], axis=1),
+                                      float(times[j] - starts[j]))
+    return np.stack([wl[:, 0] * (P @ theta0) for P in partials]), wl[:, 1].copy()
 
 
 @dataclass(frozen=True)
@@ -174,6 +192,12 @@ class SurrogateAdjoint(Adjoint):
 
     def gradient(self, problem: GradientProblem) -> GradientResult:
         value, grads = problem.evaluate(problem.forward_states())
-        grad = surrogate_adjoint_gradient(problem.transpose(), problem.partials,
-                                          problem.theta0, problem.times, grads)
-        return GradientResult(value, grad, SurrogateAdjointInfo(self.order, problem.times.size))
+        info = SurrogateAdjointInfo(self.order, problem.times.size)
+        if not problem.want_theta0:
+            grad = surrogate_adjoint_gradient(problem.transpose(), problem.partials,
+                                              problem.theta0, problem.times, grads)
+            return GradientResult(value, grad, info)
+        grad, theta0_grad = surrogate_adjoint_gradient(problem.transpose(), problem.partials,
+                                                       problem.theta0, problem.times, grads,
+                                                       with_theta0=True)
+        return GradientResult(value, grad, info, theta0_gradient=theta0_grad)

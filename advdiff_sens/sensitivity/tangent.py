@@ -119,14 +119,15 @@ class DiscreteAdjointInfo:
 
 def discrete_adjoint_gradient(tape: ExpmTape, partials: list, theta0: np.ndarray,
                               times: np.ndarray, grads: np.ndarray, tol: float
-                              ) -> tuple[np.ndarray, DiscreteAdjointInfo]:
+                              ) -> tuple[np.ndarray, np.ndarray, DiscreteAdjointInfo]:
     r"""Adjoint gradient by the reverse sweep of a recorded forward propagation.
 
     :math:`∂Φ/∂u_{a} = \sum_j` (reverse mode of :math:`θ(t_j) = p_j(L)θ_0`, the propagator's
     polynomial) — the exact gradient of the computed :math:`Φ`, which approximates (4.7)
     :math:`\int_0^{t_k} λ ⊙ P_aθ\,ds` to the propagator's accuracy — by
-    ``tape.pullback(grads, partials)``. The error bound of :class:`DiscreteAdjointInfo` uses
-    the propagator tolerance ``tol``.
+    ``tape.pullback(grads, partials)``, which also gives the initial state's gradient
+    :math:`∂Φ/∂θ_0 = \sum_j p_j(L)^Tg_j` (the adjoint state at :math:`s = 0`). The error
+    bound of :class:`DiscreteAdjointInfo` uses the propagator tolerance ``tol``.
 
     Parameters
     ----------
@@ -144,35 +145,39 @@ def discrete_adjoint_gradient(tape: ExpmTape, partials: list, theta0: np.ndarray
 
     Returns
     -------
-    gradient : ndarray, shape (ndim, n)
+    gradient : ndarray, shape (len(partials), n)
+    theta0_gradient : ndarray, shape (n,)
     info : DiscreteAdjointInfo
 
     Examples
     --------
-    :math:`Φ = θ(2)` for :math:`L = -1 + p`: :math:`∂Φ/∂p = 2e^{-2}`.
+    :math:`Φ = θ(2)` for :math:`L = -1 + p`: :math:`∂Φ/∂p = 2e^{-2}`, :math:`∂Φ/∂θ_0 = e^{-2}`.
 
     >>> import numpy as np
     >>> from advdiff_sens.matrix import Propagator, record_expm_action
     >>> from advdiff_sens.sensitivity import discrete_adjoint_gradient
     >>> theta0, times = np.array([1.0]), np.array([2.0])
     >>> tape = record_expm_action(Propagator(np.array([[-1.0]])), theta0, times)
-    >>> grad, info = discrete_adjoint_gradient(tape, [np.array([[1.0]])], theta0, times,
-    ...                                        np.ones((1, 1)), 1e-12)
+    >>> grad, grad0, info = discrete_adjoint_gradient(tape, [np.array([[1.0]])], theta0, times,
+    ...                                               np.ones((1, 1)), 1e-12)
     >>> bool(abs(grad[0, 0] - 2 * np.exp(-2.0)) < 1e-12), info.method
     (True, 'discrete')
+    >>> bool(abs(grad0[0] - np.exp(-2.0)) < 1e-12)
+    True
     """
     tol = check_positive_scalar(tol, "tol")
     times, _ = as_times(times, "times")
     grads = as_real_array(grads, "grads", shape=(times.size, tape.states.shape[1]))
-    _, total = tape.pullback(grads, partials)
+    theta0_grad, total = tape.pullback(grads, partials)
     total = check_finite_result(total, "the discrete adjoint gradient")
+    theta0_grad = check_finite_result(theta0_grad, "the discrete adjoint state at s = 0")
     scale = np.sqrt(sum(norm2_bound(P) ** 2 for P in partials))
     error = tol * float(np.linalg.norm(theta0)) * scale * float(
         np.sum(times * np.linalg.norm(grads, axis=1)))
     norm = float(np.linalg.norm(total))
     info = DiscreteAdjointInfo(error, error / norm if norm > 0 else 0.0, tape.checkpoints,
                                tape.nbytes())
-    return total, info
+    return total, theta0_grad, info
 
 
 @ADJOINTS.register("discrete")
@@ -224,6 +229,7 @@ class DiscreteAdjoint(Adjoint):
                                   "use QuadratureAdjoint() (any backend) or AutoAdjoint()"
                                   ) from exc
         value, grads = problem.evaluate(tape.states)
-        grad, info = discrete_adjoint_gradient(tape, problem.partials, problem.theta0,
-                                               problem.times, grads, problem.forward.tol)
-        return GradientResult(value, grad, info)
+        grad, theta0_grad, info = discrete_adjoint_gradient(
+            tape, problem.partials, problem.theta0, problem.times, grads, problem.forward.tol)
+        return GradientResult(value, grad, info,
+                              theta0_gradient=theta0_grad if problem.want_theta0 else None)
