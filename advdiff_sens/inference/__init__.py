@@ -2,14 +2,19 @@
 optimisers, MAP and Laplace, and the MAP → Laplace → HMC workflow."""
 
 from advdiff_sens.inference.parameterisations import (
-    NodalVelocity, UniformVelocity, StreamFunctionBasis
+    NodalVelocity, UniformVelocity, StreamFunctionBasis, NodalStreamFunction
 )
+from advdiff_sens.inference.priors import (
+    PowerLawSpectrum, spectral_prior, laplacian, GaussianRandomField, BlockGaussian,
+    DEFAULT_SPECTRUM_SCALE, MAX_DENSE_VARIANCE_NODES
+)
+from advdiff_sens.inference.spaces import ParameterSpace, ModelInputs, BLOCKS
 from advdiff_sens.inference.gradients import (
     PosteriorGradient, TangentGradient, AdjointGradient, AutoGradient, GRADIENTS,
     TANGENT_MAX_PARAMS
 )
 from advdiff_sens.inference.posterior import (
-    VelocityPosterior, stacked_tangent, DEFAULT_PRIOR_STD, SPEED_BOUND_FACTOR
+    Posterior, Linearisation, VelocityPosterior, stacked_tangent, DEFAULT_PRIOR_STD, SPEED_BOUND_FACTOR
 )
 from advdiff_sens.inference.optimisers import (
     Optimiser, OptimiserResult, GaussNewton, LBFGS, NewtonCG, OPTIMIZERS, BOX_PRIOR_SDS
@@ -23,7 +28,10 @@ from advdiff_sens.inference.workflow import (
 )
 
 __all__ = [
-    "NodalVelocity", "UniformVelocity", "StreamFunctionBasis",
+    "NodalVelocity", "UniformVelocity", "StreamFunctionBasis", "NodalStreamFunction",
+    "PowerLawSpectrum", "spectral_prior", "laplacian", "GaussianRandomField", "BlockGaussian",
+    "DEFAULT_SPECTRUM_SCALE", "MAX_DENSE_VARIANCE_NODES",
+    "ParameterSpace", "ModelInputs", "BLOCKS", "Posterior", "Linearisation",
     "PosteriorGradient", "TangentGradient", "AdjointGradient", "AutoGradient", "GRADIENTS",
     "TANGENT_MAX_PARAMS",
     "VelocityPosterior", "stacked_tangent", "DEFAULT_PRIOR_STD", "SPEED_BOUND_FACTOR",

@@ -1,8 +1,8 @@
 r"""How the posterior's gradient is computed: the tangent Jacobian of inference, or an adjoint
 of the model.
 
-A posterior gradient strategy returns :math:`Ψ(c)` and :math:`∇Ψ(c) = ∇_cΦ + c/s^2` for a
-:class:`~advdiff_sens.inference.posterior.VelocityPosterior`; only :math:`∇_cΦ` differs:
+A posterior gradient strategy returns :math:`Ψ(c)` and :math:`∇Ψ(c) = ∇_cΦ + C^{-1}(c − m)` for
+a :class:`~advdiff_sens.inference.posterior.Posterior`; only :math:`∇_cΦ` differs:
 
 * :class:`TangentGradient` — the whitened Jacobian :math:`G = σ^{-1}[Hρ_i(t_j)]`, one stacked
   tangent solve for the p basis directions,
@@ -42,7 +42,7 @@ from advdiff_sens.sensitivity import as_adjoint
 from advdiff_sens.validation import check_integer
 
 if TYPE_CHECKING:
-    from advdiff_sens.inference.posterior import VelocityPosterior
+    from advdiff_sens.inference.posterior import Posterior
 
 __all__ = ["PosteriorGradient", "TangentGradient", "AdjointGradient", "AutoGradient",
            "GRADIENTS", "TANGENT_MAX_PARAMS", "model_gradient", "prior_term"]
@@ -56,7 +56,8 @@ TANGENT_MAX_PARAMS = 48
 
 
 def model_gradient(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray, objective,
-                   times: np.ndarray, adjoint) -> tuple[float, np.ndarray]:
+                   times: np.ndarray, adjoint, *, with_theta0: bool = False,
+                   with_kappa: bool = False):
     r"""The model's adjoint gradient :math:`(Φ(θ), ∇_{\mathbf u}Φ)` of ``objective`` at ``u``:
     the one place where inference calls the model's adjoint.
 
@@ -73,11 +74,14 @@ def model_gradient(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray,
         Observation times.
     adjoint : {"auto", "discrete", "quadrature", "surrogate"}
         The model's adjoint (validated by the model).
+    with_theta0, with_kappa : bool
+        Also the gradients with respect to θ0 and κ (same sweep).
 
     Returns
     -------
-    value : float
-    grad_u : ndarray ``(2, *grid.shape)``
+    GradientResult
+        Unpacks as ``value, grad_u`` (``grad_u`` of shape ``(2, *grid.shape)``), with
+        ``.theta0_gradient`` and ``.kappa_gradient`` when asked for.
 
     Examples
     --------
@@ -90,13 +94,15 @@ def model_gradient(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray,
     >>> grad_u.shape
     (2, 8, 8)
     """
-    return model.gradient(u, theta0, objective, times, adjoint=adjoint)
+    return model.gradient(u, theta0, objective, times, adjoint=adjoint, with_theta0=with_theta0,
+                          with_kappa=with_kappa)
 
 
-def prior_term(posterior: VelocityPosterior, c: np.ndarray) -> tuple[float, np.ndarray]:
+def prior_term(posterior: Posterior, c: np.ndarray) -> tuple[float, np.ndarray]:
     r"""The Gaussian prior's part of :math:`Ψ` and of its gradient:
-    :math:`\tfrac12\|c/s\|^2` and :math:`c/s^2` (``s`` the prior sd per coefficient)."""
-    return 0.5 * float(np.sum((c / posterior.prior_std) ** 2)), c / posterior.prior_std**2
+    :math:`\tfrac12|C^{-1/2}(c − m)|^2` and :math:`C^{-1}(c − m)`
+    (:meth:`~advdiff_sens.inference.posterior.Posterior.prior_term`)."""
+    return posterior.prior_term(c)
 
 
 class PosteriorGradient(ABC):
@@ -104,7 +110,7 @@ class PosteriorGradient(ABC):
 
     Subclasses implement :meth:`value_and_gradient`; an instance (or its name in
     :data:`GRADIENTS`) is the ``gradient`` of
-    :class:`~advdiff_sens.inference.posterior.VelocityPosterior` and of
+    :class:`~advdiff_sens.inference.posterior.Posterior` and of
     :func:`~advdiff_sens.inference.estimate.estimate_velocity`.
 
     Examples
@@ -132,7 +138,7 @@ class PosteriorGradient(ABC):
     """
 
     @abstractmethod
-    def value_and_gradient(self, posterior: VelocityPosterior,
+    def value_and_gradient(self, posterior: Posterior,
                            c: np.ndarray) -> tuple[float, np.ndarray]:
         r""":math:`Ψ(c)` and :math:`∇Ψ(c)` at the checked coefficients ``c`` (p,)."""
 
@@ -142,9 +148,9 @@ GRADIENTS: Registry[PosteriorGradient] = Registry("posterior gradient", Posterio
 
 @GRADIENTS.register("tangent")
 class TangentGradient(PosteriorGradient):
-    r"""Exact gradient from the stacked tangent Jacobian: :math:`∇Ψ = G^Tr + c/s^2`, with
+    r"""Exact gradient from the stacked tangent Jacobian: :math:`∇Ψ = G^Tr + C^{-1}(c − m)`, with
     :math:`r` the whitened data residual and :math:`G` its Jacobian
-    (:meth:`~advdiff_sens.inference.posterior.VelocityPosterior.misfit_and_jacobian`), one
+    (:meth:`~advdiff_sens.inference.posterior.Posterior.misfit_and_jacobian`), one
     tangent solve for all p directions.
 
     Examples
@@ -156,7 +162,7 @@ class TangentGradient(PosteriorGradient):
     def __repr__(self) -> str:
         return "TangentGradient()"
 
-    def value_and_gradient(self, posterior: VelocityPosterior,
+    def value_and_gradient(self, posterior: Posterior,
                            c: np.ndarray) -> tuple[float, np.ndarray]:
         prior_value, prior_grad = prior_term(posterior, c)
         misfit, G = posterior.misfit_and_jacobian(c)
@@ -164,8 +170,9 @@ class TangentGradient(PosteriorGradient):
 
 
 class AdjointGradient(PosteriorGradient):
-    r"""Gradient from the model's adjoint: :math:`∇Ψ = B^T∇_{\mathbf u}Φ + c/s^2`, with
-    :math:`∇_{\mathbf u}Φ` from :func:`model_gradient`.
+    r"""Gradient from the model's adjoint: :math:`∇Ψ = ∇_cΦ + C^{-1}(c − m)`, with
+    :math:`∇_cΦ` the model's gradients (velocity, θ0, κ: :func:`model_gradient`, one sweep)
+    pulled back by the parameter space.
 
     Parameters
     ----------
@@ -186,12 +193,9 @@ class AdjointGradient(PosteriorGradient):
     def __repr__(self) -> str:
         return f"AdjointGradient(adjoint={self.adjoint!r})"
 
-    def value_and_gradient(self, posterior: VelocityPosterior,
+    def value_and_gradient(self, posterior: Posterior,
                            c: np.ndarray) -> tuple[float, np.ndarray]:
-        prior_value, prior_grad = prior_term(posterior, c)
-        value, grad_u = model_gradient(posterior.model, posterior.velocity(c), posterior.theta0,
-                                       posterior.objective, posterior.times, self.adjoint)
-        return value + prior_value, posterior.basis.pullback(grad_u) + prior_grad
+        return posterior.adjoint_value_and_gradient(c, self.adjoint)
 
 
 GRADIENTS.register("adjoint", AdjointGradient)
@@ -227,6 +231,6 @@ class AutoGradient(PosteriorGradient):
             return TangentGradient()
         return AdjointGradient()
 
-    def value_and_gradient(self, posterior: VelocityPosterior,
+    def value_and_gradient(self, posterior: Posterior,
                            c: np.ndarray) -> tuple[float, np.ndarray]:
         return self.strategy(posterior.n_params).value_and_gradient(posterior, c)

@@ -13,16 +13,20 @@ coefficient direction :math:`δc` pushes forward to the velocity direction :math
   analytically, so :math:`\mathbf u` is divergence free to rounding both in the continuum
   and for the central discrete divergence (trigonometric modes are eigenfunctions of the
   central difference).
+* :class:`NodalStreamFunction` — 2-D periodic, divergence-free flows
+  :math:`\mathbf u = ∇^⊥_hψ` from a stream function with one value per node (p = n).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from advdiff_sens.validation import as_real_array, check_positive_scalar
 from advdiff_sens.discretisation.grid import Grid
+from advdiff_sens.discretisation.operators import difference_matrices
 
-__all__ = ["NodalVelocity", "UniformVelocity", "StreamFunctionBasis"]
+__all__ = ["NodalVelocity", "UniformVelocity", "StreamFunctionBasis", "NodalStreamFunction"]
 
 
 class _LinearVelocity:
@@ -227,3 +231,67 @@ class StreamFunctionBasis(_LinearVelocity):
             psi += ck * (np.cos(phase) if kind == "cos" else np.sin(phase))
         return psi
 
+
+
+class NodalStreamFunction(_LinearVelocity):
+    r"""Divergence-free 2-D periodic velocities from a nodal stream function: every node's
+    :math:`ψ_i` is a parameter (p = n) and :math:`\mathbf u = ∇^⊥_hψ = (D^{(1)}_yψ, −D^{(1)}_xψ)`
+    with the central first differences, so the central discrete divergence
+    :math:`D^{(1)}_xu_x + D^{(1)}_yu_y = (D^{(1)}_xD^{(1)}_y − D^{(1)}_yD^{(1)}_x)ψ` vanishes to
+    rounding (the periodic difference matrices commute).
+
+    :meth:`pullback` is the transpose, :math:`B^Tg = D^{(1)T}_y g_x − D^{(1)T}_x g_y`.
+
+    Parameters
+    ----------
+    grid : Grid
+        2-D grid, periodic on both axes.
+
+    Attributes
+    ----------
+    grid : Grid
+    n_params : int
+        ``grid.n``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens import Grid
+    >>> from advdiff_sens.discretisation import difference_matrices
+    >>> grid = Grid((16, 16))
+    >>> param = NodalStreamFunction(grid)
+    >>> psi = np.random.default_rng(0).standard_normal(grid.n)
+    >>> u = param.to_velocity(psi)
+    >>> mats = difference_matrices(grid)
+    >>> d1 = [(f + b) / 2 for f, b in zip(mats["forward"], mats["backward"])]
+    >>> divergence = d1[0] @ u[0].ravel() + d1[1] @ u[1].ravel()
+    >>> bool(np.abs(divergence).max() < 1e-12 * np.abs(u).max() * 16)
+    True
+    >>> g = np.random.default_rng(1).standard_normal(u.shape)      # ⟨Bψ, g⟩ = ⟨ψ, Bᵀg⟩
+    >>> bool(np.isclose(np.sum(u * g), psi @ param.pullback(g)))
+    True
+    """
+
+    def __init__(self, grid: Grid) -> None:
+        if not isinstance(grid, Grid):
+            raise TypeError(f"grid must be an advdiff_sens.Grid, got {type(grid).__name__}")
+        if grid.ndim != 2 or grid.bc != ("periodic", "periodic"):
+            raise ValueError("grid must be 2-D and periodic on both axes for a nodal stream "
+                             "function (walled domains need ψ constant on the walls)")
+        self.grid = grid
+        self.n_params = grid.n
+        mats = difference_matrices(grid)
+        self._d1 = [sp.csr_array((f + b) / 2) for f, b in zip(mats["forward"], mats["backward"])]
+        self._d1_t = [sp.csr_array(d.T) for d in self._d1]
+
+    def to_velocity(self, c) -> np.ndarray:
+        psi = self._check_coefficients(c)
+        return np.stack([self._d1[1] @ psi, -(self._d1[0] @ psi)]).reshape(2, *self.grid.shape)
+
+    def pullback(self, grad_u) -> np.ndarray:
+        g = self.grid.check_velocity(grad_u, "grad_u").reshape(2, -1)
+        return self._d1_t[1] @ g[0] - self._d1_t[0] @ g[1]
+
+    def stream_function(self, c) -> np.ndarray:
+        """:math:`ψ` on the grid nodes (``c`` reshaped to ``grid.shape``)."""
+        return self._check_coefficients(c).reshape(self.grid.shape)

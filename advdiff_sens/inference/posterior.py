@@ -1,4 +1,29 @@
-r"""The posterior of stream-function coefficients given point-sensor data.
+r"""Posteriors of the model's unknowns given point-sensor data.
+
+:class:`Posterior` is the general one: any :class:`~advdiff_sens.inference.spaces.ParameterSpace`
+(flow by Fourier or nodal stream function, initial condition, log κ, any combination) with
+its Gaussian prior :math:`N(m, C)`,
+
+.. math::
+
+    Ψ(c) = Φ(c) + \tfrac12|C^{-1/2}(c − m)|^2,\qquad
+    Φ(c) = \tfrac12\sum_j \|(Hθ(t_j; c) − d_j)/σ\|^2,
+
+its gradient from one adjoint sweep of the model, and the Gauss–Newton Hessian actions of a
+:class:`Linearisation` (one tangent solve, then the adjoint of the linearised misfit):
+
+.. math::
+
+    H_{GN}v = G^TGv + C^{-1}v,\qquad Gv = σ^{-1}H\,δθ(t_j)[δc = v],
+
+with :math:`δθ` the tangent of the pushed-forward direction
+(:meth:`~advdiff_sens.inference.spaces.ParameterSpace.push`): velocity and diffusivity
+changes through the arrow system of :meth:`advdiff_sens.AdvectionDiffusion.tangent`, an
+initial-condition change through one more forward solve :math:`e^{tL}δθ_0`; :math:`G^T` is
+the model's adjoint of :math:`θ ↦ σ^{-1}(Gv)^THθ`, pulled back to the coefficients.
+
+:class:`VelocityPosterior` is the stream-function posterior of reference problem R3 with
+known θ0 and κ and a diagonal prior: the special case the MAP → Laplace → HMC workflow runs.
 
 Model (reference problem R3, defined on the documentation's "Reference problems" page). The velocity is divergence free,
 :math:`\mathbf u = Bc` with :math:`B` the stream-function basis of
@@ -32,13 +57,18 @@ from __future__ import annotations
 
 import numpy as np
 
+import copy
+
 from advdiff_sens.discretisation.observations import LeastSquaresObjective
 from advdiff_sens.inference.gradients import GRADIENTS, PosteriorGradient, model_gradient
 from advdiff_sens.inference.parameterisations import StreamFunctionBasis
+from advdiff_sens.inference.spaces import ModelInputs, ParameterSpace
 from advdiff_sens.model import AdvectionDiffusion
+from advdiff_sens.sampling.reference import DiagonalGaussian
 from advdiff_sens.validation import as_real_array, as_times, check_integer, check_positive_scalar
 
-__all__ = ["VelocityPosterior", "stacked_tangent", "DEFAULT_PRIOR_STD", "SPEED_BOUND_FACTOR"]
+__all__ = ["Posterior", "Linearisation", "VelocityPosterior", "stacked_tangent",
+           "DEFAULT_PRIOR_STD", "SPEED_BOUND_FACTOR"]
 
 #: Prior sd scale :math:`s_0` when ``prior_std`` is None: unit velocity sd per mode for
 #: decay 1.
@@ -100,6 +130,288 @@ def stacked_tangent(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray
     return theta.reshape(len(times), n), rho.reshape(len(directions), len(times), n)
 
 
+class Posterior:
+    r"""The posterior of a :class:`~advdiff_sens.inference.spaces.ParameterSpace`'s unknowns
+    given point-sensor data (module docstring).
+
+    Parameters
+    ----------
+    model : AdvectionDiffusion
+        The forward model (its κ is used unless the space infers or fixes κ).
+    space : ParameterSpace
+        The unknowns and their prior.
+    sensors : array_like (m, ndim)
+        Sensor coordinates inside the domain.
+    times : array_like (k,)
+        Strictly increasing observation times > 0.
+    data : array_like (k, m)
+        Sensor readings.
+    noise_std : float
+        Noise standard deviation σ > 0.
+    gradient : {"auto", "adjoint", "tangent", "surrogate"} or PosteriorGradient
+        How :meth:`value_and_gradient` computes :math:`∇Ψ`
+        (:mod:`advdiff_sens.inference.gradients`).
+
+    Attributes
+    ----------
+    prior : GaussianReference
+        ``space.prior``.
+    objective : LeastSquaresObjective
+    gradient : PosteriorGradient
+
+    Examples
+    --------
+    A nodal stream function (p = n = 256) under a bi-Laplacian prior:
+
+    >>> import numpy as np
+    >>> from advdiff_sens import AdvectionDiffusion, Grid
+    >>> from advdiff_sens.inference import (GaussianRandomField, NodalStreamFunction,
+    ...                                     ParameterSpace, Posterior)
+    >>> grid = Grid((16, 16))
+    >>> model = AdvectionDiffusion(grid, 0.05, "exponential")
+    >>> space = ParameterSpace(grid, flow=NodalStreamFunction(grid),
+    ...                        flow_prior=GaussianRandomField(grid, 0.05, 0.3),
+    ...                        theta0=np.cos(2 * np.pi * grid.coords[0]))
+    >>> post = Posterior(model, space, [[0.25, 0.5], [0.75, 0.5]], [0.1, 0.2], np.zeros((2, 2)),
+    ...                  0.01)
+    >>> value, grad = post.value_and_gradient(np.zeros(post.n_params))
+    >>> post.n_params, grad.shape, post.n_data
+    (256, (256,), 4)
+    """
+
+    def __init__(self, model: AdvectionDiffusion, space: ParameterSpace, sensors, times, data,
+                 noise_std, *, gradient: str | PosteriorGradient = "auto") -> None:
+        if not isinstance(model, AdvectionDiffusion):
+            raise TypeError(f"model must be an AdvectionDiffusion, got {type(model).__name__}")
+        if not isinstance(space, ParameterSpace) or space.grid is not model.grid:
+            raise TypeError("space must be a ParameterSpace on model.grid")
+        self.model, self.space = model, space
+        self.times = as_times(times, "times")[0]
+        if self.times[0] <= 0:
+            raise ValueError(f"times must be > 0, got first time {self.times[0]}")
+        data = as_real_array(data, "data", ndim=2)
+        if data.shape[0] != self.times.size:
+            raise ValueError(f"data must have one row per time: shape ({self.times.size}, "
+                             f"n_sensors), got {data.shape}")
+        self.objective = LeastSquaresObjective(model.grid, sensors, data, noise_std)
+        self.sensors = as_real_array(sensors, "sensors", ndim=2)
+        self.data, self.noise_std = self.objective.data, self.objective.noise_std
+        self.gradient = GRADIENTS.resolve(gradient, "gradient")
+        self._last_value: tuple[np.ndarray, float] | None = None
+
+    @property
+    def prior(self):
+        """The prior :math:`N(m, C)` (``space.prior``)."""
+        return self.space.prior
+
+    @property
+    def n_params(self) -> int:
+        """Number of coefficients p."""
+        return self.space.n_params
+
+    @property
+    def n_data(self) -> int:
+        """Number of scalar observations N = k·m (the expected 2Φ at the truth)."""
+        return int(self.data.size)
+
+    def _coefficients(self, c) -> np.ndarray:
+        return as_real_array(c, "c", shape=(self.n_params,))
+
+    def truncated(self, n_times: int) -> Posterior:
+        """The same posterior given only the first ``n_times`` observation times."""
+        n_times = check_integer(n_times, "n_times", minimum=1)
+        if n_times > self.times.size:
+            raise ValueError(f"n_times must be <= {self.times.size}, got {n_times}")
+        out = copy.copy(self)
+        out.times = self.times[:n_times]
+        out.objective = LeastSquaresObjective(self.model.grid, self.sensors,
+                                              self.data[:n_times], self.noise_std)
+        out.data = out.objective.data
+        out._last_value = None
+        return out
+
+    def inputs(self, c) -> ModelInputs:
+        """Velocity, initial condition and κ of coefficients ``c``."""
+        return self.space.inputs(self._coefficients(c), self.model.kappa)
+
+    def model_at(self, inputs: ModelInputs) -> AdvectionDiffusion:
+        """The model with the diffusivity of ``inputs``."""
+        return self.model.with_kappa(inputs.kappa)
+
+    def solve(self, c) -> np.ndarray:
+        """:math:`θ(t_j; c)` at the observation times, shape ``(k, *grid.shape)``."""
+        inputs = self.inputs(c)
+        return self.model_at(inputs).solve(inputs.velocity, inputs.theta0, self.times)
+
+    def predict(self, c) -> np.ndarray:
+        """Noise-free sensor readings :math:`Hθ(t_j; c)`, shape ``(k, m)``."""
+        return self.objective.predict(self.solve(c))
+
+    def misfit(self, c) -> float:
+        """Data misfit :math:`Φ(c)` (the negative log-likelihood up to a constant)."""
+        r = (self.predict(c) - self.data) / self.noise_std
+        return 0.5 * float(np.sum(r * r))
+
+    def log_likelihood(self, c) -> float:
+        """:math:`−Φ(c)`, the log-likelihood pCN needs."""
+        return -self.misfit(c)
+
+    def prior_term(self, c) -> tuple[float, np.ndarray]:
+        r"""The prior's part of :math:`Ψ` and of its gradient:
+        :math:`\tfrac12|C^{-1/2}(c − m)|^2` and :math:`C^{-1}(c − m)`."""
+        c = self._coefficients(c)
+        z = self.prior.whiten(c)
+        return 0.5 * float(z @ z), self.prior.unwhiten_transpose(z)
+
+    def neg_log_posterior(self, c) -> float:
+        """:math:`Ψ(c) = Φ(c) + \\tfrac12|C^{-1/2}(c − m)|^2` (up to an additive constant).
+
+        Reuses the exact value :meth:`value_and_gradient` computed at the same ``c``.
+        """
+        c = self._coefficients(c)
+        if self._last_value is not None and np.array_equal(c, self._last_value[0]):
+            return self._last_value[1]
+        return self.misfit(c) + self.prior_term(c)[0]
+
+    def log_density(self, c) -> float:
+        """Unnormalised log-posterior :math:`−Ψ(c)`."""
+        return -self.neg_log_posterior(c)
+
+    def value_and_gradient(self, c, gradient: str | PosteriorGradient | None = None
+                           ) -> tuple[float, np.ndarray]:
+        r""":math:`Ψ(c)` and :math:`∇Ψ(c) = ∇_cΦ + C^{-1}(c − m)`.
+
+        Parameters
+        ----------
+        c : array_like (p,)
+        gradient : {"auto", "adjoint", "tangent", "surrogate"} or PosteriorGradient, optional
+            How :math:`∇_cΦ` is computed (:mod:`advdiff_sens.inference.gradients`); default
+            :attr:`gradient`. ``"surrogate"`` is the first-order surrogate (1.6) and is
+            approximate in the flow block.
+        """
+        c = self._coefficients(c)
+        strategy = self.gradient if gradient is None else GRADIENTS.resolve(gradient, "gradient")
+        value, grad = strategy.value_and_gradient(self, c)
+        self._last_value = (c.copy(), value)     # exact for every strategy (θ from the solve)
+        return value, grad
+
+    def _pulled_back_adjoint(self, c: np.ndarray, objective, adjoint) -> tuple[float, np.ndarray]:
+        """``objective``'s value and coefficient gradient (no prior) by the model's adjoint."""
+        inputs = self.inputs(c)
+        result = model_gradient(self.model_at(inputs), inputs.velocity, inputs.theta0,
+                                objective, self.times, adjoint,
+                                with_theta0=self.space.infers("theta0"),
+                                with_kappa=self.space.infers("log_kappa"))
+        return result.value, self.space.pullback(c, result.gradient, result.theta0_gradient,
+                                                 result.kappa_gradient)
+
+    def adjoint_value_and_gradient(self, c, adjoint="auto") -> tuple[float, np.ndarray]:
+        r""":math:`Ψ(c)` and :math:`∇Ψ(c)` with :math:`∇_cΦ` from one sweep of the model's
+        ``adjoint`` (:mod:`advdiff_sens.sensitivity`), pulled back by the space."""
+        c = self._coefficients(c)
+        value, grad = self._pulled_back_adjoint(c, self.objective, adjoint)
+        prior_value, prior_grad = self.prior_term(c)
+        return value + prior_value, grad + prior_grad
+
+    def linearised_solve(self, c, dc) -> np.ndarray:
+        r"""The tangent :math:`δθ(t_j) = ∂θ(t_j; c)/∂c\,[δc]`, shape ``(k, *grid.shape)``: the
+        arrow system for the velocity and κ parts, one forward solve for the θ0 part."""
+        c = self._coefficients(c)
+        inputs = self.inputs(c)
+        model = self.model_at(inputs)
+        du, dtheta0, dkappa = self.space.push(c, dc)
+        out = np.zeros((self.times.size, *self.model.grid.shape))
+        if du is not None or dkappa != 0.0:
+            v = np.zeros_like(inputs.velocity) if du is None else du
+            out += model.tangent(inputs.velocity, inputs.theta0, v, self.times,
+                                 dkappa=dkappa if dkappa != 0.0 else None)
+        if dtheta0 is not None:
+            out += model.solve(inputs.velocity, dtheta0, self.times)
+        return out
+
+    def misfit_and_jacobian(self, c) -> tuple[np.ndarray, np.ndarray]:
+        r"""Whitened data residual :math:`r = (Hθ − d)/σ` (k·m,) and its Jacobian :math:`G`
+        (k·m, p), one :meth:`linearised_solve` per coefficient (for small p)."""
+        c = self._coefficients(c)
+        residual = ((self.predict(c) - self.data) / self.noise_std).ravel()
+        columns = [self.objective.predict(self.linearised_solve(c, e)).ravel()
+                   for e in np.eye(self.n_params)]
+        return residual, np.stack(columns, axis=1) / self.noise_std
+
+    def linearise(self, c) -> Linearisation:
+        """The :class:`Linearisation` at ``c``: Ψ, Φ, ∇Ψ and the Gauss–Newton Hessian actions."""
+        return Linearisation(self, c)
+
+
+class Linearisation:
+    r"""A posterior linearised at a point: :math:`Ψ`, :math:`Φ`, :math:`∇Ψ` there and the
+    matrix-free Gauss–Newton Hessian :math:`G^TG + C^{-1}` (module docstring).
+
+    Parameters
+    ----------
+    posterior : Posterior
+    c : array_like (p,)
+        The point.
+
+    Attributes
+    ----------
+    point : ndarray (p,)
+    value : float
+        :math:`Ψ(c)`.
+    misfit : float
+        :math:`Φ(c)`.
+    gradient : ndarray (p,)
+        :math:`∇Ψ(c)` (the posterior's gradient strategy).
+    hessian_products : int
+        Gauss–Newton products applied so far.
+
+    Examples
+    --------
+    The Gauss–Newton Hessian is symmetric:
+
+    >>> import numpy as np
+    >>> from advdiff_sens.inference import VelocityPosterior
+    >>> from advdiff_sens.problems import make_twin
+    >>> twin = make_twin(8, kmax=1, n_sensors=9, times=[0.1, 0.2, 0.3], scheme="exponential",
+    ...                  rng=1)
+    >>> post = VelocityPosterior(twin.model, twin.theta0, twin.sensors, twin.times, twin.data,
+    ...                          twin.noise_std, twin.basis)
+    >>> lin = post.linearise(twin.true_coefficients)
+    >>> x, y = np.random.default_rng(0).standard_normal((2, 4))
+    >>> bool(np.isclose(lin.hessian(x) @ y, x @ lin.hessian(y), rtol=1e-9))
+    True
+    >>> lin.hessian_products
+    2
+    """
+
+    def __init__(self, posterior: Posterior, c) -> None:
+        self.posterior = posterior
+        self.point = posterior._coefficients(c).copy()
+        self.value, self.gradient = posterior.value_and_gradient(self.point)
+        self.misfit = self.value - posterior.prior_term(self.point)[0]
+        self.hessian_products = 0
+
+    def misfit_hessian(self, v) -> np.ndarray:
+        r""":math:`G^TGv`: the tangent :math:`δθ[v]`, then the adjoint of the linear functional
+        :math:`θ ↦ σ^{-1}(Gv)^THθ` at the point."""
+        post = self.posterior
+        v = as_real_array(v, "v", shape=(post.n_params,))
+        rho = post.linearised_solve(self.point, v)
+        gv = post.objective.predict(rho) / post.noise_std
+        weight = (post.objective.H.T @ gv.T).T.reshape(rho.shape) / post.noise_std
+
+        def linearised(theta):
+            return float(np.sum(weight * theta)), weight
+
+        self.hessian_products += 1
+        return post._pulled_back_adjoint(self.point, linearised, "auto")[1]
+
+    def hessian(self, v) -> np.ndarray:
+        """:math:`(G^TG + C^{-1})v`."""
+        v = as_real_array(v, "v", shape=(self.posterior.n_params,))
+        return self.misfit_hessian(v) + self.posterior.prior.precision(v)
+
+
 def _coefficient_prior_std(basis: StreamFunctionBasis, prior_std) -> np.ndarray:
     """Per-coefficient prior sd: ``prior_std·|k|^-decay`` (scalar or None) or an explicit (p,) array."""
     if prior_std is None:
@@ -112,7 +424,7 @@ def _coefficient_prior_std(basis: StreamFunctionBasis, prior_std) -> np.ndarray:
     return s
 
 
-class VelocityPosterior:
+class VelocityPosterior(Posterior):
     r"""The posterior of the stream-function coefficients given point-sensor data.
 
     Parameters
@@ -169,24 +481,17 @@ class VelocityPosterior:
             raise TypeError(f"model must be an AdvectionDiffusion, got {type(model).__name__}")
         if not isinstance(basis, StreamFunctionBasis) or basis.grid is not model.grid:
             raise TypeError("basis must be a StreamFunctionBasis on model.grid")
-        self.model, self.basis = model, basis
-        self.theta0 = model.grid.check_field(theta0, "theta0")
-        self.times = as_times(times, "times")[0]
-        if self.times[0] <= 0:
-            raise ValueError(f"times must be > 0, got first time {self.times[0]}")
-        data = as_real_array(data, "data", ndim=2)
-        if data.shape[0] != self.times.size:
-            raise ValueError(f"data must have one row per time: shape ({self.times.size}, "
-                             f"n_sensors), got {data.shape}")
-        self.objective = LeastSquaresObjective(model.grid, sensors, data, noise_std)
-        self.sensors = as_real_array(sensors, "sensors", ndim=2)
-        self.data, self.noise_std = self.objective.data, self.objective.noise_std
+        self.basis = basis
         self.prior_std = _coefficient_prior_std(basis, prior_std)
-        self.gradient = GRADIENTS.resolve(gradient, "gradient")
+        space = ParameterSpace(model.grid, flow=basis,
+                               flow_prior=DiagonalGaussian(np.zeros(basis.n_params),
+                                                           self.prior_std),
+                               theta0=theta0)
+        super().__init__(model, space, sensors, times, data, noise_std, gradient=gradient)
+        self.theta0 = space.theta0
         self.directions = np.stack([basis.to_velocity(e) for e in np.eye(basis.n_params)])
         fields = self.directions.reshape(basis.n_params, -1)
         self._speed_gram = fields @ fields.T / model.grid.n
-        self._last_value: tuple[np.ndarray, float] | None = None
         self.max_speed = (SPEED_BOUND_FACTOR * self.prior_rms_speed if max_speed is None
                           else max_speed)
 
@@ -220,29 +525,9 @@ class VelocityPosterior:
         """
         return self.rms_speed(c) <= self.max_speed
 
-    @property
-    def n_params(self) -> int:
-        """Number of coefficients p."""
-        return self.basis.n_params
-
-    def truncated(self, n_times: int) -> VelocityPosterior:
-        """The posterior given only the first ``n_times`` observation times."""
-        n_times = check_integer(n_times, "n_times", minimum=1)
-        return VelocityPosterior(self.model, self.theta0, self.sensors, self.times[:n_times],
-                                 self.data[:n_times], self.noise_std, self.basis, self.prior_std,
-                                 self.max_speed, self.gradient)
-
-    def _coefficients(self, c) -> np.ndarray:
-        return as_real_array(c, "c", shape=(self.n_params,))
-
     def velocity(self, c) -> np.ndarray:
         """Velocity field :math:`Bc`, shape ``(2, *grid.shape)``."""
         return self.basis.to_velocity(c)
-
-    def predict(self, c) -> np.ndarray:
-        """Noise-free sensor readings :math:`Hθ(t_j; c)`, shape ``(k, m)``."""
-        theta = self.model.solve(self.velocity(c), self.theta0, self.times)
-        return self.objective.predict(theta)
 
     def residuals(self, c) -> np.ndarray:
         r"""Whitened residual vector :math:`[(Hθ − d)/σ;\ c/s]` of length ``k·m + p``.
@@ -252,30 +537,6 @@ class VelocityPosterior:
         c = self._coefficients(c)
         misfit = (self.predict(c) - self.data) / self.noise_std
         return np.concatenate([misfit.ravel(), c / self.prior_std])
-
-    def misfit(self, c) -> float:
-        """Data misfit :math:`Φ(c)` (the negative log-likelihood up to a constant)."""
-        r = self.residuals(c)[:self.data.size]          # the data part, prior part after it
-        return 0.5 * float(r @ r)
-
-    def log_likelihood(self, c) -> float:
-        """:math:`−Φ(c)`, the log-likelihood pCN needs."""
-        return -self.misfit(c)
-
-    def neg_log_posterior(self, c) -> float:
-        """:math:`Ψ(c) = Φ(c) + \\tfrac12\\|c/s\\|^2` (up to an additive constant).
-
-        Reuses the exact value :meth:`value_and_gradient` computed at the same ``c`` (HMC asks
-        for the gradient at the end of a trajectory, then for the density there).
-        """
-        c = self._coefficients(c)
-        if self._last_value is not None and np.array_equal(c, self._last_value[0]):
-            return self._last_value[1]
-        return 0.5 * float(np.sum(self.residuals(c) ** 2))
-
-    def log_density(self, c) -> float:
-        """Unnormalised log-posterior :math:`−Ψ(c)`."""
-        return -self.neg_log_posterior(c)
 
     def misfit_and_jacobian(self, c) -> tuple[np.ndarray, np.ndarray]:
         r"""Whitened data residual :math:`r = (Hθ − d)/σ` (k·m,) and its Jacobian
@@ -296,43 +557,10 @@ class VelocityPosterior:
         """Jacobian of :meth:`residuals`, shape ``(k·m + p, p)``."""
         return np.vstack([self.misfit_jacobian(c), np.diag(1.0 / self.prior_std)])
 
-    def value_and_gradient(self, c, gradient: str | PosteriorGradient | None = None
-                           ) -> tuple[float, np.ndarray]:
-        r""":math:`Ψ(c)` and :math:`∇Ψ(c) = ∇_cΦ + c/s^2`.
-
-        Parameters
-        ----------
-        c : array_like (p,)
-        gradient : {"auto", "adjoint", "tangent", "surrogate"} or PosteriorGradient, optional
-            How :math:`∇_cΦ` is computed (:mod:`advdiff_sens.inference.gradients`); default
-            :attr:`gradient`. ``"surrogate"`` is the first-order surrogate (1.6) and is
-            approximate.
-        """
-        c = self._coefficients(c)
-        strategy = self.gradient if gradient is None else GRADIENTS.resolve(gradient, "gradient")
-        value, grad = strategy.value_and_gradient(self, c)
-        self._last_value = (c.copy(), value)     # exact for every strategy (θ from the solve)
-        return value, grad
-
     def gauss_newton_hvp(self, c, v) -> np.ndarray:
-        r"""Gauss–Newton Hessian-vector product :math:`(G^TG + S^{-2})v`.
-
-        One tangent solve gives :math:`Gv = σ^{-1}Hρ(t_j)`, :math:`ρ = ∂θ/∂\mathbf u[Bv]`; one
-        adjoint solve of the linear functional :math:`θ ↦ σ^{-1}(Gv)^T Hθ` gives
-        :math:`G^T(Gv)`.
-        """
-        c = self._coefficients(c)
-        v = as_real_array(v, "v", shape=(self.n_params,))
-        u = self.velocity(c)
-        rho = self.model.tangent(u, self.theta0, self.velocity(v), self.times)
-        gv = self.objective.predict(rho) / self.noise_std
-        weight = (self.objective.H.T @ gv.T).T.reshape(rho.shape) / self.noise_std
-
-        def linearised(theta):
-            return float(np.sum(weight * theta)), weight
-
-        _, grad_u = model_gradient(self.model, u, self.theta0, linearised, self.times, "auto")
-        return self.basis.pullback(grad_u) + v / self.prior_std**2
+        r"""Gauss–Newton Hessian-vector product :math:`(G^TG + S^{-2})v`
+        (:meth:`Linearisation.hessian`: one tangent solve, one adjoint)."""
+        return self.linearise(c).hessian(v)
 
     def gauss_newton_hessian(self, c) -> np.ndarray:
         """Dense Gauss–Newton Hessian :math:`G^TG + S^{-2}` (p tangent solves)."""

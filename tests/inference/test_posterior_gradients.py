@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import advdiff_sens.inference.gradients as gradients
+import advdiff_sens.inference.posterior as posterior_module
 from advdiff_sens.inference import (GRADIENTS, TANGENT_MAX_PARAMS, AdjointGradient, AutoGradient,
                                     TangentGradient, VelocityPosterior, estimate_velocity)
 from advdiff_sens.problems import make_twin
@@ -63,11 +64,11 @@ def test_adjoint_is_passed_through_to_the_model(twin, monkeypatch):
     seen = []
     real = gradients.model_gradient
 
-    def spy(model, u, theta0, objective, times, adjoint):
+    def spy(model, u, theta0, objective, times, adjoint, **options):
         seen.append(adjoint)
-        return real(model, u, theta0, objective, times, adjoint)
+        return real(model, u, theta0, objective, times, adjoint, **options)
 
-    monkeypatch.setattr(gradients, "model_gradient", spy)
+    monkeypatch.setattr(posterior_module, "model_gradient", spy)
     post = _posterior(twin)
     c = 0.7 * twin.true_coefficients
     g_quad = post.value_and_gradient(c, AdjointGradient("quadrature"))[1]
