@@ -20,9 +20,13 @@ from advdiff_sens.inference.optimisers import (
     Optimiser, OptimiserResult, GaussNewton, LBFGS, NewtonCG, OPTIMIZERS, BOX_PRIOR_SDS
 )
 from advdiff_sens.inference.results import (
-    StageRecord, StartRecord, FitReport, VelocityEstimate, MISFIT_QUANTILE, DISTINCT_OPTIMUM_PSI
+    StageRecord, StartRecord, FitReport, VelocityEstimate, fit_report, MISFIT_QUANTILE,
+    DISTINCT_OPTIMUM_PSI
 )
-from advdiff_sens.inference.estimate import estimate_velocity, continuation_schedule
+from advdiff_sens.inference.map import (
+    find_map, MAPResult, Optimum, group_optima, fit_stages, continuation_schedule
+)
+from advdiff_sens.inference.estimate import estimate_velocity
 from advdiff_sens.inference.workflow import (
     run_workflow, WorkflowResult, WORKFLOW_EVENTS, MAP_ARRAYS, SAMPLE_ARRAYS
 )
@@ -37,8 +41,10 @@ __all__ = [
     "VelocityPosterior", "stacked_tangent", "DEFAULT_PRIOR_STD", "SPEED_BOUND_FACTOR",
     "Optimiser", "OptimiserResult", "GaussNewton", "LBFGS", "NewtonCG", "OPTIMIZERS",
     "BOX_PRIOR_SDS",
-    "StageRecord", "StartRecord", "FitReport", "VelocityEstimate", "MISFIT_QUANTILE",
+    "StageRecord", "StartRecord", "FitReport", "VelocityEstimate", "fit_report",
+    "MISFIT_QUANTILE",
     "DISTINCT_OPTIMUM_PSI",
-    "estimate_velocity", "continuation_schedule",
+    "find_map", "MAPResult", "Optimum", "group_optima", "fit_stages", "continuation_schedule",
+    "estimate_velocity",
     "run_workflow", "WorkflowResult", "WORKFLOW_EVENTS", "MAP_ARRAYS", "SAMPLE_ARRAYS",
 ]

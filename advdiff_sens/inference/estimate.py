@@ -21,6 +21,7 @@ import numpy as np
 
 from advdiff_sens.exceptions import FitWarning
 from advdiff_sens.inference.gradients import PosteriorGradient
+from advdiff_sens.inference.map import continuation_schedule, fit_stages
 from advdiff_sens.inference.optimisers import OPTIMIZERS, Optimiser
 from advdiff_sens.inference.parameterisations import StreamFunctionBasis
 from advdiff_sens.inference.posterior import SPEED_BOUND_FACTOR, VelocityPosterior
@@ -30,46 +31,6 @@ from advdiff_sens.progress import as_progress
 from advdiff_sens.validation import as_rng, check_callable, check_integer
 
 __all__ = ["estimate_velocity", "continuation_schedule"]
-
-
-def continuation_schedule(n_times: int, stages=(3, 6, 10)) -> list[int]:
-    """Prefix lengths to fit in turn: the entries of ``stages`` below ``n_times``, then ``n_times``.
-
-    Parameters
-    ----------
-    n_times : int
-        Number of observation times (≥ 1).
-    stages : sequence of int
-        Prefix lengths to fit before all times (each ≥ 1); ``()`` fits all at once.
-
-    Returns
-    -------
-    list of int
-        Strictly increasing, ending with ``n_times``.
-
-    Examples
-    --------
-    >>> continuation_schedule(20)
-    [3, 6, 10, 20]
-    >>> continuation_schedule(6), continuation_schedule(2)
-    ([3, 6], [2])
-    >>> continuation_schedule(5, stages=())
-    [5]
-    """
-    n_times = check_integer(n_times, "n_times", minimum=1)
-    stages = [check_integer(s, f"stages[{i}]", minimum=1) for i, s in enumerate(stages)]
-    return sorted({s for s in stages if s < n_times} | {n_times})
-
-
-def _fit_stage(posterior: VelocityPosterior, c0: np.ndarray, optimizer: Optimiser,
-               on_evaluation: Callable[[int, float], None]) -> tuple[np.ndarray, StageRecord]:
-    """One continuation stage; ``on_evaluation(evaluation, value)`` after every objective
-    evaluation."""
-    start = time.perf_counter()
-    result = optimizer.minimise(posterior, c0, callback=on_evaluation)
-    record = StageRecord(posterior.times.size, result.iterations, result.evaluations,
-                         float(min(result.values)), time.perf_counter() - start, result.values)
-    return result.coefficients, record
 
 
 def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, noise_std,
@@ -182,20 +143,19 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
     records = []
     try:
         for i, c in enumerate(initial):
-            history = []
-            for j, n_times in enumerate(schedule):
-                done = i * len(schedule) + j
-                label = f"start {i + 1}/{n_starts} stage {j + 1}/{len(schedule)} ({n_times} times)"
+            def report(stage: int, text: str, i=i) -> None:
+                meter.update(i * len(schedule) + stage, f"start {i + 1}/{n_starts} {text}")
 
-                def report(evaluation, value, done=done, label=label):
-                    meter.update(done, f"{label} eval {evaluation} Ψ {value:.4g}")
-
-                c, record = _fit_stage(posterior.truncated(n_times), c, optimizer, report)
+            def on_stage(record: StageRecord, c_end: np.ndarray, i=i) -> None:
                 record.start = i
-                history.append(record)
-                meter.update(done + 1, f"{label} done, Ψ {record.neg_log_posterior:.4g}")
+                meter.update(i * len(schedule) + len(
+                    [s for s in schedule if s <= record.n_times]),
+                    f"start {i + 1}/{n_starts} {record.n_times} times done, "
+                    f"Ψ {record.neg_log_posterior:.4g}")
                 if callback is not None:
-                    callback(record, c.copy())
+                    callback(record, c_end)
+
+            c, history = fit_stages(posterior, c, optimizer, schedule, report, on_stage)
             records.append(StartRecord(initial[i], c, posterior.neg_log_posterior(c),
                                        posterior.misfit(c), history))
         best = min(records, key=lambda r: r.neg_log_posterior)

@@ -338,6 +338,24 @@ class Posterior:
                    for e in np.eye(self.n_params)]
         return residual, np.stack(columns, axis=1) / self.noise_std
 
+    def misfit_jacobian(self, c) -> np.ndarray:
+        r"""Whitened Jacobian :math:`G = ∂[(Hθ − d)/σ]/∂c`, shape ``(k·m, p)``."""
+        return self.misfit_and_jacobian(c)[1]
+
+    def residuals(self, c) -> np.ndarray:
+        r"""Whitened residual vector :math:`[(Hθ − d)/σ;\ C^{-1/2}(c − m)]` of length
+        ``k·m + p``: :math:`Ψ(c) = \tfrac12\|\,\text{residuals}(c)\|^2`."""
+        c = self._coefficients(c)
+        misfit = (self.predict(c) - self.data) / self.noise_std
+        return np.concatenate([misfit.ravel(), self.prior.whiten(c)])
+
+    def jacobian(self, c) -> np.ndarray:
+        """Jacobian of :meth:`residuals`, shape ``(k·m + p, p)`` (dense: for small p)."""
+        mean = self.prior.mean
+        whitening = np.stack([self.prior.whiten(mean + e) for e in np.eye(self.n_params)],
+                             axis=1)
+        return np.vstack([self.misfit_jacobian(c), whitening])
+
     def linearise(self, c) -> Linearisation:
         """The :class:`Linearisation` at ``c``: Ψ, Φ, ∇Ψ and the Gauss–Newton Hessian actions."""
         return Linearisation(self, c)
@@ -529,15 +547,6 @@ class VelocityPosterior(Posterior):
         """Velocity field :math:`Bc`, shape ``(2, *grid.shape)``."""
         return self.basis.to_velocity(c)
 
-    def residuals(self, c) -> np.ndarray:
-        r"""Whitened residual vector :math:`[(Hθ − d)/σ;\ c/s]` of length ``k·m + p``.
-
-        :math:`Ψ(c) = \tfrac12\|\,\text{residuals}(c)\|^2`.
-        """
-        c = self._coefficients(c)
-        misfit = (self.predict(c) - self.data) / self.noise_std
-        return np.concatenate([misfit.ravel(), c / self.prior_std])
-
     def misfit_and_jacobian(self, c) -> tuple[np.ndarray, np.ndarray]:
         r"""Whitened data residual :math:`r = (Hθ − d)/σ` (k·m,) and its Jacobian
         :math:`G` (k·m, p), from one stacked tangent solve (:func:`stacked_tangent`)."""
@@ -547,15 +556,6 @@ class VelocityPosterior(Posterior):
         residual = (self.objective.predict(theta) - self.data).ravel() / self.noise_std
         sens = np.stack([self.objective.predict(r) for r in rho], axis=-1)
         return residual, sens.reshape(-1, self.n_params) / self.noise_std
-
-    def misfit_jacobian(self, c) -> np.ndarray:
-        r"""Whitened Jacobian :math:`G = ∂[(Hθ − d)/σ]/∂c`, shape ``(k·m, p)``
-        (:func:`stacked_tangent`)."""
-        return self.misfit_and_jacobian(c)[1]
-
-    def jacobian(self, c) -> np.ndarray:
-        """Jacobian of :meth:`residuals`, shape ``(k·m + p, p)``."""
-        return np.vstack([self.misfit_jacobian(c), np.diag(1.0 / self.prior_std)])
 
     def gauss_newton_hvp(self, c, v) -> np.ndarray:
         r"""Gauss–Newton Hessian-vector product :math:`(G^TG + S^{-2})v`

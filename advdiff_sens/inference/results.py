@@ -22,8 +22,8 @@ from advdiff_sens.exceptions import FitWarning
 from advdiff_sens.inference.optimisers import OPTIMIZERS, GaussNewton, Optimiser
 from advdiff_sens.inference.posterior import VelocityPosterior
 
-__all__ = ["StageRecord", "StartRecord", "FitReport", "VelocityEstimate", "MISFIT_QUANTILE",
-           "DISTINCT_OPTIMUM_PSI"]
+__all__ = ["StageRecord", "StartRecord", "FitReport", "VelocityEstimate", "fit_report",
+           "MISFIT_QUANTILE", "DISTINCT_OPTIMUM_PSI"]
 
 #: The fit report warns when 2Φ exceeds this quantile of χ²(N).
 MISFIT_QUANTILE = 0.999
@@ -277,17 +277,8 @@ class VelocityEstimate:
         return [(g[0].neg_log_posterior, g[0].misfit, len(g)) for g in groups]
 
     def diagnostics(self, *, warn: bool = False) -> FitReport:
-        r"""Check the fit (module docstring, "Fit report").
-
-        * **Misfit**: under a correct model :math:`2Φ \sim χ^2(N)` for N data (the test
-          ignores the p ≤ N fitted coefficients, which lower the expected misfit to about
-          (N − p)/2, so it errs toward silence); it warns when :math:`2Φ` exceeds the
-          :data:`MISFIT_QUANTILE` (0.999) quantile of :math:`χ^2(N)`
-          (``scipy.stats.chi2.ppf``).
-        * **Starts**: it warns when the starts ended in more than one distinct optimum
-          (:meth:`optima`).
-
-        Every message names the quantity, its value and what to try.
+        r"""Check the fit (:func:`fit_report`): the misfit against its χ² expectation and the
+        distinct optima of the starts (:meth:`optima`).
 
         Parameters
         ----------
@@ -299,44 +290,8 @@ class VelocityEstimate:
         -------
         FitReport
         """
-        n = int(self.posterior.data.size)
-        phi = float(self.misfit)
-        limit = 0.5 * float(chi2.ppf(MISFIT_QUANTILE, n))
-        p_value = float(chi2.sf(2 * phi, n))
-        optima = self.optima()
-        n_starts = max(len(self.starts), 1)
-        others = [name for name in OPTIMIZERS.names()
-                  if type(OPTIMIZERS.resolve(name, "optimizer")) is not type(self.optimizer)]
-        n_times = self.posterior.times.size
-        denser = tuple(2**j for j in range(1, int(np.log2(max(n_times - 1, 1))) + 1))
-        schedule = (f"a denser continuation schedule (continuation={denser})" if denser else
-                    "more observation times to continue over")
-        messages = []
-        if phi > limit:
-            messages.append(
-                f"misfit Φ = {phi:.4g} at the MAP is far above its expected value N/2 = "
-                f"{n / 2:.4g} ± {np.sqrt(n / 2):.3g} for N = {n} data (2Φ above the "
-                f"{MISFIT_QUANTILE} quantile of χ²(N), Φ limit {limit:.4g}; p = {p_value:.2g}): "
-                f"the optimiser probably stopped in a wrong basin, or the model (kappa, "
-                f"noise_std, kmax) does not fit the data, and the Laplace sd then understate "
-                f"the actual error. Try more starts (n_starts={max(2 * n_starts, 5)}), "
-                f"{schedule}, more observation times "
-                f"(early ones especially), another optimizer ({' or '.join(others)}), a "
-                f"smaller kmax; check noise_std and kappa")
-        if len(optima) > 1:
-            listed = ", ".join(f"{psi:.4g}" for psi, _, _ in optima)
-            messages.append(
-                f"the {n_starts} starts ended in {len(optima)} distinct optima (Ψ = {listed}; "
-                f"the best reached by {optima[0][2]} of {n_starts}): the misfit has local "
-                f"minima, so the best may not be the global one, and where Ψ differ by a few "
-                f"units the posterior is multimodal (the Laplace sd describe one mode only). "
-                f"Try more starts (n_starts={2 * n_starts}), {schedule}, more observation "
-                f"times; sample with HMC from each "
-                f"optimum and compare")
-        if warn:
-            for message in messages:
-                warnings.warn(message, FitWarning, stacklevel=2)
-        return FitReport(phi, n, n / 2, float(np.sqrt(n / 2)), limit, p_value, optima, messages)
+        return fit_report(self.posterior, self.misfit, self.optima(), max(len(self.starts), 1),
+                          self.optimizer, warn=warn)
 
     @property
     def iterations(self) -> int:
@@ -358,3 +313,83 @@ class VelocityEstimate:
         var = np.einsum("pi,pq,qi->i", fields, self.covariance, fields)
         return np.sqrt(np.maximum(var, 0)).reshape(self.velocity.shape)
 
+
+def fit_report(posterior, misfit: float, optima: list, n_starts: int, optimizer: Optimiser, *,
+               warn: bool = False) -> FitReport:
+    r"""Check a fit (module docstring, "Fit report").
+
+    * **Misfit**: under a correct model :math:`2Φ \sim χ^2(N)` for N data (the test ignores
+      the fitted coefficients, which lower the expected misfit, so it errs toward silence);
+      it warns when :math:`2Φ` exceeds the :data:`MISFIT_QUANTILE` (0.999) quantile of
+      :math:`χ^2(N)` (``scipy.stats.chi2.ppf``).
+    * **Starts**: it warns when the starts ended in more than one distinct optimum.
+
+    Every message names the quantity, its value and what to try.
+
+    Parameters
+    ----------
+    posterior : Posterior
+        The posterior fitted (its data and observation times).
+    misfit : float
+        Φ at the MAP.
+    optima : list of (float, float, int)
+        The distinct optima, best first: (Ψ, Φ, number of starts).
+    n_starts : int
+    optimizer : Optimiser
+        The optimiser used (the advice names the others).
+    warn : bool
+        Also emit each message as a :class:`~advdiff_sens.exceptions.FitWarning`.
+
+    Returns
+    -------
+    FitReport
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.inference import GaussNewton, VelocityPosterior
+    >>> from advdiff_sens.problems import make_twin
+    >>> twin = make_twin(8, kmax=1, n_sensors=9, times=[0.1, 0.2, 0.3], rng=1)
+    >>> post = VelocityPosterior(twin.model, twin.theta0, twin.sensors, twin.times, twin.data,
+    ...                          twin.noise_std, twin.basis)
+    >>> report = fit_report(post, 500.0, [(510.0, 500.0, 1), (530.0, 520.0, 1)], 2, GaussNewton())
+    >>> len(report.warnings), report.warnings[0].startswith("misfit Φ = 500")
+    (2, True)
+    """
+    n = int(posterior.data.size)
+    phi = float(misfit)
+    limit = 0.5 * float(chi2.ppf(MISFIT_QUANTILE, n))
+    p_value = float(chi2.sf(2 * phi, n))
+    n_starts = max(int(n_starts), 1)
+    others = [name for name in OPTIMIZERS.names()
+              if type(OPTIMIZERS.resolve(name, "optimizer")) is not type(optimizer)]
+    n_times = posterior.times.size
+    denser = tuple(2**j for j in range(1, int(np.log2(max(n_times - 1, 1))) + 1))
+    schedule = (f"a denser continuation schedule (continuation={denser})" if denser else
+                "more observation times to continue over")
+    messages = []
+    if phi > limit:
+        messages.append(
+            f"misfit Φ = {phi:.4g} at the MAP is far above its expected value N/2 = "
+            f"{n / 2:.4g} ± {np.sqrt(n / 2):.3g} for N = {n} data (2Φ above the "
+            f"{MISFIT_QUANTILE} quantile of χ²(N), Φ limit {limit:.4g}; p = {p_value:.2g}): "
+            f"the optimiser probably stopped in a wrong basin, or the model (kappa, "
+            f"noise_std, kmax) does not fit the data, and the Laplace sd then understate "
+            f"the actual error. Try more starts (n_starts={max(2 * n_starts, 5)}), "
+            f"{schedule}, more observation times "
+            f"(early ones especially), another optimizer ({' or '.join(others)}), a "
+            f"smaller kmax; check noise_std and kappa")
+    if len(optima) > 1:
+        listed = ", ".join(f"{psi:.4g}" for psi, _, _ in optima)
+        messages.append(
+            f"the {n_starts} starts ended in {len(optima)} distinct optima (Ψ = {listed}; "
+            f"the best reached by {optima[0][2]} of {n_starts}): the misfit has local "
+            f"minima, so the best may not be the global one, and where Ψ differ by a few "
+            f"units the posterior is multimodal (the Laplace sd describe one mode only). "
+            f"Try more starts (n_starts={2 * n_starts}), {schedule}, more observation "
+            f"times; sample with HMC from each "
+            f"optimum and compare")
+    if warn:
+        for message in messages:
+            warnings.warn(message, FitWarning, stacklevel=2)
+    return FitReport(phi, n, n / 2, float(np.sqrt(n / 2)), limit, p_value, optima, messages)

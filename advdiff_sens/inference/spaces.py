@@ -42,7 +42,14 @@ BLOCKS = ("flow", "theta0", "log_kappa")
 
 class ModelInputs(NamedTuple):
     """What the model is run with: velocity ``(ndim, *grid.shape)``, initial field
-    ``grid.shape`` and diffusivity."""
+    ``grid.shape`` and diffusivity.
+
+    Examples
+    --------
+    >>> inputs = ModelInputs(np.zeros((2, 4, 4)), np.ones((4, 4)), 0.05)
+    >>> inputs.kappa, inputs.velocity.shape
+    (0.05, (2, 4, 4))
+    """
 
     velocity: np.ndarray
     theta0: np.ndarray
