@@ -8,6 +8,10 @@ r"""The reference problems by name: plane wave (R1), cellular flow (R2), twin ex
 * R3: the twin experiment: a flow drawn from a stream-function prior carries
   :math:`θ_0 = \tfrac12 − \tfrac14\cos 2πx − \tfrac14\cos 2πy` on the periodic unit
   square, read by noisy point sensors (:func:`make_twin`).
+* R5: the flow at scale — a nodal stream function (p = n) or Fourier modes up to k_max under
+  a function-space prior, optionally with θ0 and κ unknown (:func:`make_field_twin`).
+* R6: the initial condition under a bi-Laplacian prior in the known cellular flow, after
+  hIPPYlib's advection–diffusion tutorial (:func:`make_initial_condition_twin`).
 
 The documentation's "Reference problems" page defines R1–R3 in full.
 """
@@ -16,8 +20,11 @@ from advdiff_sens.problems.cellular_flow import (ReferenceProblem, cellular_flow
                                                  gaussian_blob, r2_problem)
 from advdiff_sens.problems.plane_wave import plane_wave, plane_wave_solution
 from advdiff_sens.problems.twin import TwinExperiment, r3_initial_condition, make_twin
+from advdiff_sens.problems.field_twin import (FieldTwin, make_field_twin,
+                                              make_initial_condition_twin, INFERENCE_TOL, FLOWS)
 
 __all__ = [
     "plane_wave", "plane_wave_solution", "cellular_flow", "gaussian_blob",
-    "ReferenceProblem", "r2_problem", "TwinExperiment", "r3_initial_condition", "make_twin"
+    "ReferenceProblem", "r2_problem", "TwinExperiment", "r3_initial_condition", "make_twin",
+    "FieldTwin", "make_field_twin", "make_initial_condition_twin", "INFERENCE_TOL", "FLOWS"
 ]
