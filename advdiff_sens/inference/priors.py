@@ -244,25 +244,25 @@ class GaussianRandomField(GaussianReference):
         return self._mean
 
     def sqrt_cov(self, z) -> np.ndarray:
-        z = self._vector(z, "z")
+        z = as_real_array(z, "z", shape=(self.dim,))
         if self.periodic:
             return self._fourier(z, 1.0)
         return self.amplitude * self._power(z, -self.alpha // 2)
 
     def sqrt_cov_transpose(self, x) -> np.ndarray:
-        x = self._vector(x, "x")
+        x = as_real_array(x, "x", shape=(self.dim,))
         if self.periodic:
             return self._fourier(x, 1.0)                 # symmetric on a periodic grid
         return self.amplitude * self._power(x, -self.alpha // 2, transpose=True)
 
     def unwhiten_transpose(self, z) -> np.ndarray:
-        z = self._vector(z, "z")
+        z = as_real_array(z, "z", shape=(self.dim,))
         if self.periodic:
             return self._fourier(z, -1.0)
         return self._power(z, self.alpha // 2, transpose=True) / self.amplitude
 
     def whiten(self, x) -> np.ndarray:
-        x = self._vector(x, "x") - self._mean
+        x = as_real_array(x, "x", shape=(self.dim,)) - self._mean
         if self.periodic:
             return self._fourier(x, -1.0)
         return self._power(x, self.alpha // 2) / self.amplitude
