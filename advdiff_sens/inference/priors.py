@@ -315,7 +315,7 @@ class BlockGaussian(GaussianReference):
         return self._mean
 
     def _map(self, method: str, x, name: str) -> np.ndarray:
-        x = self._vector(x, name)
+        x = as_real_array(x, name, shape=(self.dim,))
         return np.concatenate([getattr(b, method)(x[s]) for b, s in zip(self.blocks,
                                                                          self.slices)])
 
