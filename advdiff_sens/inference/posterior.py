@@ -374,12 +374,9 @@ class Linearisation:
     Attributes
     ----------
     point : ndarray (p,)
-    value : float
-        :math:`Ψ(c)`.
-    misfit : float
-        :math:`Φ(c)`.
-    gradient : ndarray (p,)
-        :math:`∇Ψ(c)` (the posterior's gradient strategy).
+    value, misfit, gradient
+        :math:`Ψ`, :math:`Φ` and :math:`∇Ψ` at the point, computed on first access (one
+        gradient evaluation, shared).
     hessian_products : int
         Gauss–Newton products applied so far.
 
@@ -405,9 +402,29 @@ class Linearisation:
     def __init__(self, posterior: Posterior, c) -> None:
         self.posterior = posterior
         self.point = posterior._coefficients(c).copy()
-        self.value, self.gradient = posterior.value_and_gradient(self.point)
-        self.misfit = self.value - posterior.prior_term(self.point)[0]
         self.hessian_products = 0
+        self._value_and_gradient: tuple[float, np.ndarray] | None = None
+
+    def _evaluated(self) -> tuple[float, np.ndarray]:
+        """Ψ and ∇Ψ at the point, computed on first use (one gradient evaluation)."""
+        if self._value_and_gradient is None:
+            self._value_and_gradient = self.posterior.value_and_gradient(self.point)
+        return self._value_and_gradient
+
+    @property
+    def value(self) -> float:
+        """:math:`Ψ` at the point."""
+        return self._evaluated()[0]
+
+    @property
+    def gradient(self) -> np.ndarray:
+        """:math:`∇Ψ` at the point (the posterior's gradient strategy)."""
+        return self._evaluated()[1]
+
+    @property
+    def misfit(self) -> float:
+        """:math:`Φ` at the point."""
+        return self.value - self.posterior.prior_term(self.point)[0]
 
     def misfit_hessian(self, v) -> np.ndarray:
         r""":math:`G^TGv`: the tangent :math:`δθ[v]`, then the adjoint of the linear functional
