@@ -26,6 +26,7 @@ from advdiff_sens.inference.results import (
 from advdiff_sens.inference.map import (
     find_map, MAPResult, Optimum, group_optima, fit_stages, continuation_schedule
 )
+from advdiff_sens.inference.targets import sampling_potential
 from advdiff_sens.inference.estimate import estimate_velocity
 from advdiff_sens.inference.workflow import (
     run_workflow, WorkflowResult, WORKFLOW_EVENTS, MAP_ARRAYS, SAMPLE_ARRAYS
@@ -45,6 +46,6 @@ __all__ = [
     "MISFIT_QUANTILE",
     "DISTINCT_OPTIMUM_PSI",
     "find_map", "MAPResult", "Optimum", "group_optima", "fit_stages", "continuation_schedule",
-    "estimate_velocity",
+    "sampling_potential", "estimate_velocity",
     "run_workflow", "WorkflowResult", "WORKFLOW_EVENTS", "MAP_ARRAYS", "SAMPLE_ARRAYS",
 ]

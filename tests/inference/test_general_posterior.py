@@ -137,3 +137,23 @@ def test_nodal_velocity_is_divergence_free_and_the_space_validates():
                        theta0=np.zeros(grid.shape))
     with pytest.raises(ValueError, match="periodic"):
         NodalStreamFunction(Grid((N, N), (1.0, 1.0), "neumann"))
+
+
+@pytest.mark.parametrize("kind", ("fourier", "joint"))
+def test_sampling_potential_relative_to_prior_and_to_a_gaussian(kind):
+    from advdiff_sens.inference import sampling_potential
+    from advdiff_sens.sampling import DenseGaussian
+    post, c = build(kind)
+    potential = sampling_potential(post)
+    value, grad = potential(c)
+    assert value == pytest.approx(post.misfit(c), rel=1e-12)
+    assert np.allclose(grad, post.value_and_gradient(c)[1] - post.prior_term(c)[1])
+    if post.n_params <= 20:
+        rng = np.random.default_rng(11)
+        A = rng.standard_normal((post.n_params, post.n_params))
+        reference = DenseGaussian(c + 0.01, A @ A.T / post.n_params + np.eye(post.n_params))
+        potential = sampling_potential(post, reference)
+        direction = rng.standard_normal(post.n_params)
+        h = 1e-5
+        fd = (potential(c + h * direction)[0] - potential(c - h * direction)[0]) / (2 * h)
+        assert potential(c)[1] @ direction == pytest.approx(fd, rel=1e-5)
