@@ -139,13 +139,18 @@ class _WhitenedDynamics:
         divergent)."""
         phi0, kinetic = phi, 0.0
         x = None
+        # an overflow of the step's own arithmetic gives a non-finite state or energy, which
+        # ends the trajectory as a divergence: numpy's warning about it would say nothing more
+        quiet = dict(over="ignore", invalid="ignore")
         for _ in range(n_steps):
-            kinetic += kick * (0.5 * kick * float(g @ g) - float(g @ v))
-            v = v - kick * g
-            z, v = cos * z + sin * v, cos * v - sin * z
+            with np.errstate(**quiet):
+                kinetic += kick * (0.5 * kick * float(g @ g) - float(g @ v))
+                v = v - kick * g
+                z, v = cos * z + sin * v, cos * v - sin * z
             if not np.all(np.isfinite(z)):
                 return z, x, np.inf, g, np.inf, True
-            x = self.reference.mean + self.reference.sqrt_cov(z)
+            with np.errstate(**quiet):
+                x = self.reference.mean + self.reference.sqrt_cov(z)
             if not (np.all(np.isfinite(x)) and self.inside(x)):
                 return z, x, np.inf, g, np.inf, True
             try:
@@ -154,9 +159,10 @@ class _WhitenedDynamics:
                 return z, x, np.inf, g, np.inf, True
             if not np.isfinite(phi):
                 return z, x, phi, g, np.inf, True
-            kinetic += kick * (0.5 * kick * float(g @ g) - float(g @ v))
-            v = v - kick * g
-            error = phi - phi0 + kinetic
+            with np.errstate(**quiet):
+                kinetic += kick * (0.5 * kick * float(g @ g) - float(g @ v))
+                v = v - kick * g
+                error = phi - phi0 + kinetic
             if not np.isfinite(error) or error > self.max_energy_error:
                 return z, x, phi, g, error, True
         return z, x, phi, g, error, False
