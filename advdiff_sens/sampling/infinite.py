@@ -119,10 +119,11 @@ class _WhitenedDynamics:
         finite."""
         out = self.potential(x)
         self.n_grad += 1
-        if not (isinstance(out, tuple) and len(out) == 2):
+        try:
+            phi, grad = out
+        except (TypeError, ValueError):
             raise TypeError(f"potential must return the pair (Φ(x), ∇Φ(x)), got "
-                            f"{type(out).__name__}")
-        phi, grad = out
+                            f"{type(out).__name__}") from None
         grad = np.asarray(grad, dtype=float)
         if np.ndim(phi) != 0 or grad.shape != x.shape:
             raise ValueError(f"potential must return (Φ(x), ∇Φ(x)) with a scalar Φ and ∇Φ of "

@@ -36,7 +36,7 @@ class ChainResult(NamedTuple):
     accept_rate : float
         Mean Metropolis acceptance probability after warm-up.
     step_size : float
-        Final leapfrog step ε (HMC) or pCN β.
+        Final step: the leapfrog step ε (HMC, ∞-HMC), the step h (∞-MALA) or pCN's β.
     divergences : int
         Divergent trajectories after warm-up.
     warmup_divergences : int

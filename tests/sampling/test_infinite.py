@@ -621,3 +621,29 @@ def test_pcn_with_a_reference_is_the_array_form_for_a_zero_mean_diagonal():
 def test_pcn_reference_of_another_dimension_is_named():
     with pytest.raises(ValueError, match="prior has dimension 3, x0 has 2"):
         PCN().sample(lambda x: 0.0, DiagonalGaussian(np.zeros(3), 1.0), np.zeros(2), 10)
+
+
+def test_gradient_counts_are_kept_per_chain_when_they_add_up():
+    from advdiff_sens.sampling import ChainResult, SamplerResult
+
+    chains = [ChainResult(np.zeros((4, 1)), np.zeros(4), 0.9, 0.1, 0, 0, n) for n in (5, 7)]
+    res = SamplerResult.from_chains(chains, 1.0, target_accept=0.8, sampler="infinity-hmc")
+    assert res.gradient_evaluations == 12
+    np.testing.assert_array_equal(res.gradient_evaluations_per_chain, [5, 7])
+    other = SamplerResult.from_chains(chains, 1.0, 20, target_accept=0.8, sampler="hmc")
+    assert other.gradient_evaluations == 20 and other.gradient_evaluations_per_chain is None
+    with pytest.raises(ValueError, match="gradient_evaluations_per_chain must .* sum to"):
+        SamplerResult(np.zeros((2, 4, 1)), np.zeros((2, 4)), np.ones(2), 1.0, np.ones(2), 10,
+                      gradient_evaluations_per_chain=np.array([3, 3]))
+
+
+def test_ess_per_gradient_needs_gradients():
+    res = PCN().sample(log_likelihood, PRIOR, PRIOR.mean, 10, rng=0)
+    np.testing.assert_array_equal(res.gradient_evaluations_per_chain, [0])
+    with pytest.raises(ValueError, match="ess_per_gradient needs gradient evaluations"):
+        res.ess_per_gradient()
+
+
+def test_potential_may_return_any_pair():
+    res = InfinityMALA().sample(lambda x: [0.0, np.zeros(2)], STD_REF, np.zeros(2), 10, rng=0)
+    assert np.all(res.accept_rate == 1.0)
