@@ -3,26 +3,39 @@ and the chain driver (starting points, random streams, progress meters, the call
 
 A sampler is an object holding its own options (``HMC(step_size=0.3, n_leapfrog=4)``,
 ``PCN(beta=0.2)``); its ``sample`` method takes the target first (log-density and gradient
-for HMC, log-likelihood and prior standard deviations for pCN) and then the same arguments
-for every sampler::
+for HMC, log-likelihood and prior for pCN, potential and Gaussian reference for ∞-HMC and
+∞-MALA) and then the same arguments for every sampler::
 
     sampler.sample(*target, x0, n_draws, n_chains=1, rng=None, in_bounds=None,
-                   progress=None, callback=None) -> SamplerResult
+                   progress=None, callback=None, n_workers=1) -> SamplerResult
 
 ``rng`` seeds ``n_chains`` independent streams (:meth:`numpy.random.Generator.spawn`), one
-per chain, and the chains run one after the other. ``progress`` is ``None`` (silent),
-``"auto"`` (one line per chain on stderr once a chain has run
-:data:`advdiff_sens.progress.AUTO_DELAY` s) or a meter object with ``update(done, extra)``
-and ``close()`` (:mod:`advdiff_sens.progress`), shared by the chains and counting the
-iterations of all of them. ``callback`` is called with a :class:`Draw` after every
-iteration of every chain, warm-up included.
+per chain. With ``n_workers=1`` the chains run one after the other; with ``n_workers > 1``
+up to that many run at once, each in a thread of its own (numpy's dense products and
+scipy's sparse ones release the GIL, so the chains' linear algebra overlaps). Chain c
+always uses stream c and starting point c, so the draws are the same for every
+``n_workers``; the target's functions must then be safe to call from several threads at
+once (no cache of the last point shared between calls). When a chain raises, the others
+stop at their next iteration and the error is raised (that of the lowest-numbered failed
+chain if several failed).
+
+``progress`` is ``None`` (silent), ``"auto"`` (a line on stderr once the run has lasted
+:data:`advdiff_sens.progress.AUTO_DELAY` s: one per chain when the chains run one after the
+other, one for all chains when they run in parallel) or a meter object with
+``update(done, extra)`` and ``close()`` (:mod:`advdiff_sens.progress`), shared by the
+chains and counting the iterations of all of them. ``callback`` is called with a
+:class:`Draw` after every iteration of every chain, warm-up included; with
+``n_workers > 1`` it is called from the worker threads, one call at a time (calls and meter
+updates hold one lock), the chains' iterations interleaved in no fixed order.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -33,7 +46,7 @@ from advdiff_sens.progress import as_progress
 from advdiff_sens.registry import Registry
 from advdiff_sens.sampling.result import ChainResult, SamplerResult
 
-__all__ = ["Sampler", "SAMPLERS", "Draw", "ChainMonitor", "Bounds"]
+__all__ = ["Sampler", "SAMPLERS", "Draw", "ChainMonitor", "MeterShare", "Bounds"]
 
 #: ``in_bounds(x) -> bool``: where a chain may go.
 Bounds = Callable[[np.ndarray], bool]
@@ -85,6 +98,28 @@ def _progress_text(prefix: str, warmup: bool, accepts: list, divergent: int) -> 
     return text + (f" div {divergent}" if divergent else "")
 
 
+class _ChainsStopped(Exception):
+    """Raised in a chain's thread when another chain failed: the run is abandoned."""
+
+
+class MeterShare:
+    """One progress meter and the iterations reported to it so far, by any chain.
+
+    Parameters
+    ----------
+    meter : meter
+        Progress meter (:mod:`advdiff_sens.progress`).
+
+    Attributes
+    ----------
+    done : int
+        Iterations reported to the meter (of every chain that shares it).
+    """
+
+    def __init__(self, meter) -> None:
+        self.meter, self.done = meter, 0
+
+
 class ChainMonitor:
     """Reports one chain's iterations to its progress meter and to the user's callback.
 
@@ -92,38 +127,48 @@ class ChainMonitor:
     ----------
     chain : int
         The chain (0-based).
-    meter : meter
-        Progress meter (:mod:`advdiff_sens.progress`).
-    offset : int
-        Iterations of the earlier chains on a shared meter (0 for a meter of its own).
+    share : MeterShare
+        The meter the chain reports to (its own, or shared with the other chains).
     prefix : str
         Start of the meter's extra text (the chain, on a shared meter).
     n_warmup : int
         Warm-up iterations of the chain.
     callback : callable or None
         Called with a :class:`Draw` after each iteration.
+    lock : threading.Lock
+        Held while the meter is updated and the callback runs (one lock for all chains of a
+        run, so that neither is ever entered by two chains at once).
+    stop : threading.Event
+        Set when another chain failed: :meth:`report` then ends this chain.
     """
 
-    def __init__(self, chain: int, meter, offset: int, prefix: str, n_warmup: int,
-                 callback: Callable[[Draw], object] | None) -> None:
-        self.chain, self.meter, self.offset, self.prefix = chain, meter, offset, prefix
-        self.n_warmup, self.callback = n_warmup, callback
+    def __init__(self, chain: int, share: MeterShare, prefix: str, n_warmup: int,
+                 callback: Callable[[Draw], object] | None, lock: threading.Lock,
+                 stop: threading.Event) -> None:
+        self.chain, self.share, self.prefix = chain, share, prefix
+        self.n_warmup, self.callback, self.lock, self.stop = n_warmup, callback, lock, stop
 
     def report(self, iteration: int, x: np.ndarray, accept: float, phase_accepts: list,
                divergent: int) -> None:
         """Report the end of ``iteration`` (state ``x``, acceptance ``accept``; the meter
         shows the mean of ``phase_accepts`` and the ``divergent`` trajectories so far)."""
+        if self.stop.is_set():
+            raise _ChainsStopped
         warmup = iteration < self.n_warmup
-        self.meter.update(self.offset + iteration + 1,
-                          _progress_text(self.prefix, warmup, phase_accepts, divergent))
-        if self.callback is not None:
-            self.callback(Draw(self.chain, iteration, warmup, x.copy(), accept))
+        text = _progress_text(self.prefix, warmup, phase_accepts, divergent)
+        with self.lock:
+            self.share.done += 1
+            self.share.meter.update(self.share.done, text)
+            if self.callback is not None:
+                self.callback(Draw(self.chain, iteration, warmup, x.copy(), accept))
 
 
-def _chain_meters(progress, label: str, n_chains: int, n_iter: int) -> list:
-    """(meter, offset, prefix) per chain. None/"auto" give one meter per chain,
-    ``label chain c/n  draw k/n_iter``; a user's meter object is shared, counting the draws of
-    all chains, with the chain named in the extra text."""
+def _chain_meters(progress, label: str, n_chains: int, n_iter: int,
+                  parallel: bool) -> list[tuple[MeterShare, str]]:
+    """(meter share, prefix) per chain. None/"auto" give one meter per chain,
+    ``label chain c/n  draw k/n_iter``, when the chains run one after the other; a user's
+    meter object, and "auto" for parallel chains, are shared, counting the draws of all
+    chains, with the chain named in the extra text."""
     expected = "progress must be None, 'auto' or a meter (an object with update() and close())"
     if isinstance(progress, (bool, str)) and progress != "auto":
         raise ValueError(f"{expected}, got {progress!r}")
@@ -131,11 +176,12 @@ def _chain_meters(progress, label: str, n_chains: int, n_iter: int) -> list:
             callable(getattr(progress, "update", None))
             and callable(getattr(progress, "close", None)))):
         raise TypeError(f"{expected}, got {type(progress).__name__}")
-    if progress is None or isinstance(progress, str):
-        return [(as_progress(progress, n_iter, f"{label} chain {c + 1}/{n_chains}  draw"), 0, "")
+    if progress is None or (isinstance(progress, str) and not parallel):
+        return [(MeterShare(as_progress(progress, n_iter,
+                                        f"{label} chain {c + 1}/{n_chains}  draw")), "")
                 for c in range(n_chains)]
-    meter = as_progress(progress, n_chains * n_iter, label)
-    return [(meter, c * n_iter, f"chain {c + 1}/{n_chains} ") for c in range(n_chains)]
+    share = MeterShare(as_progress(progress, n_chains * n_iter, label))
+    return [(share, f"chain {c + 1}/{n_chains} ") for c in range(n_chains)]
 
 
 class Sampler(ABC):
@@ -199,24 +245,72 @@ class Sampler(ABC):
 
     def run_chains(self, chain: Callable[[np.ndarray, np.random.Generator, ChainMonitor],
                                          ChainResult],
-                   starts: np.ndarray, n_draws: int, *, rng, progress,
-                   callback) -> tuple[list[ChainResult], float]:
+                   starts: np.ndarray, n_draws: int, *, rng, progress, callback,
+                   n_workers: int = 1) -> tuple[list[ChainResult], float]:
         """Run ``chain(x, stream, monitor)`` from each starting point, with its own random
-        stream and monitor; the chains' results and the wall time of all of them."""
+        stream and monitor, on up to ``n_workers`` threads (module docstring); the chains'
+        results in chain order and the wall time of all of them.
+
+        Examples
+        --------
+        A toy "sampler" whose chain returns its stream's first normal draw: the same for one
+        worker and for two.
+
+        >>> import numpy as np
+        >>> from advdiff_sens.sampling import ChainResult, PCN
+        >>> def chain(x, stream, monitor):
+        ...     draws = np.full((4, 1), stream.standard_normal())
+        ...     for it in range(4):
+        ...         monitor.report(it, draws[it], 1.0, [1.0], 0)
+        ...     return ChainResult(draws, np.zeros(4), 1.0, 0.1, 0, 0)
+        >>> run = lambda n: PCN().run_chains(chain, np.zeros((3, 1)), 4, rng=5, progress=None,
+        ...                                  callback=None, n_workers=n)[0]
+        >>> [c.draws[0, 0] for c in run(1)] == [c.draws[0, 0] for c in run(2)]
+        True
+        """
         n_chains = starts.shape[0]
+        n_workers = min(check_integer(n_workers, "n_workers", minimum=1), n_chains)
         streams = as_rng(rng).spawn(n_chains)
-        meters = _chain_meters(progress, self.label, n_chains, self.n_warmup + n_draws)
+        meters = _chain_meters(progress, self.label, n_chains, self.n_warmup + n_draws,
+                               parallel=n_workers > 1)
+        lock, stop = threading.Lock(), threading.Event()
+        monitors = [ChainMonitor(c, *meters[c], self.n_warmup, callback, lock, stop)
+                    for c in range(n_chains)]
         begin = time.perf_counter()
         try:
-            out = [chain(starts[c].copy(), streams[c],
-                         ChainMonitor(c, *meters[c], self.n_warmup, callback))
-                   for c in range(n_chains)]
+            if n_workers == 1:
+                out = [chain(starts[c].copy(), streams[c], monitors[c]) for c in range(n_chains)]
+            else:
+                out = _run_threads(chain, starts, streams, monitors, n_workers, stop)
         finally:
-            for meter in {id(m[0]): m[0] for m in meters}.values():
-                meter.close()
+            for share in {id(m[0]): m[0] for m in meters}.values():
+                share.meter.close()
         return out, time.perf_counter() - begin
 
 
-#: Samplers by name: ``"hmc"`` (:class:`~advdiff_sens.sampling.hmc.HMC`) and ``"pcn"``
-#: (:class:`~advdiff_sens.sampling.pcn.PCN`), each with its default options.
+def _run_threads(chain, starts: np.ndarray, streams: list, monitors: list[ChainMonitor],
+                 n_workers: int, stop: threading.Event) -> list[ChainResult]:
+    """The chains on ``n_workers`` threads; when one raises (or the caller is interrupted),
+    ``stop`` ends the others at their next iteration and the error of the lowest-numbered
+    failed chain is raised."""
+    pool = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="sampler-chain")
+    futures = []
+    try:
+        futures = [pool.submit(chain, starts[c].copy(), streams[c], monitors[c])
+                   for c in range(len(monitors))]
+        wait(futures, return_when=FIRST_EXCEPTION)
+    finally:
+        stop.set()                            # a no-op for chains that have all finished
+        pool.shutdown(wait=True, cancel_futures=True)
+    errors = [f.exception() for f in futures if not f.cancelled()
+              and f.exception() is not None and not isinstance(f.exception(), _ChainsStopped)]
+    if errors:
+        raise errors[0]
+    return [f.result() for f in futures]
+
+
+#: Samplers by name: ``"hmc"`` (:class:`~advdiff_sens.sampling.hmc.HMC`), ``"pcn"``
+#: (:class:`~advdiff_sens.sampling.pcn.PCN`), ``"infinity-hmc"``
+#: (:class:`~advdiff_sens.sampling.infinite.InfinityHMC`) and ``"infinity-mala"``
+#: (:class:`~advdiff_sens.sampling.infinite.InfinityMALA`), each with its default options.
 SAMPLERS: Registry[Sampler] = Registry("sampler", Sampler)

@@ -20,7 +20,8 @@ as a divergence. ``in_bounds`` is tested **before** every log-density and gradie
 runaway trajectory never starts an expensive (possibly never-ending) evaluation at a wild
 point.
 
-**Warm-up.** The step size is adapted by dual averaging (Hoffman & Gelman 2014, §3.2.1)
+**Warm-up.** The step size is adapted by dual averaging
+(:class:`~advdiff_sens.sampling.adaptation.DualAveraging`, Hoffman & Gelman 2014, §3.2.1)
 toward ``target_accept``; after the warm-up the chain runs with the averaged step.
 """
 
@@ -33,6 +34,7 @@ import numpy as np
 from advdiff_sens.validation import (as_real_array, check_callable, check_integer,
                                      check_positive_scalar)
 from advdiff_sens.exceptions import NonFiniteResultError, WorkLimitExceeded
+from advdiff_sens.sampling.adaptation import DualAveraging
 from advdiff_sens.sampling.base import SAMPLERS, Bounds, ChainMonitor, Sampler
 from advdiff_sens.sampling.result import SAMPLER_TRAITS, ChainResult, SamplerResult, SamplerTraits
 
@@ -59,29 +61,9 @@ def _mass_factor(inverse_mass) -> np.ndarray | None:
         raise ValueError("inverse_mass must be symmetric positive definite") from exc
 
 
-class _DualAveraging:
-    """Step-size adaptation toward a target acceptance (Hoffman & Gelman 2014, §3.2.1)."""
-
-    def __init__(self, step: float, target: float) -> None:
-        self.mu, self.target = np.log(10 * step), target
-        self.h_bar, self.log_bar, self.k = 0.0, np.log(step), 0
-
-    def update(self, accept: float) -> float:
-        self.k += 1
-        eta = 1.0 / (self.k + 10)
-        self.h_bar = (1 - eta) * self.h_bar + eta * (self.target - accept)
-        log_step = self.mu - np.sqrt(self.k) / 0.05 * self.h_bar
-        w = self.k ** -0.75
-        self.log_bar = w * log_step + (1 - w) * self.log_bar
-        return float(np.exp(log_step))
-
-    @property
-    def final(self) -> float:
-        return float(np.exp(self.log_bar))
-
-
 class _Leapfrog:
-    """Leapfrog trajectories with divergence detection (module docstring)."""
+    """Leapfrog trajectories of one chain with divergence detection (module docstring); counts
+    its gradient calls."""
 
     def __init__(self, log_density: LogDensity, gradient: Gradient, C: np.ndarray,
                  max_energy_error: float, in_bounds: Bounds | None) -> None:
@@ -221,7 +203,7 @@ class HMC(Sampler):
 
     def sample(self, log_density: LogDensity, gradient: Gradient, x0, n_draws: int, *,
                n_chains: int = 1, rng=None, in_bounds: Bounds | None = None, progress=None,
-               callback: Callable | None = None) -> SamplerResult:
+               callback: Callable | None = None, n_workers: int = 1) -> SamplerResult:
         r"""Draw ``n_draws`` states per chain from :math:`π ∝ e^{\text{log_density}}`.
 
         Parameters
@@ -241,7 +223,7 @@ class HMC(Sampler):
         n_draws : int
             Draws kept per chain after warm-up (at least 4).
         n_chains : int
-            Independent chains (run one after the other, independent streams from ``rng``).
+            Independent chains (independent streams from ``rng``).
         rng : None, int or numpy.random.Generator
         in_bounds : callable, optional
             ``in_bounds(x) -> bool``: where trajectories may go. Tested before every
@@ -259,24 +241,32 @@ class HMC(Sampler):
             all of them, with the chain in the extra text.
         callback : callable, optional
             Called with a :class:`~advdiff_sens.sampling.base.Draw` after every iteration
-            (``n_chains * (n_warmup + n_draws)`` calls).
+            (``n_chains * (n_warmup + n_draws)`` calls; from the worker threads, one at a
+            time, when ``n_workers > 1``).
+        n_workers : int
+            Chains run at once, each in a thread of its own (:mod:`advdiff_sens.sampling.base`);
+            the draws do not depend on it. With ``n_workers > 1`` ``log_density`` and
+            ``gradient`` are called from several threads at once and must allow it (a
+            density that reuses its gradient call's value through a cache does not).
 
         Returns
         -------
         SamplerResult
             Judge the run with :meth:`SamplerResult.diagnostics` (R̂, ESS, acceptance,
-            divergences); the sampler itself does not warn.
+            divergences); the sampler itself does not warn. The gradient calls are counted
+            per chain (:attr:`SamplerResult.gradient_evaluations_per_chain`).
         """
         check_callable(log_density, "log_density")
         check_callable(gradient, "gradient")
         starts, n_draws = self.starting_points(x0, n_draws, n_chains, in_bounds, callback)
-        leapfrog = _Leapfrog(log_density, gradient, self._whitening(starts.shape[1]),
-                             self.max_energy_error, in_bounds)
+        factor = self._whitening(starts.shape[1])
         chains, seconds = self.run_chains(
-            lambda x, stream, monitor: self._chain(leapfrog, x, n_draws, stream, monitor),
-            starts, n_draws, rng=rng, progress=progress, callback=callback)
-        return SamplerResult.from_chains(chains, seconds, leapfrog.n_grad,
-                                         target_accept=self.target_accept, sampler=self.name)
+            lambda x, stream, monitor: self._chain(
+                _Leapfrog(log_density, gradient, factor, self.max_energy_error, in_bounds), x,
+                n_draws, stream, monitor),
+            starts, n_draws, rng=rng, progress=progress, callback=callback, n_workers=n_workers)
+        return SamplerResult.from_chains(chains, seconds, target_accept=self.target_accept,
+                                         sampler=self.name)
 
     def _chain(self, leapfrog: _Leapfrog, x: np.ndarray, n_draws: int,
                rng: np.random.Generator, monitor: ChainMonitor) -> ChainResult:
@@ -287,7 +277,7 @@ class HMC(Sampler):
         if not (np.isfinite(logp) and np.all(np.isfinite(grad))):
             raise ValueError(f"log_density and gradient must be finite at the starting point "
                              f"x0 (got log density {logp}); start inside the support")
-        adapt = _DualAveraging(step, self.target_accept) if n_warmup > 0 else None
+        adapt = DualAveraging(step, self.target_accept) if n_warmup > 0 else None
         draws, logps, accepts = np.empty((n_draws, p)), np.empty(n_draws), np.empty(n_draws)
         divergent = np.zeros(2, dtype=int)                      # (warm-up, after warm-up)
         phase_accepts: list[float] = []
@@ -313,4 +303,4 @@ class HMC(Sampler):
                 draws[k], logps[k], accepts[k] = x, logp, accept
             monitor.report(it, x, accept, phase_accepts, int(divergent.sum()))
         return ChainResult(draws, logps, float(accepts.mean()), step, int(divergent[1]),
-                           int(divergent[0]))
+                           int(divergent[0]), leapfrog.n_grad)

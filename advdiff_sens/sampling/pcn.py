@@ -1,9 +1,17 @@
 r"""Preconditioned Crank–Nicolson MCMC (Cotter, Roberts, Stuart & White 2013).
 
-For a Gaussian prior :math:`N(0, S^2)`, :math:`S = \operatorname{diag}(s)`, the proposal
-:math:`x' = \sqrt{1−β^2}\,x + βSξ`, :math:`ξ \sim N(0, I)`, is reversible with respect to the
-prior, so it is accepted with probability :math:`\min(1, e^{ℓ(x') − ℓ(x)})`, ℓ the
-log-likelihood: gradient free, and its acceptance does not degrade as the dimension grows.
+For a Gaussian prior :math:`N(m, C)` (a
+:class:`~advdiff_sens.sampling.reference.GaussianReference`) the proposal
+
+.. math::
+
+    x' = m + \sqrt{1−β^2}\,(x − m) + βC^{1/2}ξ,\qquad ξ \sim N(0, I),
+
+is reversible with respect to the prior, so it is accepted with probability
+:math:`\min(1, e^{ℓ(x') − ℓ(x)})`, ℓ the log-likelihood: gradient free, and its acceptance
+does not degrade as the dimension grows. An array of standard deviations s is the prior
+:math:`N(0, \operatorname{diag}(s^2))`, proposed as :math:`\sqrt{1−β^2}\,x + (βs)ξ` (the
+arithmetic, and so the draws, of the versions that took only s).
 During warm-up β is adapted by a Robbins–Monro step on :math:`\log β`,
 :math:`β ← \operatorname{clip}(β\,e^{(a − a^*)/\sqrt{k}}, 10^{-4}, 1)` at iteration k.
 """
@@ -16,6 +24,7 @@ import numpy as np
 
 from advdiff_sens.validation import as_real_array, check_callable, check_positive_scalar
 from advdiff_sens.sampling.base import SAMPLERS, Bounds, ChainMonitor, Sampler
+from advdiff_sens.sampling.reference import GaussianReference
 from advdiff_sens.sampling.result import SAMPLER_TRAITS, ChainResult, SamplerResult, SamplerTraits
 
 __all__ = ["PCN"]
@@ -30,7 +39,8 @@ SAMPLER_TRAITS["pcn"] = SamplerTraits(
 
 @SAMPLERS.register("pcn")
 class PCN(Sampler):
-    r"""Preconditioned Crank–Nicolson MCMC for a prior :math:`N(0, \operatorname{diag}(s^2))`.
+    r"""Preconditioned Crank–Nicolson MCMC for a Gaussian prior :math:`N(m, C)` (module
+    docstring).
 
     Parameters
     ----------
@@ -52,6 +62,16 @@ class PCN(Sampler):
     ...     n_chains=2, rng=0)
     >>> bool(np.all(np.abs(res.mean - y / 2) < 4 * res.mcse()))    # posterior mean y/2
     True
+
+    The same posterior with the prior as a Gaussian reference (here with a mean):
+
+    >>> from advdiff_sens.sampling import DiagonalGaussian
+    >>> prior = DiagonalGaussian(np.array([1.0, 1.0]), 1.0)        # posterior mean (y + 1)/2
+    >>> res = PCN(beta=0.5, n_warmup=200).sample(
+    ...     lambda x: -0.5 * float(np.sum((x - y) ** 2)), prior, np.ones(2), 2000, n_chains=2,
+    ...     rng=0)
+    >>> bool(np.all(np.abs(res.mean - (y + 1) / 2) < 4 * res.mcse()))
+    True
     """
 
     name = "pcn"
@@ -69,9 +89,9 @@ class PCN(Sampler):
         return (f"PCN(beta={self.beta}, n_warmup={self.n_warmup}, "
                 f"target_accept={self.target_accept})")
 
-    def sample(self, log_likelihood: LogLikelihood, prior_std, x0, n_draws: int, *,
+    def sample(self, log_likelihood: LogLikelihood, prior, x0, n_draws: int, *,
                n_chains: int = 1, rng=None, in_bounds: Bounds | None = None, progress=None,
-               callback: Callable | None = None) -> SamplerResult:
+               callback: Callable | None = None, n_workers: int = 1) -> SamplerResult:
         r"""Draw ``n_draws`` states per chain from prior × likelihood.
 
         Parameters
@@ -79,14 +99,16 @@ class PCN(Sampler):
         log_likelihood : callable
             :math:`ℓ(x) = \log π(\text{data}\mid x)` (the posterior is prior × likelihood);
             a non-finite value rejects the proposal.
-        prior_std : array_like (p,)
-            Prior standard deviations s (> 0).
+        prior : GaussianReference or array_like (p,)
+            The prior :math:`N(m, C)` (e.g. a
+            :class:`~advdiff_sens.sampling.reference.DenseGaussian` or a function-space
+            prior), or its standard deviations s (> 0) for :math:`N(0, \operatorname{diag}(s^2))`.
         x0 : array_like (p,) or (n_chains, p)
             Starting point(s).
         n_draws : int
             Draws kept per chain after warm-up (at least 4).
         n_chains : int
-            Independent chains (run one after the other, independent streams from ``rng``).
+            Independent chains (independent streams from ``rng``).
         rng : None, int or numpy.random.Generator
         in_bounds : callable, optional
             ``in_bounds(x) -> bool``: a proposal outside is rejected before ``log_likelihood``
@@ -96,7 +118,12 @@ class PCN(Sampler):
             As in :meth:`advdiff_sens.sampling.hmc.HMC.sample` (the line reads
             ``pCN chain 1/2  draw …``).
         callback : callable, optional
-            Called with a :class:`~advdiff_sens.sampling.base.Draw` after every iteration.
+            Called with a :class:`~advdiff_sens.sampling.base.Draw` after every iteration
+            (from the worker threads, one at a time, when ``n_workers > 1``).
+        n_workers : int
+            Chains run at once, each in a thread of its own (:mod:`advdiff_sens.sampling.base`;
+            ``log_likelihood`` must then allow calls from several threads at once); the draws
+            do not depend on it.
 
         Returns
         -------
@@ -107,17 +134,15 @@ class PCN(Sampler):
         """
         check_callable(log_likelihood, "log_likelihood")
         starts, n_draws = self.starting_points(x0, n_draws, n_chains, in_bounds, callback)
-        prior_std = as_real_array(prior_std, "prior_std", shape=(starts.shape[1],))
-        if np.any(prior_std <= 0):
-            raise ValueError("prior_std must be > 0")
+        prior = _as_prior(prior, starts.shape[1])
         chains, seconds = self.run_chains(
-            lambda x, stream, monitor: self._chain(log_likelihood, prior_std, in_bounds, x,
+            lambda x, stream, monitor: self._chain(log_likelihood, prior, in_bounds, x,
                                                    n_draws, stream, monitor),
-            starts, n_draws, rng=rng, progress=progress, callback=callback)
+            starts, n_draws, rng=rng, progress=progress, callback=callback, n_workers=n_workers)
         return SamplerResult.from_chains(chains, seconds, 0, target_accept=self.target_accept,
                                          sampler=self.name)
 
-    def _chain(self, log_likelihood: LogLikelihood, prior_std: np.ndarray,
+    def _chain(self, log_likelihood: LogLikelihood, prior: GaussianReference | np.ndarray,
                in_bounds: Bounds | None, x: np.ndarray, n_draws: int,
                rng: np.random.Generator, monitor: ChainMonitor) -> ChainResult:
         p, n_warmup, beta, target = x.size, self.n_warmup, self.beta, self.target_accept
@@ -130,7 +155,7 @@ class PCN(Sampler):
         draws, logls, accepts = np.empty((n_draws, p)), np.empty(n_draws), np.empty(n_draws)
         phase_accepts: list[float] = []
         for it in range(n_warmup + n_draws):
-            proposal = np.sqrt(1 - beta**2) * x + beta * prior_std * rng.standard_normal(p)
+            proposal = _propose(prior, x, beta, rng.standard_normal(p))
             if in_bounds is not None and not in_bounds(proposal):
                 accept = 0.0
             else:
@@ -149,5 +174,29 @@ class PCN(Sampler):
                 k = it - n_warmup
                 draws[k], logls[k], accepts[k] = x, loglik, accept
             monitor.report(it, x, accept, phase_accepts, 0)
-        log_prior = -0.5 * np.sum((draws / prior_std) ** 2, axis=1)
+        if isinstance(prior, GaussianReference):
+            log_prior = -np.array([prior.neg_log_density(d) for d in draws])
+        else:
+            log_prior = -0.5 * np.sum((draws / prior) ** 2, axis=1)
         return ChainResult(draws, logls + log_prior, float(accepts.mean()), beta, 0, 0)
+
+
+def _as_prior(prior, p: int) -> GaussianReference | np.ndarray:
+    """The prior of :meth:`PCN.sample`: a reference of dimension p, or p standard deviations."""
+    if isinstance(prior, GaussianReference):
+        if prior.dim != p:
+            raise ValueError(f"prior has dimension {prior.dim}, x0 has {p} parameters")
+        return prior
+    std = as_real_array(prior, "prior (prior_std, the prior standard deviations)", shape=(p,))
+    if np.any(std <= 0):
+        raise ValueError("prior (prior_std, the prior standard deviations) must be > 0")
+    return std
+
+
+def _propose(prior: GaussianReference | np.ndarray, x: np.ndarray, beta: float,
+             xi: np.ndarray) -> np.ndarray:
+    """The pCN proposal from ``x`` with the standard normal ``xi`` (module docstring)."""
+    rho = np.sqrt(1 - beta**2)
+    if isinstance(prior, GaussianReference):
+        return prior.mean + rho * (x - prior.mean) + beta * prior.sqrt_cov(xi)
+    return rho * x + beta * prior * xi

@@ -36,11 +36,14 @@ class ChainResult(NamedTuple):
     accept_rate : float
         Mean Metropolis acceptance probability after warm-up.
     step_size : float
-        Final leapfrog step ε (HMC) or pCN β.
+        Final step: the leapfrog step ε (HMC, ∞-HMC), the step h (∞-MALA) or pCN's β.
     divergences : int
         Divergent trajectories after warm-up.
     warmup_divergences : int
         Divergent trajectories during warm-up.
+    gradient_evaluations : int
+        Gradient (or potential-and-gradient) calls of the chain, warm-up and starting point
+        included (0 for a gradient-free sampler).
 
     Examples
     --------
@@ -48,12 +51,15 @@ class ChainResult(NamedTuple):
 
     >>> import numpy as np
     >>> chain = ChainResult(draws=np.zeros((5, 2)), log_density=np.zeros(5), accept_rate=0.9,
-    ...                     step_size=0.5, divergences=0, warmup_divergences=1)
+    ...                     step_size=0.5, divergences=0, warmup_divergences=1,
+    ...                     gradient_evaluations=31)
     >>> chain.draws.shape, chain.step_size
     ((5, 2), 0.5)
-    >>> res = SamplerResult.from_chains([chain] * 3, 1.0, 0, target_accept=0.8, sampler="hmc")
+    >>> res = SamplerResult.from_chains([chain] * 3, 1.0, target_accept=0.8, sampler="hmc")
     >>> res.samples.shape, res.accept_rate.tolist(), res.warmup_divergences.tolist()
     ((3, 5, 2), [0.9, 0.9, 0.9], [1, 1, 1])
+    >>> res.gradient_evaluations, res.gradient_evaluations_per_chain.tolist()
+    (93, [31, 31, 31])
     """
 
     draws: np.ndarray
@@ -62,6 +68,7 @@ class ChainResult(NamedTuple):
     step_size: float
     divergences: int
     warmup_divergences: int
+    gradient_evaluations: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,17 +86,23 @@ class SamplerTraits:
     accept_range : callable
         ``accept_range(target) -> (low, high)``: the band of mean acceptance
         :meth:`SamplerResult.diagnostics` accepts around the adapted target.
+    divergence_advice : str
+        What besides a smaller step avoids divergent trajectories, for the divergence
+        message (default: a mass matrix, HMC's remedy).
 
     Examples
     --------
     >>> SAMPLER_TRAITS["hmc"].accept_range(0.8)
     (0.6000000000000001, 0.95)
+    >>> SAMPLER_TRAITS["hmc"].divergence_advice
+    'a mass matrix (inverse_mass)'
     """
 
     label: str
     step: str
     mixing_advice: str
     accept_range: Callable[[float], tuple[float, float]]
+    divergence_advice: str = "a mass matrix (inverse_mass)"
 
 
 #: Traits of each sampler by its registry name (:data:`advdiff_sens.sampling.SAMPLERS`);
@@ -112,9 +125,11 @@ class SamplerResult:
     seconds : float
         Wall time of all chains, warm-up included.
     step_size : ndarray (n_chains,)
-        Final leapfrog step ε (HMC) or pCN β.
+        Final step of each chain: the leapfrog step ε (HMC, ∞-HMC), the step h (∞-MALA)
+        or pCN's β.
     gradient_evaluations : int
-        Gradient calls (0 for pCN).
+        Gradient calls of all chains, warm-up and starting points included (0 for pCN);
+        :meth:`ess_per_gradient` divides the ESS by it.
     divergences : ndarray of int (n_chains,)
         Divergent trajectories after warm-up (:mod:`advdiff_sens.sampling.hmc`; always 0
         for pCN).
@@ -125,6 +140,9 @@ class SamplerResult:
     sampler : str
         Registry name of the sampler that drew the samples; its :data:`SAMPLER_TRAITS` set
         the default acceptance band and the advice of :meth:`diagnostics`.
+    gradient_evaluations_per_chain : ndarray of int (n_chains,) or None
+        Gradient calls of each chain (they sum to :attr:`gradient_evaluations`); None when
+        they were not recorded (a result built by hand with only the total).
 
     Examples
     --------
@@ -142,6 +160,8 @@ class SamplerResult:
     (True, [0, 0])
     >>> [round(a, 2) for a in res.accept_range()]               # HMC band for target 0.8
     [0.6, 0.95]
+    >>> int(res.gradient_evaluations_per_chain.sum()) == res.gradient_evaluations
+    True
     """
 
     samples: np.ndarray
@@ -154,6 +174,7 @@ class SamplerResult:
     warmup_divergences: np.ndarray = field(default=None)
     target_accept: float = 0.8
     sampler: str = "hmc"
+    gradient_evaluations_per_chain: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_chains = self.samples.shape[0]
@@ -163,10 +184,17 @@ class SamplerResult:
         if self.sampler not in SAMPLER_TRAITS:
             raise ValueError(f"sampler must be one of {tuple(SAMPLER_TRAITS)}, got "
                              f"{self.sampler!r}")
+        per_chain = self.gradient_evaluations_per_chain
+        if per_chain is not None:
+            per_chain = np.asarray(per_chain)
+            if per_chain.shape != (n_chains,) or int(per_chain.sum()) != self.gradient_evaluations:
+                raise ValueError(
+                    f"gradient_evaluations_per_chain must have shape ({n_chains},) and sum to "
+                    f"gradient_evaluations = {self.gradient_evaluations}, got {per_chain}")
 
     @classmethod
     def from_chains(cls, chains: Sequence[ChainResult], seconds: float,
-                    gradient_evaluations: int, *, target_accept: float,
+                    gradient_evaluations: int | None = None, *, target_accept: float,
                     sampler: str) -> SamplerResult:
         """Stack the chains' results (chain first) into one result.
 
@@ -176,8 +204,11 @@ class SamplerResult:
             One per chain, in chain order.
         seconds : float
             Wall time of all chains.
-        gradient_evaluations : int
-            Gradient calls of all chains (0 for pCN).
+        gradient_evaluations : int, optional
+            Gradient calls of all chains; by default the sum of the chains'
+            :attr:`ChainResult.gradient_evaluations`, which are then also kept per chain
+            (they are kept too when a given total equals their sum; otherwise
+            :attr:`gradient_evaluations_per_chain` is None).
         target_accept : float
         sampler : str
             Registry name of the sampler (a key of :data:`SAMPLER_TRAITS`).
@@ -194,13 +225,21 @@ class SamplerResult:
         ...                                 sampler="hmc")
         >>> res.samples.shape, res.warmup_divergences.tolist()
         ((2, 5, 2), [1, 1])
+        >>> res.gradient_evaluations, res.gradient_evaluations_per_chain    # not per chain
+        (12, None)
         """
+        per_chain = np.array([c.gradient_evaluations for c in chains], dtype=int)
+        if gradient_evaluations is None:
+            gradient_evaluations = int(per_chain.sum())
+        elif per_chain.sum() != gradient_evaluations:
+            per_chain = None
         return cls(np.stack([c.draws for c in chains]), np.stack([c.log_density for c in chains]),
                    np.array([c.accept_rate for c in chains]), seconds,
                    np.array([c.step_size for c in chains]), gradient_evaluations,
                    divergences=np.array([c.divergences for c in chains], dtype=int),
                    warmup_divergences=np.array([c.warmup_divergences for c in chains], dtype=int),
-                   target_accept=target_accept, sampler=sampler)
+                   target_accept=target_accept, sampler=sampler,
+                   gradient_evaluations_per_chain=per_chain)
 
     @property
     def mean(self) -> np.ndarray:
@@ -224,6 +263,20 @@ class SamplerResult:
         """Smallest ESS over the parameters divided by the wall time."""
         return float(self.ess().min() / self.seconds)
 
+    def ess_per_gradient(self) -> float:
+        """Smallest ESS over the parameters divided by the gradient calls of all chains: the
+        cost measure of gradient samplers whose gradient dominates the time.
+
+        Raises
+        ------
+        ValueError
+            The sampler evaluated no gradient (pCN): use :meth:`ess_per_second`.
+        """
+        if self.gradient_evaluations <= 0:
+            raise ValueError(f"ess_per_gradient needs gradient evaluations; the {self.sampler} "
+                             f"run made none (use ess_per_second)")
+        return float(self.ess().min() / self.gradient_evaluations)
+
     def mcse(self) -> np.ndarray:
         """Monte Carlo standard error of the mean, :math:`\\hat σ/\\sqrt{\\text{ESS}}`."""
         return self.std / np.sqrt(self.ess())
@@ -234,8 +287,9 @@ class SamplerResult:
         The sampler's :attr:`SamplerTraits.accept_range` at the target a: for HMC
         :math:`[a − 0.2,\ 1 − (1 − a)/4]` (``[0.6, 0.95]`` for a = 0.8; below, the step is
         too large for the posterior's curvature; above, it is so small that gradient
-        evaluations are wasted); for pCN :math:`[0.4a,\ \min(2a, 0.9)]` (``[0.1, 0.5]`` for
-        a = 0.25).
+        evaluations are wasted; ∞-HMC the same); for pCN :math:`[0.4a,\ \min(2a, 0.9)]`
+        (``[0.1, 0.5]`` for a = 0.25); for ∞-MALA :math:`[a − 0.25,\ \min(a + 0.25, 0.95)]`
+        (``[0.35, 0.85]`` for a = 0.6).
         """
         return SAMPLER_TRAITS[self.sampler].accept_range(self.target_accept)
 
@@ -315,8 +369,8 @@ class SamplerResult:
                 f"{name} had {n_div} divergent trajectories after warm-up (per chain "
                 f"{self.divergences.tolist()}, of {n_draws} draws each): energy error above "
                 f"max_energy_error, a non-finite density, or a point outside in_bounds; the "
-                f"draws may miss a region of the posterior. Use a smaller step_size (a higher "
-                f"target_accept with n_warmup), a mass matrix (inverse_mass), or reparameterise")
+                f"draws may miss a region of the posterior. Use a smaller {step} (a higher "
+                f"target_accept with n_warmup), {traits.divergence_advice}, or reparameterise")
         if warn:
             for message in messages:
                 warnings.warn(message, FitWarning, stacklevel=2)

@@ -23,13 +23,13 @@ def std_normal_gradient(x):
 
 
 def test_registry_names_and_defaults():
-    assert SAMPLERS.names() == ("hmc", "pcn")
+    assert SAMPLERS.names() == ("hmc", "pcn", "infinity-hmc", "infinity-mala")
     assert isinstance(SAMPLERS.resolve("hmc", "sampler"), HMC)
     assert isinstance(SAMPLERS.resolve("pcn", "sampler"), PCN)
     sampler = HMC(step_size=0.2)
     assert SAMPLERS.resolve(sampler, "sampler") is sampler
     assert issubclass(HMC, Sampler) and issubclass(PCN, Sampler)
-    with pytest.raises(ValueError, match=r"sampler must be one of \('hmc', 'pcn'\).*'hmc'"):
+    with pytest.raises(ValueError, match=r"sampler must be one of \('hmc', 'pcn', .*'hmc'"):
         SAMPLERS.resolve("hmcc", "sampler")
 
 
