@@ -9,6 +9,8 @@ derivative) and :mod:`advdiff_sens.sensitivity` (tangent, adjoint and surrogate 
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -84,11 +86,17 @@ class AdvectionDiffusion:
         self._propagator_options = {"max_products": max_products, "progress": progress}
         Propagator(sp.csr_array((1, 1)), **self._propagator_options)   # validates them
         self._mats = operators.difference_matrices(grid)
-        self._cached_u: np.ndarray | None = None
-        self._cached_generator: sp.csr_array | None = None
-        self._cached_propagators: dict[bool, Propagator] = {}
-        self._cached_partials: list[sp.csr_array] | None = None
+        # the generator, propagators and partials of the last velocity, one cache per thread
+        # (samplers run chains on threads, each at its own velocity)
+        self._cache = threading.local()
         self._physics_warned: set[str] = set()     # the physics checks already warned about
+
+    def _thread_cache(self):
+        """This thread's cache of the last velocity's generator, propagators and partials."""
+        cache = self._cache
+        if not hasattr(cache, "u"):
+            cache.u, cache.generator, cache.propagators, cache.partials = None, None, {}, None
+        return cache
 
     # Read-only: the cached generator, propagators and partials depend on all four.
     @property
@@ -166,14 +174,15 @@ class AdvectionDiffusion:
         True
         """
         u = self.grid.check_velocity(u, "u")
-        if self._cached_u is not None and np.array_equal(u, self._cached_u):
-            return self._cached_generator
+        cache = self._thread_cache()
+        if cache.u is not None and np.array_equal(u, cache.u):
+            return cache.generator
         L = operators.assemble_generator(self.grid, self.kappa, self.scheme, u, self._mats)
         self._physics_warned |= physics.check_physics(self.grid, self.kappa, self.scheme, u,
                                                       skip=self._physics_warned)
-        self._cached_u, self._cached_generator = u.copy(), L
-        self._cached_propagators = {}
-        self._cached_partials = None
+        cache.u, cache.generator = u.copy(), L
+        cache.propagators = {}
+        cache.partials = None
         return L
 
     def propagator(self, u, *, transpose: bool = False) -> Propagator:
@@ -205,11 +214,12 @@ class AdvectionDiffusion:
         True
         """
         L = self.generator(u)
-        if transpose not in self._cached_propagators:
-            self._cached_propagators[transpose] = Propagator(
+        propagators = self._thread_cache().propagators
+        if transpose not in propagators:
+            propagators[transpose] = Propagator(
                 L.T.tocsr() if transpose else L, backend=self.backend,
                 **self._propagator_options)
-        return self._cached_propagators[transpose]
+        return propagators[transpose]
 
     def partial_generators(self, u) -> list[sp.csr_array]:
         """Matrices :math:`P_a` with :math:`∂L/∂\\mathbf u[\\mathbf v] = \\sum_a \\operatorname{diag}(v_a)P_a`
@@ -240,10 +250,11 @@ class AdvectionDiffusion:
         (1, True)
         """
         self.generator(u)
-        if self._cached_partials is None:
-            self._cached_partials = operators.partial_generators(
-                self.grid, self.kappa, self.scheme, self._cached_u, self._mats)
-        return self._cached_partials
+        cache = self._thread_cache()
+        if cache.partials is None:
+            cache.partials = operators.partial_generators(
+                self.grid, self.kappa, self.scheme, cache.u, self._mats)
+        return cache.partials
 
     def generator_derivative(self, u, v) -> sp.csr_array:
         r"""Exact directional derivative :math:`J = ∂L/∂\mathbf u[\mathbf v]` (sparse, n × n).
@@ -314,7 +325,7 @@ class AdvectionDiffusion:
         True
         """
         L = self.generator(u)
-        return sp.csr_array((L - self.generator_derivative(u, self._cached_u)) / self.kappa)
+        return sp.csr_array((L - self.generator_derivative(u, self._thread_cache().u)) / self.kappa)
 
     def plan_solve(self, u, t) -> PropagationPlan:
         r"""What :meth:`solve` will do for ``u`` and ``t``, before any product: the backend,

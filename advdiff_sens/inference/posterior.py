@@ -269,8 +269,9 @@ class Posterior:
         Reuses the exact value :meth:`value_and_gradient` computed at the same ``c``.
         """
         c = self._coefficients(c)
-        if self._last_value is not None and np.array_equal(c, self._last_value[0]):
-            return self._last_value[1]
+        last = self._last_value                # read once: chains may run on threads
+        if last is not None and np.array_equal(c, last[0]):
+            return last[1]
         return self.misfit(c) + self.prior_term(c)[0]
 
     def log_density(self, c) -> float:
