@@ -14,6 +14,12 @@ from advdiff_sens.inference.posterior import (
 from advdiff_sens.inference.optimisers import (
     Optimiser, OptimiserResult, GaussNewton, LBFGS, NewtonCG, OPTIMIZERS, BOX_PRIOR_SDS
 )
+from advdiff_sens.inference.linalg import (
+    CGResult, steihaug_cg, randomized_eigh, CG_REASONS, SYMMETRY_RTOL
+)
+from advdiff_sens.inference.newton import (
+    Globalisation, ArmijoLineSearch, SteihaugTrustRegion, GLOBALISATIONS, NEWTON_STOP_REASONS
+)
 from advdiff_sens.inference.results import (
     StageRecord, StartRecord, FitReport, VelocityEstimate, MISFIT_QUANTILE, DISTINCT_OPTIMUM_PSI
 )
@@ -33,4 +39,7 @@ __all__ = [
     "DISTINCT_OPTIMUM_PSI",
     "estimate_velocity", "continuation_schedule",
     "run_workflow", "WorkflowResult", "WORKFLOW_EVENTS", "MAP_ARRAYS", "SAMPLE_ARRAYS",
+    "CGResult", "steihaug_cg", "randomized_eigh", "CG_REASONS", "SYMMETRY_RTOL",
+    "Globalisation", "ArmijoLineSearch", "SteihaugTrustRegion", "GLOBALISATIONS",
+    "NEWTON_STOP_REASONS",
 ]
