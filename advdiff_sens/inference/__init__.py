@@ -20,6 +20,10 @@ from advdiff_sens.inference.linalg import (
 from advdiff_sens.inference.newton import (
     Globalisation, ArmijoLineSearch, SteihaugTrustRegion, GLOBALISATIONS, NEWTON_STOP_REASONS
 )
+from advdiff_sens.inference.laplace import (
+    LaplaceApproximation, LowRankLaplace, DenseLaplace, laplace_approximation,
+    COVERAGE_THRESHOLD, MAP_DECREMENT_TOL
+)
 from advdiff_sens.inference.results import (
     StageRecord, StartRecord, FitReport, VelocityEstimate, MISFIT_QUANTILE, DISTINCT_OPTIMUM_PSI
 )
@@ -42,4 +46,6 @@ __all__ = [
     "CGResult", "steihaug_cg", "randomized_eigh", "CG_REASONS", "SYMMETRY_RTOL",
     "Globalisation", "ArmijoLineSearch", "SteihaugTrustRegion", "GLOBALISATIONS",
     "NEWTON_STOP_REASONS",
+    "LaplaceApproximation", "LowRankLaplace", "DenseLaplace", "laplace_approximation",
+    "COVERAGE_THRESHOLD", "MAP_DECREMENT_TOL",
 ]
