@@ -298,19 +298,20 @@ class LowRankLaplace(LaplaceApproximation):
         return z + sign * (self.eigenvectors @ (factors * (self.eigenvectors.T @ z)))
 
     def sqrt_cov(self, z) -> np.ndarray:
-        return self.prior.sqrt_cov(self._update(self._vector(z, "z"), self._shrink, -1.0))
+        z = as_real_array(z, "z", shape=(self.dim,))
+        return self.prior.sqrt_cov(self._update(z, self._shrink, -1.0))
 
     def sqrt_cov_transpose(self, x) -> np.ndarray:
-        return self._update(self.prior.sqrt_cov_transpose(self._vector(x, "x")), self._shrink,
-                            -1.0)
+        x = as_real_array(x, "x", shape=(self.dim,))
+        return self._update(self.prior.sqrt_cov_transpose(x), self._shrink, -1.0)
 
     def whiten(self, x) -> np.ndarray:
-        x = self._vector(x, "x")
-        z = self.prior.whiten(x - self._mean + self.prior.mean)
-        return self._update(z, self._grow, 1.0)
+        x = as_real_array(x, "x", shape=(self.dim,))
+        return self._update(self.prior.whiten(x - self._mean + self.prior.mean), self._grow, 1.0)
 
     def unwhiten_transpose(self, z) -> np.ndarray:
-        return self.prior.unwhiten_transpose(self._update(self._vector(z, "z"), self._grow, 1.0))
+        z = as_real_array(z, "z", shape=(self.dim,))
+        return self.prior.unwhiten_transpose(self._update(z, self._grow, 1.0))
 
     def pointwise_variance(self) -> np.ndarray:
         r""":math:`\operatorname{diag}C − \sum_i d_i(C^{1/2}v_i)^2` (r prior square-root
@@ -375,16 +376,18 @@ class DenseLaplace(LaplaceApproximation):
         return f"DenseLaplace(dim={self.dim})"
 
     def sqrt_cov(self, z) -> np.ndarray:
-        return solve_triangular(self.factor.T, self._vector(z, "z"), lower=False)
+        z = as_real_array(z, "z", shape=(self.dim,))
+        return solve_triangular(self.factor.T, z, lower=False)
 
     def sqrt_cov_transpose(self, x) -> np.ndarray:
-        return solve_triangular(self.factor, self._vector(x, "x"), lower=True)
+        x = as_real_array(x, "x", shape=(self.dim,))
+        return solve_triangular(self.factor, x, lower=True)
 
     def whiten(self, x) -> np.ndarray:
-        return self.factor.T @ (self._vector(x, "x") - self._mean)
+        return self.factor.T @ (as_real_array(x, "x", shape=(self.dim,)) - self._mean)
 
     def unwhiten_transpose(self, z) -> np.ndarray:
-        return self.factor @ self._vector(z, "z")
+        return self.factor @ as_real_array(z, "z", shape=(self.dim,))
 
     def pointwise_variance(self) -> np.ndarray:
         r""":math:`\operatorname{diag}H^{-1}`: the squared column norms of :math:`L^{-1}`."""

@@ -21,7 +21,7 @@ The iteration. At :math:`c_k` with gradient :math:`g_k`, the Gauss–Newton syst
     (G^TG + C^{-1})\,p_k = −g_k
 
 is solved by CG preconditioned by the prior covariance :math:`C`
-(:func:`~advdiff_sens.inference.linalg.steihaug_cg`): the preconditioned operator
+(:func:`~advdiff_sens.inference.steihaug_cg`): the preconditioned operator
 :math:`C^{1/2\,T}(G^TG + C^{-1})C^{1/2} = I + \tilde H` is the identity plus the
 prior-preconditioned data Hessian of rank ≤ N, so CG needs about as many iterations as
 :math:`\tilde H` has eigenvalues above 1, whatever p is. CG stops at the Eisenstat–Walker
@@ -373,11 +373,12 @@ class NewtonCG(Optimiser):
         prior = posterior.prior
         c = as_real_array(c0, "c0", shape=(posterior.n_params,))
         values: list[float] = []
-        record = self._recorder(values, callback)
 
         def evaluate(point: np.ndarray):
             lin = posterior.linearise(point)
-            record(float(lin.value))
+            values.append(float(lin.value))
+            if callback is not None:
+                callback(len(values), values[-1])
             return lin
 
         lin = evaluate(c)

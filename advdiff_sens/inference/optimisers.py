@@ -8,9 +8,9 @@ returns an :class:`OptimiserResult`:
 * :class:`LBFGS` — L-BFGS-B on :math:`Ψ` with the posterior's gradient, in the box
   :math:`|c − m| ≤ \text{box\_prior\_sds}·\sqrt{\operatorname{diag}C}` around the prior
   :math:`N(m, C)`;
-* :class:`~advdiff_sens.inference.newton.NewtonCG` — matrix-free inexact Newton-CG with
+* :class:`~advdiff_sens.inference.NewtonCG` — matrix-free inexact Newton-CG with
   Gauss–Newton Hessian products, prior preconditioning, Eisenstat–Walker forcing and a line
-  search or a trust region (:mod:`advdiff_sens.inference.newton`).
+  search or a trust region (:doc:`/theory/newton_and_laplace`).
 
 :data:`OPTIMIZERS` maps the names ``"gauss-newton"``, ``"lbfgs"`` and ``"newton-cg"`` to their
 default objects.
@@ -40,9 +40,9 @@ __all__ = ["Optimiser", "OptimiserResult", "GaussNewton", "LBFGS", "NewtonCG", "
            "BOX_PRIOR_SDS"]
 
 #: Default of :class:`LBFGS` ``box_prior_sds``: L-BFGS-B searches the box
-#: ``|c_k − m_k| ≤ BOX_PRIOR_SDS·sqrt(C_kk)`` (prior mass outside ≈ 1e-23 per coordinate): an unbounded line search driven
-#: by a poor (surrogate) gradient tried flows so strong that a single solve took minutes and
-#: overflowed.
+#: ``|c_k − m_k| ≤ BOX_PRIOR_SDS·sqrt(C_kk)`` (prior mass outside ≈ 1e-23 per coordinate): an
+#: unbounded line search driven by a poor (surrogate) gradient tried flows so strong that a
+#: single solve took minutes and overflowed.
 BOX_PRIOR_SDS = 10.0
 
 #: ``callback(evaluation, value)``: called after every objective evaluation with its number
@@ -64,8 +64,8 @@ class OptimiserResult:
         Ψ at every objective evaluation, in order.
     stop_reason : str
         Why the optimiser stopped: scipy's message for :class:`GaussNewton` and
-        :class:`LBFGS`, one of :data:`~advdiff_sens.inference.newton.NEWTON_STOP_REASONS`
-        for :class:`~advdiff_sens.inference.newton.NewtonCG`.
+        :class:`LBFGS`, one of :data:`~advdiff_sens.inference.NEWTON_STOP_REASONS`
+        for :class:`~advdiff_sens.inference.NewtonCG`.
     hessian_products : int
         Hessian-vector products (tangent + adjoint each); 0 for the optimisers that use none.
     cg_iterations : list of int
@@ -120,7 +120,7 @@ class Optimiser(ABC):
     --------
     Every registered optimiser is an :class:`Optimiser`; on a linear-Gaussian toy posterior
     (:math:`F(c) = Ac`, σ = 1, prior :math:`N(0, I)`, the protocol of
-    :mod:`advdiff_sens.inference.newton`) L-BFGS and Newton-CG reach the same MAP:
+    :class:`~advdiff_sens.inference.NewtonCG`) L-BFGS and Newton-CG reach the same MAP:
 
     >>> import numpy as np
     >>> from types import SimpleNamespace

@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from advdiff_sens.exceptions import AccuracyWarning, FitWarning, NonFiniteResultError  # noqa: E402
+from advdiff_sens.exceptions import (AccuracyWarning, FitWarning,  # noqa: E402
+                                     NonFiniteResultError)
 from advdiff_sens.inference import (DenseLaplace, LaplaceApproximation, LowRankLaplace,  # noqa: E402
                                     NewtonCG, laplace_approximation, randomized_eigh)
 from advdiff_sens.plotting import laplace_spectrum  # noqa: E402
