@@ -408,3 +408,45 @@ def _figure_legend(fig: Figure, axes, ncol: int | None = None) -> None:
             entries.setdefault(text, handle)
     fig.legend(list(entries.values()), list(entries), loc="outside lower center",
                ncol=ncol or len(entries), frameon=False, fontsize=9)
+
+
+def laplace_spectrum(eigenvalues, ax: Axes | None = None, *,
+                     label: str = "eigenvalues") -> Axes:
+    r"""The eigenvalues :math:`λ_i` of the prior-preconditioned data-misfit Hessian
+    :math:`\tilde H` (:attr:`advdiff_sens.inference.LaplaceApproximation.eigenvalues`) on a log
+    axis, with the line :math:`λ = 1`: above it the data inform a direction more than the prior
+    does (the posterior variance along it is below half the prior's, :math:`1/(1+λ)`).
+
+    Parameters
+    ----------
+    eigenvalues : array_like (r,)
+        Non-negative, descending; zeros are not drawn (a log axis).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default a new figure.
+    label : str
+        Legend entry of the eigenvalues.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    values = np.asarray(eigenvalues, dtype=float)
+    if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError("eigenvalues must be a non-empty finite 1-D array")
+    if np.any(values < 0):
+        raise ValueError(f"eigenvalues must be >= 0, got minimum {values.min():.3g}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+    index = np.arange(1, values.size + 1)
+    shown = values > 0
+    ax.semilogy(index[shown], values[shown], "o-", ms=3.5, lw=1, label=label)
+    ax.axhline(1.0, color="k", ls="--", lw=1, label="λ = 1 (data = prior)")
+    ax.set_xlabel("index i")
+    ax.set_ylabel("eigenvalue λ_i of the prior-preconditioned misfit Hessian")
+    ax.set_title(f"Laplace spectrum: {int(np.sum(values > 1))} of {values.size} directions "
+                 "informed by the data (λ > 1)", fontsize=9)
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+__all__.append("laplace_spectrum")

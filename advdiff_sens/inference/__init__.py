@@ -19,6 +19,16 @@ from advdiff_sens.inference.posterior import (
 from advdiff_sens.inference.optimisers import (
     Optimiser, OptimiserResult, GaussNewton, LBFGS, NewtonCG, OPTIMIZERS, BOX_PRIOR_SDS
 )
+from advdiff_sens.inference.linalg import (
+    CGResult, steihaug_cg, randomized_eigh, CG_REASONS, SYMMETRY_RTOL
+)
+from advdiff_sens.inference.newton import (
+    Globalisation, ArmijoLineSearch, SteihaugTrustRegion, GLOBALISATIONS, NEWTON_STOP_REASONS
+)
+from advdiff_sens.inference.laplace import (
+    LaplaceApproximation, LowRankLaplace, DenseLaplace, laplace_approximation,
+    COVERAGE_THRESHOLD, MAP_DECREMENT_TOL
+)
 from advdiff_sens.inference.results import (
     StageRecord, StartRecord, FitReport, VelocityEstimate, fit_report, MISFIT_QUANTILE,
     DISTINCT_OPTIMUM_PSI
@@ -48,4 +58,9 @@ __all__ = [
     "find_map", "MAPResult", "Optimum", "group_optima", "fit_stages", "continuation_schedule",
     "sampling_potential", "estimate_velocity",
     "run_workflow", "WorkflowResult", "WORKFLOW_EVENTS", "MAP_ARRAYS", "SAMPLE_ARRAYS",
+    "CGResult", "steihaug_cg", "randomized_eigh", "CG_REASONS", "SYMMETRY_RTOL",
+    "Globalisation", "ArmijoLineSearch", "SteihaugTrustRegion", "GLOBALISATIONS",
+    "NEWTON_STOP_REASONS",
+    "LaplaceApproximation", "LowRankLaplace", "DenseLaplace", "laplace_approximation",
+    "COVERAGE_THRESHOLD", "MAP_DECREMENT_TOL",
 ]
