@@ -171,7 +171,9 @@ def test_armijo_and_trust_region_reach_the_scipy_map(globalisation):
     ours = NewtonCG(globalisation).minimise(post, c0)
     ref = minimize(post.value_and_gradient, c0, jac=True, method="BFGS",
                    options={"gtol": 1e-9, "maxiter": 2000})
-    assert ours.stop_reason == "gradient" and ref.success
+    # BFGS may end with scipy's "precision loss" at gtol 1e-9; the bound below uses its actual
+    # gradient, so it holds whatever scipy reports
+    assert ours.stop_reason == "gradient"
     # near the MAP |Δc|_{C⁻¹} ≤ (|g_ours|_C + |g_ref|_C)/μ, μ the smallest eigenvalue of the
     # whitened Hessian C^{1/2ᵀ}∇²Ψ C^{1/2} (strong convexity in the whitened coordinates)
     mu = np.linalg.eigvalsh(_fd_whitened_hessian(post, ours.coefficients))[0]
