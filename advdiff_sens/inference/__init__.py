@@ -37,6 +37,10 @@ from advdiff_sens.inference.map import (
     find_map, MAPResult, Optimum, group_optima, fit_stages, continuation_schedule
 )
 from advdiff_sens.inference.targets import sampling_potential
+from advdiff_sens.inference.pipeline import (
+    run_inference, InferenceResult, field_summaries, FieldSummary, DEFAULT_FIELD_SAMPLER,
+    REFERENCES, INFERENCE_EVENTS
+)
 from advdiff_sens.inference.estimate import estimate_velocity
 from advdiff_sens.inference.workflow import (
     run_workflow, WorkflowResult, WORKFLOW_EVENTS, MAP_ARRAYS, SAMPLE_ARRAYS
@@ -56,7 +60,8 @@ __all__ = [
     "MISFIT_QUANTILE",
     "DISTINCT_OPTIMUM_PSI",
     "find_map", "MAPResult", "Optimum", "group_optima", "fit_stages", "continuation_schedule",
-    "sampling_potential", "estimate_velocity",
+    "sampling_potential", "run_inference", "InferenceResult", "field_summaries", "FieldSummary",
+    "DEFAULT_FIELD_SAMPLER", "REFERENCES", "INFERENCE_EVENTS", "estimate_velocity",
     "run_workflow", "WorkflowResult", "WORKFLOW_EVENTS", "MAP_ARRAYS", "SAMPLE_ARRAYS",
     "CGResult", "steihaug_cg", "randomized_eigh", "CG_REASONS", "SYMMETRY_RTOL",
     "Globalisation", "ArmijoLineSearch", "SteihaugTrustRegion", "GLOBALISATIONS",
