@@ -65,6 +65,7 @@ from advdiff_sens.inference.parameterisations import StreamFunctionBasis
 from advdiff_sens.inference.spaces import ModelInputs, ParameterSpace
 from advdiff_sens.model import AdvectionDiffusion
 from advdiff_sens.sampling.reference import DiagonalGaussian
+from advdiff_sens.sensitivity import AutoAdjoint, DiscreteAdjoint
 from advdiff_sens.validation import as_real_array, as_times, check_integer, check_positive_scalar
 
 __all__ = ["Posterior", "Linearisation", "VelocityPosterior", "stacked_tangent",
@@ -405,6 +406,8 @@ class Linearisation:
         self.point = posterior._coefficients(c).copy()
         self.hessian_products = 0
         self._value_and_gradient: tuple[float, np.ndarray] | None = None
+        # every product's adjoint runs at this point: record the forward propagation once
+        self._adjoint = AutoAdjoint(preferred=DiscreteAdjoint(reuse_tape=True))
 
     def _evaluated(self) -> tuple[float, np.ndarray]:
         """Ψ and ∇Ψ at the point, computed on first use (one gradient evaluation)."""
@@ -429,7 +432,8 @@ class Linearisation:
 
     def misfit_hessian(self, v) -> np.ndarray:
         r""":math:`G^TGv`: the tangent :math:`δθ[v]`, then the adjoint of the linear functional
-        :math:`θ ↦ σ^{-1}(Gv)^THθ` at the point."""
+        :math:`θ ↦ σ^{-1}(Gv)^THθ` at the point (the discrete adjoint's forward recording is
+        made once and reused by every product: ``DiscreteAdjoint(reuse_tape=True)``)."""
         post = self.posterior
         v = as_real_array(v, "v", shape=(post.n_params,))
         rho = post.linearised_solve(self.point, v)
@@ -440,7 +444,7 @@ class Linearisation:
             return float(np.sum(weight * theta)), weight
 
         self.hessian_products += 1
-        return post._pulled_back_adjoint(self.point, linearised, "auto")[1]
+        return post._pulled_back_adjoint(self.point, linearised, self._adjoint)[1]
 
     def hessian(self, v) -> np.ndarray:
         """:math:`(G^TG + C^{-1})v`."""

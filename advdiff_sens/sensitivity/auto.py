@@ -39,7 +39,7 @@ class AutoAdjoint(Adjoint):
     --------
     >>> from advdiff_sens.sensitivity import AutoAdjoint, DiscreteAdjoint
     >>> AutoAdjoint(preferred=DiscreteAdjoint(checkpoints=4))
-    AutoAdjoint(preferred=DiscreteAdjoint(checkpoints=4), fallback=QuadratureAdjoint(rtol=1e-10, max_intervals=400))
+    AutoAdjoint(preferred=DiscreteAdjoint(checkpoints=4, reuse_tape=False), fallback=QuadratureAdjoint(rtol=1e-10, max_intervals=400))
     """
 
     preferred: Adjoint = field(default_factory=DiscreteAdjoint)

@@ -18,7 +18,7 @@ Notation: :math:`J(\mathbf v) = ∂L/∂\mathbf u[\mathbf v] = \sum_a \operatorn
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -192,6 +192,12 @@ class DiscreteAdjoint(Adjoint):
         one per step of the schedule, which usually has one step); fewer checkpoints mean
         longer recomputed blocks and larger block buffers. Default: about the square root
         of the number of polynomial terms, which nearly minimises the memory.
+    reuse_tape : bool
+        Keep the last recorded forward propagation and reuse it when the next gradient has the
+        same propagator (the same velocity of the same model), θ0 and times: repeated adjoints
+        at one point — the Gauss–Newton products of a Newton-CG iteration — then cost the
+        recomputation and the backward pass only (about two forward solves instead of three).
+        The object then holds one tape (its checkpoints) and is meant for one thread.
 
     Raises
     ------
@@ -213,14 +219,24 @@ class DiscreteAdjoint(Adjoint):
     """
 
     checkpoints: int | None = None
+    reuse_tape: bool = False
+    _recorded: list = field(default_factory=list, init=False, repr=False, compare=False)
     name = "discrete"
 
     def __post_init__(self) -> None:
         if self.checkpoints is not None:
             object.__setattr__(self, "checkpoints",
                                check_integer(self.checkpoints, "checkpoints", minimum=1))
+        if not isinstance(self.reuse_tape, bool):
+            raise TypeError(f"reuse_tape must be True or False, got {self.reuse_tape!r}")
 
-    def gradient(self, problem: GradientProblem) -> GradientResult:
+    def _tape(self, problem: GradientProblem) -> ExpmTape:
+        """The recorded forward propagation of ``problem`` (the kept one when it matches)."""
+        if self.reuse_tape and self._recorded:
+            forward, theta0, times, tape = self._recorded[0]
+            if (forward is problem.forward and np.array_equal(theta0, problem.theta0)
+                    and np.array_equal(times, problem.times)):
+                return tape
         try:
             tape = record_expm_action(problem.forward, problem.theta0, problem.times,
                                       checkpoints=self.checkpoints)
@@ -228,6 +244,13 @@ class DiscreteAdjoint(Adjoint):
             raise PlanUnavailable(f"DiscreteAdjoint needs a Chebyshev schedule: {exc.reason}; "
                                   "use QuadratureAdjoint() (any backend) or AutoAdjoint()"
                                   ) from exc
+        if self.reuse_tape:
+            self._recorded[:] = [(problem.forward, problem.theta0.copy(), problem.times.copy(),
+                                  tape)]
+        return tape
+
+    def gradient(self, problem: GradientProblem) -> GradientResult:
+        tape = self._tape(problem)
         value, grads = problem.evaluate(tape.states)
         grad, theta0_grad, info = discrete_adjoint_gradient(
             tape, problem.partials, problem.theta0, problem.times, grads, problem.forward.tol)

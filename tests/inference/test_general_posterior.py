@@ -157,3 +157,21 @@ def test_sampling_potential_relative_to_prior_and_to_a_gaussian(kind):
         h = 1e-5
         fd = (potential(c + h * direction)[0] - potential(c - h * direction)[0]) / (2 * h)
         assert potential(c)[1] @ direction == pytest.approx(fd, rel=1e-5)
+
+
+def test_hessian_products_reuse_the_recorded_forward_propagation():
+    from advdiff_sens.matrix import count_products
+    post, c = build("nodal")
+    v = np.random.default_rng(12).standard_normal(post.n_params)
+    fresh = post.linearise(c).misfit_hessian(v)
+    lin = post.linearise(c)
+    first = lin.misfit_hessian(v)
+    with count_products() as counter:
+        again = lin.misfit_hessian(v)
+    with count_products() as counter_fresh:
+        post.linearise(c).misfit_hessian(v)
+    assert np.array_equal(first, fresh) and np.array_equal(again, fresh)
+    # the reused product skips one forward recording: at least the forward solve's products
+    with count_products() as forward:
+        post.solve(c)
+    assert counter_fresh.products - counter.products >= 0.9 * forward.products
