@@ -19,7 +19,7 @@ def blessing():
 
 
 def test_errors_are_finite_and_non_negative(blessing):
-    example, result = blessing
+    _, result = blessing
     for table in (result.dense, result.absolute, result.derivative):
         for ensemble in table.values():
             for values in ensemble.values():
@@ -83,7 +83,7 @@ def test_absolute_error_falls_in_both_units(blessing):
 
 
 def test_pde_error_is_set_by_the_physics(blessing):
-    example, result = blessing
+    _, result = blessing
     # Refining R2 does not shrink the error: it converges to its continuum value (from
     # below on these grids).
     assert all(p >= 0 for p in result.pde_exponents.values())
