@@ -238,7 +238,9 @@ class BlessingResult:
                   f"allowance)"), "",
                  (f"relative error r (seed means, dense route; beyond d = {s.dense_max} the "
                   f"action estimate r_B); fitted p in r ~ d^p for {s.fit_from} <= d <= "
-                  f"{s.dense_max} [per-seed range]; the fit extrapolated to d = {dims[-1]}")]
+                  f"{s.dense_max} [per-seed range]"
+                  + (f"; the fit extrapolated to d = {dims[-1]}" if dims[-1] > s.dense_max
+                     else ""))]
         header = f"{'ensemble':12s}{'column':14s}" + "".join(f"{d:>9d}" for d in dims)
         lines.append(header + f"{'p':>8s}  {'seeds':15s}{'fit':>9s}")
         for ens, table in self.dense.items():
