@@ -77,7 +77,7 @@ def map_benchmark(n: int, n_sensors: int, rng) -> tuple[object, np.ndarray, list
     newton, t_newton, p_newton, w_newton = timed(
         NewtonCG(discrepancy=1.0, max_iter=50).minimise, post, c0)
     psi_newton = post.neg_log_posterior(newton.coefficients)
-    lbfgs, t_lbfgs, p_lbfgs, w_lbfgs = timed(LBFGS(max_iter=500, tol=1e-12).minimise, post, c0)
+    lbfgs, t_lbfgs, p_lbfgs, w_lbfgs = timed(LBFGS(max_iter=200, tol=1e-12).minimise, post, c0)
     psi_lbfgs = post.neg_log_posterior(lbfgs.coefficients)
     rows = []
     for name, res, seconds, products in (("Newton-CG (discrepancy)", newton, t_newton,
@@ -96,10 +96,19 @@ def map_benchmark(n: int, n_sensors: int, rng) -> tuple[object, np.ndarray, list
              f"not within {lbfgs.evaluations} evaluations (its best: {psi_lbfgs:.1f})"))
     for message in w_newton + w_lbfgs:
         print(f"warning: {message[:160]}")
+    # the Laplace approximation belongs at the mode: continue to the gradient tolerance
+    mode, t_mode, _, w_mode = timed(NewtonCG(rtol=1e-6, max_iter=50).minimise, post,
+                                    newton.coefficients)
+    print(f"Newton-CG continued from there to |g|_C ≤ 1e-6 |g_0|_C (the mode, for the Laplace "
+          f"approximation): {mode.iterations} more iterations, {mode.hessian_products} Hessian "
+          f"products, {t_mode:.1f} s, Φ = {post.misfit(mode.coefficients):.1f}, velocity error "
+          f"{twin.velocity_error(mode.coefficients):.3f}, stop: {mode.stop_reason}")
+    for message in w_mode:
+        print(f"warning: {message[:160]}")
     targets = [("Newton-CG iterations to the noise level", newton.iterations,
                 NEWTON_ITERATIONS_TARGET),
                ("Newton-CG MAP seconds", t_newton, MAP_SECONDS_TARGET)]
-    return twin, newton.coefficients, targets
+    return twin, mode.coefficients, targets
 
 
 def laplace_benchmark(twin, c_map: np.ndarray, rank: int, rng) -> list:
@@ -107,7 +116,7 @@ def laplace_benchmark(twin, c_map: np.ndarray, rank: int, rng) -> list:
     lap, seconds, products, caught = timed(laplace_approximation, post, c_map, rank=rank,
                                            rng=rng)
     values = lap.eigenvalues
-    print(f"\nLow-rank Laplace at the Newton-CG MAP ({twin.posterior.space.grid.shape}, "
+    print(f"\nLow-rank Laplace at the Newton-CG mode ({twin.posterior.space.grid.shape}, "
           f"p = {post.n_params}): randomized double-pass eigensolver, oversampling 10")
     table(["rank", "L products", "seconds", "λ_1", f"λ_{rank}", "eigenvalues > 1",
            "expected information gain", "tr C_post / tr C"],
