@@ -170,6 +170,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=128, help="grid of the MAP and Laplace runs")
     parser.add_argument("--n-theta0", type=int, default=64, help="grid of the θ0 inversion")
+    parser.add_argument("--n-dense", type=int, default=24,
+                        help="grid of the low-rank against dense comparison")
     parser.add_argument("--quick", action="store_true", help="24² and 16² (a smoke test)")
     parser.add_argument("--sensors", type=int, default=100)
     parser.add_argument("--rank", type=int, default=200, help="low-rank Laplace rank")
@@ -177,12 +179,12 @@ def main() -> None:
     docs_fragment.add_option(parser, "bench_estimation")
     args = parser.parse_args()
     if args.quick:
-        args.n, args.n_theta0, args.sensors, args.rank = 24, 16, 25, 40
+        args.n, args.n_theta0, args.n_dense, args.sensors, args.rank = 24, 16, 16, 25, 40
     recorder = docs_fragment.Recorder(parser, args).start()
     rng = np.random.default_rng(args.seed)
     twin, c_map, targets = map_benchmark(args.n, args.sensors, rng)
     targets += laplace_benchmark(twin, c_map, args.rank, rng)
-    dense_agreement(16 if args.quick else 24, 25, rng)
+    dense_agreement(args.n_dense, 25, rng)
     initial_condition_benchmark(args.n_theta0, rng)
     print("\nTargets")
     table(["quantity", "measured", "target", "met"],

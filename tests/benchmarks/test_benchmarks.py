@@ -1,6 +1,8 @@
 """The benchmark scripts run end to end at a tiny size (no timing is asserted); the accuracies
 they print are checked against what each method guarantees."""
 
+import pytest
+
 from conftest import ROOT, run_script
 
 
@@ -45,3 +47,19 @@ def test_bench_kernels_runs(tmp_path):
     assert "adjoint recomputation ∥ backward (two threads)" in rows
     assert float(rows["surrogate gradient / forward (products)"][0]) == 2.0
     assert float(rows["tangent / forward"][0]) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_bench_estimation_runs(tmp_path):
+    proc = run_script([str(ROOT / "benchmarks" / "bench_estimation.py"), "--n", "12",
+                       "--n-theta0", "10", "--n-dense", "8", "--sensors", "9", "--rank", "8"],
+                      tmp_path, timeout=900)
+    rows = _table_rows(proc.stdout)
+    newton = rows["Newton-CG (discrepancy)"]
+    assert newton[-1] in ("discrepancy", "gradient")           # stopped at the noise level
+    if newton[-1] == "discrepancy":                           # 2Φ ≤ N = 20 times × 9 sensors
+        assert float(newton[5]) <= 0.5 * 20 * 9
+    # the low-rank Laplace with rank min(N, p) reproduces the dense variances to rounding
+    assert float(rows["low rank"][-1]) < 1e-8
+    assert "Targets" in proc.stdout
