@@ -175,3 +175,19 @@ def test_hessian_products_reuse_the_recorded_forward_propagation():
     with count_products() as forward:
         post.solve(c)
     assert counter_fresh.products - counter.products >= 0.9 * forward.products
+
+
+@pytest.mark.parametrize("kind", ("nodal", "joint"))
+def test_hessian_taylor_remainder_is_second_order_at_a_zero_residual_point(kind):
+    """At noise-free data the Gauss–Newton Hessian is the Hessian: |∇Ψ(c + hv) − ∇Ψ(c) −
+    hHv| = O(h²)."""
+    post, c = build(kind)
+    post, _ = build(kind, data=post.predict(c))
+    _, g0 = post.value_and_gradient(c)
+    v = post.prior.sqrt_cov(np.random.default_rng(13).standard_normal(post.n_params))
+    hv = post.linearise(c).hessian(v)
+    steps = 0.2 * 0.5 ** np.arange(4)
+    remainders = np.array([np.linalg.norm(post.value_and_gradient(c + h * v)[1] - g0 - h * hv)
+                           for h in steps])
+    rates = np.log2(remainders[:-1] / remainders[1:])
+    assert np.all(np.abs(rates - 2) < 0.3), rates
