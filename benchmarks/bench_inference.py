@@ -52,6 +52,8 @@ GRADIENT_RATIO_TARGET = 1.3       # gradient seconds, p = n over p = 12
 HESSIAN_PRODUCT_TARGET = 6.0      # Gauss–Newton product over the forward solve
 #: The flow of the comparison: R5's Fourier truth with this kmax, embedded in the larger one.
 SMALL_KMAX, LARGE_KMAX = 2, 8
+#: Noise sd of the twin, relative to the largest clean reading.
+NOISE = 0.01
 
 
 @dataclass
@@ -81,7 +83,7 @@ def same_velocity_case(n: int, n_sensors: int, rng) -> Case:
     θ0 under the ``LARGE_KMAX`` Fourier and the nodal stream-function parameterisations
     (with their R5 priors)."""
     twin = make_field_twin(n, flow="fourier", kmax=SMALL_KMAX, n_sensors=n_sensors,
-                           noise=0.01, rng=rng)
+                           noise=NOISE, rng=rng)
     small = twin.posterior
     model, grid = small.model, small.model.grid
     basis, c = small.space.flow, twin.true_coefficients
@@ -173,8 +175,8 @@ def gradient_costs(case: Case, repeats: int) -> list[tuple[str, float, float]]:
     flows, small = case.flows, case.flows[0]
     post = small.posterior
     print(f"\nGradients: R5 at {case.n}x{case.n} (n = {case.n ** 2}), "
-          f"{post.sensors.shape[0]} sensors × {post.times.size} times, noise 1 %, at the "
-          f"velocity of the twin's p = {post.n_params} truth (rms speed "
+          f"{post.sensors.shape[0]} sensors × {post.times.size} times, noise {NOISE:.0%}, at "
+          f"the velocity of the twin's p = {post.n_params} truth (rms speed "
           f"{np.sqrt(np.mean(case.twin.true_inputs.velocity ** 2)):.2f})")
     methods = {"forward": lambda: post.predict(small.point)}
     for flow in flows:
@@ -240,7 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[64, 128],
                         help="grid points per axis (the Hessian products run on the largest)")
-    parser.add_argument("--quick", action="store_true", help="16² and 24² (a smoke test)")
+    parser.add_argument("--quick", action="store_true", help="16² and 24² instead of --n (a smoke test)")
     parser.add_argument("--sensors", type=int, default=49)
     parser.add_argument("--repeats", type=int, default=5, help="interleaved timed rounds")
     parser.add_argument("--seed", type=int, default=0)
