@@ -175,7 +175,7 @@ def gradient_costs(case: Case, repeats: int) -> list[tuple[str, float, float]]:
     flows, small = case.flows, case.flows[0]
     post = small.posterior
     print(f"\nGradients: R5 at {case.n}x{case.n} (n = {case.n ** 2}), "
-          f"{post.sensors.shape[0]} sensors × {post.times.size} times, noise {NOISE:.0%}, at "
+          f"{post.sensors.shape[0]} sensors × {post.times.size} times, noise {100 * NOISE:g} %, at "
           f"the velocity of the twin's p = {post.n_params} truth (rms speed "
           f"{np.sqrt(np.mean(case.twin.true_inputs.velocity ** 2)):.2f})")
     methods = {"forward": lambda: post.predict(small.point)}
