@@ -56,8 +56,9 @@ __all__ = ["add_unknowns_options", "choose", "check_against_file", "build_poster
 UNKNOWNS = ("flow", "theta0", "kappa")
 #: ``--space``: Fourier stream-function modes |k| ≤ kmax, or one stream-function value per node.
 SPACES = ("fourier", "nodal")
-#: ``--sampler``: the registered samplers, or none (MAP and Laplace only).
-SAMPLER_CHOICES = (*SAMPLERS.names(), "none")
+#: ``--sampler``: names of :data:`advdiff_sens.sampling.SAMPLERS` (``hmc`` runs the workflow,
+#: the others :func:`advdiff_sens.inference.run_inference`), or none (MAP and Laplace only).
+SAMPLER_CHOICES = ("hmc", "infinity-hmc", "infinity-mala", "pcn", "none")
 #: Defaults of the nodal flow prior (those of reference problem R5): stream-function sd,
 #: correlation length (grid length units) and α.
 NODAL_FLOW_STD = 0.05

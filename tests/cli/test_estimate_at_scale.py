@@ -220,6 +220,12 @@ def test_the_sampler_options_leave_the_registered_defaults_alone(capsys, tmp_pat
     assert SAMPLERS.resolve("pcn", "sampler").n_warmup == 0 and DEFAULT_FIELD_SAMPLER.n_warmup == 50
 
 
+def test_sampler_choices_are_registered_samplers():
+    from advdiff_sens.sampling import SAMPLERS
+
+    assert set(unknowns.SAMPLER_CHOICES) - {"none"} == set(SAMPLERS.names())
+
+
 def test_workflow_takes_kmax_and_spectrum(capsys, tmp_path, files, monkeypatch):
     """The default space, unknowns and sampler with a new prior option stay the HMC workflow."""
     calls = {}
@@ -290,7 +296,7 @@ def test_default_run_passes_the_file_prior_unchanged(capsys, tmp_path, files, mo
     (["--theta0-std", "0"], ("--theta0-std", "number > 0")),
     (["--theta0-correlation-length", "x"], ("--theta0-correlation-length", "number > 0")),
     (["--kappa-log-std", "-0.5"], ("--kappa-log-std", "number > 0")),
-    (["--sampler", "mcmc"], ("--sampler", "infinity-mala", "none")),
+    (["--sampler", "mcmc"], ("--sampler", "'infinity-hmc', 'infinity-mala', 'pcn', 'none'")),
     (["--reference", "posterior"], ("--reference", "'laplace', 'prior'")),
     (["--laplace-rank", "0"], ("--laplace-rank", "integer >= 1")),
 ])
