@@ -14,11 +14,14 @@ demo (:mod:`advdiff_sens.cli.demo`)
     table and saving figures (``--quick`` for a reduced size).
 estimate DATA.npz (:mod:`advdiff_sens.cli.estimate`)
     The same estimation on user data (format: :mod:`advdiff_sens.cli.datafile`), writing
-    ``estimate.npz`` and figures.
+    ``estimate.npz`` and figures; or, with another parameter space, prior, set of unknowns
+    (flow, θ0, κ) or sampler (:mod:`advdiff_sens.cli.unknowns`), the field pipeline
+    :func:`advdiff_sens.inference.run_inference` (:mod:`advdiff_sens.cli.field_estimation`),
+    writing ``inference.npz`` and figures.
 
 The shared options and argument types are in :mod:`advdiff_sens.cli.options`; the
-estimation both ``demo`` and ``estimate`` run is :func:`advdiff_sens.inference.run_workflow`
-(:mod:`advdiff_sens.cli.estimation` prints it).
+estimation both ``demo`` and ``estimate`` run by default is
+:func:`advdiff_sens.inference.run_workflow` (:mod:`advdiff_sens.cli.estimation` prints it).
 
 Bad input
 ---------
@@ -26,9 +29,11 @@ Every argument and every array of an input file is checked before any computatio
 (the output folder is created and test-written first). Every error is one line
 ``error: <what, which argument or array, what was expected>`` on stderr (argparse's own
 ``advdiff-sens <command>: error: argument --x: …`` for command-line syntax) with exit
-status 2, never a traceback. Results are written as soon as they exist (``estimate.npz``
-right after the MAP, again with the samples after HMC, figures last); when a later step
-fails, or on Ctrl-C (exit status 130), the message lists what was already saved.
+status 2, never a traceback; options that do not apply to each other are errors naming
+both. Results are written as soon as they exist (``estimate.npz`` right after the MAP, again
+with the samples after HMC, figures last; ``inference.npz`` after the Laplace stage and
+again after sampling, each time followed by that stage's figures); when a later step fails,
+or on Ctrl-C (exit status 130), the message lists what was already saved.
 """
 
 from __future__ import annotations

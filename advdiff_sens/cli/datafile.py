@@ -3,7 +3,8 @@ anything and checked array by array before any computation.
 
 Required arrays (:data:`NPZ_REQUIRED`): sensors (m, 2), times (k,), data (k, m), theta0
 (N0, N1), noise_std (); optional (:data:`NPZ_OPTIONAL`, with their defaults): kappa, kmax,
-extent (a scalar is used for both axes), prior_std (a number or one sd per coefficient).
+extent (a scalar is used for both axes), prior_std (a number or one sd per coefficient),
+velocity (2, N0, N1), the known flow when ``estimate --unknowns`` leaves the flow out.
 Every error is a ``ValueError`` or ``TypeError`` that names the file and the array.
 """
 
@@ -26,8 +27,10 @@ __all__ = ["load_data_file", "read_npz_arrays", "check_arrays", "data_summary", 
 #: Arrays an ``estimate`` input file must hold: sensors (m, 2), times (k,), data (k, m),
 #: theta0 (N0, N1), noise_std ().
 NPZ_REQUIRED = ("sensors", "times", "data", "theta0", "noise_std")
-#: Optional scalars/arrays with their defaults (a scalar ``extent`` is used for both axes).
-NPZ_OPTIONAL = {"kappa": 0.01, "kmax": 2.0, "extent": (1.0, 1.0), "prior_std": None}
+#: Optional scalars/arrays with their defaults (a scalar ``extent`` is used for both axes;
+#: ``velocity`` (2, N0, N1) is the known flow of a run that does not infer it).
+NPZ_OPTIONAL = {"kappa": 0.01, "kmax": 2.0, "extent": (1.0, 1.0), "prior_std": None,
+                "velocity": None}
 
 
 _SAVEZ_HINT = "expected an .npz archive of named arrays written with numpy.savez"
@@ -137,10 +140,14 @@ def check_arrays(d: dict) -> dict:
         elif prior_std.shape != (n_params,) or np.any(prior_std <= 0):
             raise ValueError(f"array 'prior_std' must be a number > 0 or one sd > 0 per "
                              f"coefficient, shape ({n_params},), got shape {prior_std.shape}")
+    velocity = d["velocity"]
+    if velocity is not None:
+        velocity = as_real_array(velocity, "array 'velocity' (2, N0, N1)",
+                                 shape=(2, *theta0.shape))
     return {"grid": grid, "theta0": theta0, "sensors": sensors, "times": times, "data": data,
             "noise_std": _positive_number(d["noise_std"], "noise_std"),
             "kappa": _positive_number(d["kappa"], "kappa"), "kmax": kmax, "n_params": n_params,
-            "prior_std": prior_std}
+            "prior_std": prior_std, "velocity": velocity}
 
 
 def load_data_file(path: str) -> dict:
@@ -167,19 +174,19 @@ def load_data_file(path: str) -> dict:
 
 
 def data_summary(path: str, d: dict) -> str:
-    """What ``estimate`` read, printed before it starts."""
+    """What ``estimate`` read, printed before it starts (the unknowns and their prior follow
+    in :func:`advdiff_sens.cli.unknowns.unknowns_summary`)."""
     grid, times, prior = d["grid"], d["times"], d["prior_std"]
-    if prior is None:
-        prior_text = "1/2π·|k|^-1 (default)"
-    elif np.ndim(prior) == 0:
-        prior_text = f"{prior:g}·|k|^-1"
-    else:
-        prior_text = f"one per coefficient, {prior.min():g} to {prior.max():g}"
+    extras = []
+    if prior is not None:
+        extras.append(f"prior_std {prior:g}" if np.ndim(prior) == 0 else
+                      f"prior_std one per coefficient, {prior.min():g} to {prior.max():g}")
+    if d["velocity"] is not None:
+        extras.append(f"a velocity (max speed {np.hypot(*d['velocity']).max():.3g})")
     return "\n".join([
         f"read {path}:",
         (f"  grid {grid.shape[0]} x {grid.shape[1]}, bc periodic on both axes, extent "
          f"{grid.extent[0]:g} x {grid.extent[1]:g}"),
-        (f"  κ = {d['kappa']:g}, kmax = {d['kmax']:g}: {d['n_params']} stream-function "
-         f"coefficients, prior sd {prior_text}"),
+        f"  κ = {d['kappa']:g}, kmax = {d['kmax']:g}" + "".join(f", {e}" for e in extras),
         (f"  {times.size} times in [{times[0]:g}, {times[-1]:g}], {d['sensors'].shape[0]} "
          f"sensors, {d['data'].size} data, noise sd {d['noise_std']:g}")])

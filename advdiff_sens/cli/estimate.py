@@ -1,5 +1,13 @@
-"""``advdiff-sens estimate DATA.npz``: the estimation of ``demo`` on user data (format:
-:mod:`advdiff_sens.cli.datafile`), writing ``estimate.npz`` and figures."""
+"""``advdiff-sens estimate DATA.npz``: estimation on user data (format:
+:mod:`advdiff_sens.cli.datafile`).
+
+The default run (``--space fourier --unknowns flow --sampler hmc``) is the estimation of
+``demo``, the MAP → Laplace → HMC workflow (:func:`advdiff_sens.inference.run_workflow`,
+:mod:`advdiff_sens.cli.estimation`), writing ``estimate.npz`` and figures. Any other choice of
+space, unknowns or sampler (:mod:`advdiff_sens.cli.unknowns`) runs
+:func:`advdiff_sens.inference.run_inference` (:mod:`advdiff_sens.cli.field_estimation`),
+writing ``inference.npz`` and figures.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +15,64 @@ import argparse
 
 from advdiff_sens.cli.datafile import data_summary, load_data_file
 from advdiff_sens.cli.estimation import estimate_and_save, run_settings
+from advdiff_sens.cli.field_estimation import infer_and_save, inference_settings
 from advdiff_sens.cli.options import (add_estimation_options, add_outdir_option,
                                       integer_at_least, prepare_outdir)
+from advdiff_sens.cli.unknowns import (add_unknowns_options, build_posterior,
+                                       check_against_file, choose, fourier_prior_std,
+                                       spectrum_given, unknowns_summary)
+from advdiff_sens.inference import StreamFunctionBasis
 from advdiff_sens.model import AdvectionDiffusion
 
-__all__ = ["HELP", "configure", "run", "ESTIMATE_WARMUP"]
+__all__ = ["HELP", "configure", "run", "ESTIMATE_WARMUP", "ESTIMATE_DRAWS"]
 
 #: The command's line in ``advdiff-sens --help``.
-HELP = "estimate a flow from a DATA.npz file of sensor data"
-#: Default HMC warm-up draws per chain.
+HELP = "estimate a flow (and θ0, κ) from a DATA.npz file of sensor data"
+#: Default warm-up draws per chain.
 ESTIMATE_WARMUP = 20
+#: Default draws per chain after warm-up.
+ESTIMATE_DRAWS = 60
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The options of ``estimate``."""
     parser.add_argument("data", help="npz with sensors, times, data, theta0, noise_std "
-                                     "[, kappa, kmax, extent, prior_std]")
-    parser.add_argument("--samples", type=integer_at_least(4), default=60,
-                        help="HMC draws per chain after warm-up, >= 4 (60)")
-    add_estimation_options(parser, warmup=ESTIMATE_WARMUP, warmup_help=(
-        f"HMC warm-up draws per chain, with step-size adaptation ({ESTIMATE_WARMUP})"))
+                                     "[, kappa, kmax, extent, prior_std, velocity]")
+    parser.add_argument("--samples", type=integer_at_least(4), default=None,
+                        help=f"draws per chain after warm-up, >= 4 ({ESTIMATE_DRAWS})")
+    add_estimation_options(
+        parser, warmup=None,
+        warmup_help=f"warm-up draws per chain, with step-size adaptation ({ESTIMATE_WARMUP})",
+        optimizer=None, optimizer_help="MAP optimiser (gauss-newton for the default Fourier-"
+                                       "flow HMC workflow, newton-cg otherwise)")
     add_outdir_option(parser, "advdiff_sens_estimate", "results")
+    add_unknowns_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``estimate``; return the exit code."""
+    choice = choose(args, n_draws=ESTIMATE_DRAWS, n_warmup=ESTIMATE_WARMUP)
     d = load_data_file(args.data)
+    check_against_file(choice, d, args.data)
+    posterior = None if choice.workflow else build_posterior(choice, d, args.scheme)
     outdir = prepare_outdir(args.outdir)
     print(data_summary(args.data, d))
-    print(run_settings(args, args.scheme, d["times"].size, args.samples, args.warmup))
-    print(f"results go to {outdir.resolve()}")
-    model = AdvectionDiffusion(d["grid"], d["kappa"], args.scheme, backend="scipy")
-    estimate_and_save(outdir, args.saved, model, d["theta0"], d["sensors"], d["times"],
-                      d["data"], d["noise_std"], d["kmax"], d["prior_std"], args,
-                      n_draws=args.samples, n_warmup=args.warmup)
+    print(unknowns_summary(choice, posterior, d))
+    if choice.workflow:
+        args.optimizer = choice.optimizer
+        kmax = choice.options["kmax"] or d["kmax"]
+        prior_std = (fourier_prior_std(choice, d, StreamFunctionBasis(d["grid"], kmax))
+                     if spectrum_given(choice) else d["prior_std"])
+        print(run_settings(args, args.scheme, d["times"].size, choice.n_draws,
+                           choice.n_warmup))
+        print(f"results go to {outdir.resolve()}")
+        model = AdvectionDiffusion(d["grid"], d["kappa"], args.scheme, backend="scipy")
+        estimate_and_save(outdir, args.saved, model, d["theta0"], d["sensors"], d["times"],
+                          d["data"], d["noise_std"], kmax, prior_std, args,
+                          n_draws=choice.n_draws, n_warmup=choice.n_warmup)
+    else:
+        print(inference_settings(args, choice, posterior))
+        print(f"results go to {outdir.resolve()}")
+        infer_and_save(outdir, args.saved, posterior, choice, args)
     return 0

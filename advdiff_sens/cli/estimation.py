@@ -17,16 +17,21 @@ from advdiff_sens.inference import WorkflowResult, continuation_schedule, run_wo
 from advdiff_sens.inference.workflow import DEFAULT_SAMPLER, HMC_CHAINS
 from advdiff_sens.sampling import HMC
 
-__all__ = ["run_settings", "estimate_and_save", "save_estimation_figures"]
+__all__ = ["map_settings", "run_settings", "estimate_and_save", "save_estimation_figures"]
+
+
+def map_settings(args: argparse.Namespace, optimizer: str, n_times: int) -> str:
+    """The MAP part of the settings line: optimiser, starts and continuation schedule."""
+    schedule = continuation_schedule(n_times, args.stages)
+    return (f"optimizer {optimizer}, {args.starts} start(s), continuation stages "
+            f"{','.join(map(str, args.stages)) or 'none'} (fits the first "
+            f"{', '.join(map(str, schedule))} times)")
 
 
 def run_settings(args: argparse.Namespace, scheme: str, n_times: int, n_draws: int,
                  n_warmup: int) -> str:
-    """One line with the estimation settings of ``demo`` / ``estimate``."""
-    schedule = continuation_schedule(n_times, args.stages)
-    return (f"run: optimizer {args.optimizer}, {args.starts} start(s), continuation stages "
-            f"{','.join(map(str, args.stages)) or 'none'} (fits the first "
-            f"{', '.join(map(str, schedule))} times), scheme "
+    """One line with the estimation settings of ``demo`` / ``estimate`` (the workflow)."""
+    return (f"run: {map_settings(args, args.optimizer, n_times)}, scheme "
             f"{scheme}, HMC {HMC_CHAINS} chains x {n_draws} draws after {n_warmup} warm-up "
             f"draws (step-size adaptation), seed {args.seed}")
 

@@ -18,7 +18,8 @@ import numpy as np
 from advdiff_sens.discretisation import SCHEMES
 from advdiff_sens.inference import OPTIMIZERS
 
-__all__ = ["integer_at_least", "number_above", "number_between", "continuation_stages",
+__all__ = ["integer_at_least", "number_above", "number_at_least", "number_between",
+           "finite_number", "continuation_stages",
            "prepare_outdir", "saved_note", "add_outdir_option", "add_estimation_options",
            "ESTIMATE_SCHEME", "DEFAULT_STAGES"]
 
@@ -81,6 +82,39 @@ def number_above(low: float) -> Callable[[str], float]:
     0.01
     """
     return _finite_number(f"a number > {low:g}", lambda value: value > low)
+
+
+def number_at_least(low: float) -> Callable[[str], float]:
+    """An argparse type: a finite number ``>= low``.
+
+    Examples
+    --------
+    >>> number_at_least(1.0)("1")
+    1.0
+    >>> number_at_least(1.0)("0.5")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a number >= 1, got '0.5'
+    """
+    return _finite_number(f"a number >= {low:g}", lambda value: value >= low)
+
+
+def finite_number(text: str) -> float:
+    """An argparse type: any finite number.
+
+    Examples
+    --------
+    >>> finite_number("-1.5")
+    -1.5
+    >>> finite_number("inf")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a finite number, got 'inf'
+    """
+    return _finite_number("a finite number", lambda value: True)(text)
+
+
+finite_number.__name__ = "a finite number"
 
 
 def number_between(low: float, high: float) -> Callable[[str], float]:
@@ -162,17 +196,19 @@ def add_outdir_option(parser: argparse.ArgumentParser, default: str, what: str) 
 
 
 def add_estimation_options(parser: argparse.ArgumentParser, *, warmup: int | None,
-                           warmup_help: str) -> None:
+                           warmup_help: str, optimizer: str | None = OPTIMIZERS.names()[0],
+                           optimizer_help: str | None = None) -> None:
     """The options ``demo`` and ``estimate`` share: ``--seed``, ``--starts``,
-    ``--optimizer``, ``--stages``, ``--warmup`` (default ``warmup``) and ``--scheme``."""
+    ``--optimizer`` (default ``optimizer``; None: the command chooses), ``--stages``,
+    ``--warmup`` (default ``warmup``) and ``--scheme``."""
     optimizers = OPTIMIZERS.names()
     parser.add_argument("--seed", type=integer_at_least(0), default=0,
                         help="random seed, >= 0 (0)")
     parser.add_argument("--starts", type=integer_at_least(1), default=1,
                         help="optimiser starting points: zero, then prior draws; the lowest "
                              "Ψ wins (1)")
-    parser.add_argument("--optimizer", choices=optimizers, default=optimizers[0],
-                        help=f"MAP optimiser ({optimizers[0]})")
+    parser.add_argument("--optimizer", choices=optimizers, default=optimizer,
+                        help=optimizer_help or f"MAP optimiser ({optimizer})")
     parser.add_argument("--stages", type=continuation_stages, default=DEFAULT_STAGES,
                         help="continuation schedule: how many times to fit in the stages "
                              "before all of them, comma-separated, or 'none' "

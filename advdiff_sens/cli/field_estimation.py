@@ -1,0 +1,188 @@
+"""The ``estimate`` runs other than the Fourier-flow workflow: any parameter space and unknowns
+through :func:`advdiff_sens.inference.run_inference` — MAP with every optimum, Laplace
+approximation, optionally a dimension-robust sampler — printed as each stage ends.
+
+Results are written as soon as they exist: ``inference.npz`` after the Laplace stage (with the
+MAP and the Laplace fields), then the figures of that stage; again after sampling, then the
+figures of the samples. Every written file is recorded in the ``saved`` list the command was
+given, for the message of a run that stops later.
+
+``inference.npz`` holds :attr:`advdiff_sens.inference.InferenceResult.arrays` and, for the
+figures, ``predicted`` (k, m), the MAP's sensor readings, and (Fourier space) ``wavevectors``
+(p_flow, 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from advdiff_sens.cli.estimation import map_settings
+from advdiff_sens.cli.unknowns import Choice, make_sampler
+from advdiff_sens.inference import DenseLaplace, InferenceResult, Posterior, run_inference
+from advdiff_sens.inference.workflow import HMC_CHAINS
+
+__all__ = ["inference_settings", "infer_and_save", "save_laplace_figures",
+           "save_sample_figures", "INFERENCE_FILE"]
+
+#: The results file of these runs (in ``--outdir``).
+INFERENCE_FILE = "inference.npz"
+
+
+def inference_settings(args: argparse.Namespace, choice: Choice, posterior: Posterior) -> str:
+    """One line with the settings of the run."""
+    rank = (f"{choice.options['laplace_rank']}" if choice.options["laplace_rank"]
+            else f"min(N, p) = {min(posterior.n_data, posterior.n_params)}")
+    sampler = make_sampler(choice)
+    if sampler is None:
+        sampling = "no sampling"
+    else:
+        preconditioner = {None: "the prior (pCN proposals)", "prior": "the prior",
+                          "laplace": "the Laplace approximation"}[choice.reference]
+        sampling = (f"{sampler.label} ({sampler!r}) preconditioned by {preconditioner}: "
+                    f"{HMC_CHAINS} chains x {choice.n_draws} draws after {choice.n_warmup} "
+                    "warm-up draws (step-size adaptation)")
+    return (f"run: {map_settings(args, choice.optimizer, posterior.times.size)}, scheme "
+            f"{posterior.model.scheme}, Laplace rank {rank}, {sampling}, seed {args.seed}")
+
+
+def _print_map(result: InferenceResult, posterior: Posterior, n_starts: int) -> None:
+    """Every optimum the starts reached (Ψ, Φ, starts) and the misfit against N/2 (the
+    failed checks were FitWarnings of :func:`advdiff_sens.inference.find_map`)."""
+    found = result.map
+    fit = found.diagnostics()
+    rows = ["| optimum | Ψ | Φ | starts |", "|---|---|---|---|"]
+    rows += [f"| {i + 1} | {o.neg_log_posterior:.2f} | {o.misfit:.2f} | "
+             f"{','.join(str(s + 1) for s in o.starts)} |" for i, o in enumerate(found.optima)]
+    print("\n".join(rows))
+    print(f"MAP: misfit Φ = {fit.misfit:.1f} (expected N/2 = {fit.expected_misfit:.1f} ± "
+          f"{fit.misfit_sd:.1f} for N = {fit.n_data} data at the noise level, p = "
+          f"{fit.p_value:.2g}), {len(found.optima)} distinct "
+          f"optim{'a' if len(found.optima) > 1 else 'um'} from {n_starts} start(s), "
+          f"{found.seconds:.1f} s")
+    if posterior.space.infers("log_kappa"):
+        print(f"MAP κ = {posterior.inputs(found.coefficients).kappa:.4g}")
+
+
+def _print_laplace(result: InferenceResult, posterior: Posterior) -> None:
+    """The Laplace approximation's rank, spectrum, information gain and variance ratio."""
+    lap, arrays = result.laplace, result.arrays
+    values = lap.eigenvalues
+    kind = "dense" if isinstance(lap, DenseLaplace) else "low-rank"
+    print(f"Laplace ({kind}): rank {lap.rank} of p = {posterior.n_params}, eigenvalues "
+          f"{values[0]:.3g} to {values[-1]:.3g}, {int(np.sum(values > 1))} above 1 (directions "
+          f"the data inform more than the prior), expected information gain "
+          f"{lap.expected_information_gain:.3g} nats, variance trace ratio tr C_post / tr C = "
+          f"{lap.variance_trace_ratio:.3g}")
+    if "log_kappa" in arrays:
+        print(f"  log κ = {float(arrays['log_kappa'][0]):.4g} ± "
+              f"{float(arrays['log_kappa_sd'][0]):.2g} (Laplace sd)")
+
+
+def _print_samples(result: InferenceResult) -> None:
+    """The sampler's acceptance, ESS, R-hat and divergences (failed checks were FitWarnings)."""
+    samples, report = result.samples, result.sampler_report
+    n_chains, n_draws, _ = samples.samples.shape
+    step = "β" if samples.sampler == "pcn" else "step size"
+    print(f"{samples.sampler}: {n_chains} chains x {n_draws} draws, {step} "
+          f"{np.mean(samples.step_size):.3g}, acceptance {report.accept_rate:.2f}, "
+          f"{report.divergences} divergences "
+          f"({int(np.sum(samples.warmup_divergences))} in warm-up), min ESS "
+          f"{report.min_ess:.0f}, max R-hat {report.max_rhat:.3f}, {samples.seconds:.1f} s")
+
+
+def infer_and_save(outdir: Path, saved: list[Path], posterior: Posterior, choice: Choice,
+                   args: argparse.Namespace) -> InferenceResult:
+    """Run :func:`advdiff_sens.inference.run_inference` on ``posterior`` with the options of
+    ``choice`` and ``args``, printing each stage as it ends and writing
+    :data:`INFERENCE_FILE` and the figures as soon as they exist (module docstring)."""
+    path = outdir / INFERENCE_FILE
+    space = posterior.space
+
+    def record(new: list[Path]) -> None:
+        saved.extend(p for p in new if p not in saved)
+
+    def report(event: str, result: InferenceResult) -> None:
+        if event == "map":
+            _print_map(result, posterior, args.starts)
+            result.arrays["predicted"] = posterior.predict(result.map.coefficients)
+            if hasattr(space.flow, "wavevectors"):
+                result.arrays["wavevectors"] = space.flow.wavevectors
+        elif event == "laplace":
+            _print_laplace(result, posterior)
+        elif event == "samples":
+            _print_samples(result)
+        else:
+            record([path])
+            first = result.samples is None
+            print(f"MAP and Laplace results saved to {path.resolve()}" if first
+                  else f"samples added to {path.resolve()}")
+            figures = (save_laplace_figures(outdir, posterior, result.arrays) if first
+                       else save_sample_figures(outdir, posterior, result.arrays,
+                                                result.samples.sampler))
+            record(figures)
+            if figures:
+                print(f"figures saved to {outdir.resolve()}: "
+                      f"{', '.join(p.name for p in figures)}")
+
+    sampler = make_sampler(choice)
+    sampling = {} if sampler is None else {"n_draws": choice.n_draws, "n_chains": HMC_CHAINS}
+    if choice.reference is not None:
+        sampling["reference"] = choice.reference
+    return run_inference(posterior, optimizer=choice.optimizer, continuation=args.stages,
+                         n_starts=args.starts, laplace_rank=choice.options["laplace_rank"],
+                         sampler=sampler, rng=args.seed, path=path, progress="auto",
+                         callback=report, **sampling)
+
+
+def save_laplace_figures(outdir: Path, posterior: Posterior, arrays: dict) -> list[Path]:
+    """Save the figures of the MAP and Laplace stage; return their paths: ``flow.png`` (MAP
+    flow with the sensors) and ``posterior_sd.png`` (Laplace sd of the velocity) when the flow
+    is inferred, ``theta0.png`` (MAP and Laplace sd) when θ0 is, ``laplace_spectrum.png``
+    and ``data_fit.png``."""
+    from advdiff_sens.plotting import (laplace_spectrum, plot_data_fit, plot_fields,
+                                       plot_flow_estimate, plot_posterior_sd, save_figure)
+
+    grid, sensors = posterior.model.grid, posterior.sensors
+    paths = []
+    if "velocity" in arrays:
+        paths.append(save_figure(plot_flow_estimate(grid, arrays["velocity"], None, sensors),
+                                 outdir / "flow.png"))
+        paths.append(save_figure(plot_posterior_sd(grid, arrays["velocity_sd"], sensors),
+                                 outdir / "posterior_sd.png"))
+    if "theta0" in arrays:
+        paths.append(save_figure(plot_fields(grid, {"θ0 (MAP)": arrays["theta0"],
+                                                    "θ0 Laplace sd": arrays["theta0_sd"]},
+                                             suptitle="initial condition"),
+                                 outdir / "theta0.png"))
+    paths.append(save_figure(laplace_spectrum(arrays["eigenvalues"]).figure,
+                             outdir / "laplace_spectrum.png"))
+    paths.append(save_figure(plot_data_fit(posterior.times, posterior.data, arrays["predicted"],
+                                           posterior.noise_std, sensors=sensors,
+                                           prediction_label="MAP prediction"),
+                             outdir / "data_fit.png"))
+    return paths
+
+
+def save_sample_figures(outdir: Path, posterior: Posterior, arrays: dict,
+                        sampler: str) -> list[Path]:
+    """Save the figures of the samples; return their paths: ``posterior_sd_samples.png``
+    (the samples' sd of the velocity) when the flow is inferred, ``theta0_samples.png``
+    (posterior mean and sd) when θ0 is."""
+    from advdiff_sens.plotting import plot_fields, plot_posterior_sd, save_figure
+
+    grid, paths = posterior.model.grid, []
+    if "velocity_posterior_sd" in arrays:
+        paths.append(save_figure(plot_posterior_sd(grid, arrays["velocity_posterior_sd"],
+                                                   posterior.sensors,
+                                                   method=f"{sampler} samples:"),
+                                 outdir / "posterior_sd_samples.png"))
+    if "theta0_mean" in arrays:
+        paths.append(save_figure(
+            plot_fields(grid, {"θ0 posterior mean": arrays["theta0_mean"],
+                               "θ0 posterior sd": arrays["theta0_posterior_sd"]},
+                        suptitle=f"initial condition, {sampler} samples"),
+            outdir / "theta0_samples.png"))
+    return paths
