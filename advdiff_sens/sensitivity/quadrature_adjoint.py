@@ -67,6 +67,9 @@ class StateCache:
     >>> x = cache.at_many(np.array([0.5, 2.0]))             # from the state at s = 0
     >>> bool(np.allclose(x[:, 0], np.exp([-0.5, -2.0]), rtol=1e-12)), len(cache)
     (True, 3)
+    >>> y = cache.at_many(np.array([2.5, 2.5, 3.0]))          # repeated times are fine
+    >>> bool(np.array_equal(y[0], y[1])), len(cache)
+    (True, 5)
     """
 
     def __init__(self, propagator: Propagator, direction: int) -> None:
@@ -110,13 +113,15 @@ class StateCache:
         intervals at once, so that state is at most one interval away.
         """
         k = self._base(float(s[0] if self.direction > 0 else s[-1]))
-        offsets = np.abs(s - self._times[k])
-        order = np.argsort(offsets, kind="stable")
-        out = np.empty((s.size, self._states[k].size), dtype=self._states[k].dtype)
-        fresh = offsets[order] > 0
-        out[order[~fresh]] = self._states[k]
+        # distinct offsets in increasing order (times can repeat: the nodes of adjacent
+        # intervals, or nodes that round to the same value)
+        offsets, inverse = np.unique(np.abs(s - self._times[k]), return_inverse=True)
+        states = np.empty((offsets.size, self._states[k].size), dtype=self._states[k].dtype)
+        fresh = offsets > 0
+        states[~fresh] = self._states[k]
         if fresh.any():
-            out[order[fresh]] = self.propagator.apply(self._states[k], offsets[order][fresh])
+            states[fresh] = self.propagator.apply(self._states[k], offsets[fresh])
+        out = states[inverse.ravel()]
         for x, state in zip(s, out):
             self.add(float(x), state)
         return out
