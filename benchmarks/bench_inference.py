@@ -16,8 +16,9 @@ memory (tracemalloc, a separate untimed call), for
   the adjoint one of p = 12. The cost of a solve depends on the flow (through the
   generator's norm), so only a comparison at one velocity says how the cost depends on p;
 * **Gauss–Newton Hessian-vector products** on the largest grid (nodal ψ, p = n) at the same
-  velocity: :math:`(G^TG + C^{-1})v` for a prior draw :math:`v` (one tangent solve and one
-  adjoint sweep), beside its two parts alone.
+  velocity: :math:`(G^TG + C^{-1})v` for a prior draw :math:`v` (one tangent solve and the
+  adjoint sweep without its forward recording, which the linearisation makes once), beside
+  its two parts alone.
 
 Each parameterisation has its own model, assembled for the velocity in a warm-up call, so
 the timings exclude the generator's assembly (as in a line search or the inner loop of
