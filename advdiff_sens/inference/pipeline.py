@@ -39,6 +39,7 @@ from advdiff_sens.inference.map import MAPResult, find_map
 from advdiff_sens.inference.optimisers import Optimiser
 from advdiff_sens.inference.parameterisations import NodalStreamFunction
 from advdiff_sens.inference.posterior import Posterior
+from advdiff_sens.inference.results import check_output_path, save_arrays
 from advdiff_sens.inference.priors import GaussianRandomField
 from advdiff_sens.inference.targets import sampling_potential
 from advdiff_sens.sampling import (PCN, InfinityHMC, InfinityMALA, Sampler, SamplerDiagnostics,
@@ -221,16 +222,7 @@ class InferenceResult:
     def save(self, path: str | os.PathLike) -> Path:
         """Write :attr:`arrays` to the ``.npz`` file ``path`` atomically (``path.part`` while
         writing never replaces a good file). Returns the path."""
-        path = Path(path)
-        partial = path.with_name(path.name + ".part")
-        try:
-            with open(partial, "wb") as f:
-                np.savez(f, **self.arrays)
-            os.replace(partial, path)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        return path
+        return save_arrays(path, self.arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> InferenceResult:
@@ -302,11 +294,7 @@ def run_inference(posterior: Posterior, *, optimizer: str | Optimiser = "newton-
     """
     if not isinstance(posterior, Posterior):
         raise TypeError(f"posterior must be a Posterior, got {type(posterior).__name__}")
-    if path is not None:
-        path = Path(path)
-        if not path.parent.is_dir():
-            raise ValueError(f"path: the folder of {str(path)!r} does not exist; expected a "
-                             "file path in an existing folder")
+    path = check_output_path(path)
     if progress not in (None, "auto"):
         raise ValueError(f"progress must be None or 'auto', got {progress!r}")
     if reference not in REFERENCES:

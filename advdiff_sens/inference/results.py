@@ -12,8 +12,10 @@ distinct optima mean local minima (and possibly a multimodal posterior). Both gi
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import chi2
@@ -23,6 +25,7 @@ from advdiff_sens.inference.optimisers import OPTIMIZERS, GaussNewton, Optimiser
 from advdiff_sens.inference.posterior import VelocityPosterior
 
 __all__ = ["StageRecord", "StartRecord", "FitReport", "VelocityEstimate", "fit_report",
+           "save_arrays", "check_output_path",
            "MISFIT_QUANTILE", "DISTINCT_OPTIMUM_PSI"]
 
 #: The fit report warns when 2Φ exceeds this quantile of χ²(N).
@@ -393,3 +396,45 @@ def fit_report(posterior, misfit: float, optima: list, n_starts: int, optimizer:
         for message in messages:
             warnings.warn(message, FitWarning, stacklevel=2)
     return FitReport(phi, n, n / 2, float(np.sqrt(n / 2)), limit, p_value, optima, messages)
+
+
+def check_output_path(path) -> Path | None:
+    """The ``.npz`` output file of a workflow, its folder checked before any computation.
+
+    Examples
+    --------
+    >>> check_output_path(None) is None, check_output_path("result.npz").name
+    (True, 'result.npz')
+    """
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ValueError(f"path: the folder of {str(path)!r} does not exist; expected a file "
+                         "path in an existing folder")
+    return path
+
+
+def save_arrays(path: str | os.PathLike, arrays: dict) -> Path:
+    """Write ``arrays`` to the ``.npz`` file ``path`` atomically: a partial file
+    (``path.part`` while writing) never replaces a good one. Returns the path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_arrays(Path(folder) / "x.npz", {"a": np.arange(3)})
+    ...     print(np.load(path)["a"].tolist())
+    [0, 1, 2]
+    """
+    path = Path(path)
+    partial = path.with_name(path.name + ".part")
+    try:
+        with open(partial, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return path
+

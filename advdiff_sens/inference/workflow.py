@@ -26,7 +26,8 @@ import numpy as np
 from advdiff_sens.inference.estimate import estimate_velocity
 from advdiff_sens.inference.gradients import PosteriorGradient
 from advdiff_sens.inference.optimisers import Optimiser
-from advdiff_sens.inference.results import FitReport, VelocityEstimate
+from advdiff_sens.inference.results import (FitReport, VelocityEstimate, check_output_path,
+                                            save_arrays)
 from advdiff_sens.model import AdvectionDiffusion
 from advdiff_sens.sampling import HMC, SamplerDiagnostics, SamplerResult
 from advdiff_sens.validation import check_callable, check_integer
@@ -139,16 +140,7 @@ class WorkflowResult:
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`arrays` to the ``.npz`` file ``path`` atomically: a partial file
         (``path.part`` while writing) never replaces a good one. Returns the path."""
-        path = Path(path)
-        partial = path.with_name(path.name + ".part")
-        try:
-            with open(partial, "wb") as f:
-                np.savez(f, **self.arrays())
-            os.replace(partial, path)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        return path
+        return save_arrays(path, self.arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> WorkflowResult:
@@ -172,17 +164,6 @@ class WorkflowResult:
                              "HMC)")
         arrays["misfit"] = float(arrays["misfit"])
         return cls(**{name: arrays.get(name) for name in MAP_ARRAYS + SAMPLE_ARRAYS})
-
-
-def _check_path(path) -> Path | None:
-    """The output file of :func:`run_workflow`, its folder checked before any computation."""
-    if path is None:
-        return None
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ValueError(f"path: the folder of {str(path)!r} does not exist; expected a file "
-                         "path in an existing folder")
-    return path
 
 
 def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_std, *,
@@ -250,7 +231,7 @@ def run_workflow(model: AdvectionDiffusion, theta0, sensors, times, data, noise_
     >>> result.coefficients.shape, result.samples.shape
     ((4,), (2, 4, 4))
     """
-    path = _check_path(path)
+    path = check_output_path(path)
     if progress not in (None, "auto"):
         raise ValueError(f"progress must be None or 'auto', got {progress!r}")
     if not isinstance(sampler, HMC):
