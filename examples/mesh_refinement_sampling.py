@@ -246,7 +246,7 @@ def build_levels(truth: ContinuumTruth, config: Settings, sensors: np.ndarray,
 
 @dataclass(frozen=True)
 class LevelSummary:
-    """MAP and Laplace approximation at one resolution.
+    r"""MAP and Laplace approximation at one resolution.
 
     Attributes
     ----------
@@ -271,7 +271,7 @@ class LevelSummary:
     dropped_eigenvalue : float
         The eigensolver's estimate of λ_{rank+1}.
     stiffest_prior_sd : float
-        :math:`\\sqrt{λ_{min}(C)}`.
+        :math:`\sqrt{λ_{min}(C)}`.
     truth_field, map_field : ndarray (n, n)
         ψ of the truth and of the MAP.
     """
@@ -521,13 +521,14 @@ def plot(result: MeshRefinementResult, path: Path) -> Path:
                          fontsize=10)
     for level in result.levels:
         laplace_spectrum(level.eigenvalues, axes[0, 2], label=f"{level.n}²")
+    entries = dict(zip(*axes[0, 2].get_legend_handles_labels()[::-1]))   # one λ = 1 entry
+    axes[0, 2].legend(entries.values(), entries.keys(), frameon=False, fontsize=8)
     axes[0, 2].set_title("Laplace spectra: the data-informed directions converge", fontsize=10)
     for name in SAMPLER_NAMES:
         style = dict(marker="o", ls="--" if name.startswith("HMC") else "-", label=name)
         axes[1, 0].loglog(sizes, result.series(name, "step"), **style)
         axes[1, 1].semilogx(sizes, result.series(name, "accept"), **style)
-        axes[1, 2].loglog(sizes, np.maximum(result.series(name, "ess_per_gradient"), 1e-5),
-                          **style)
+        axes[1, 2].loglog(sizes, result.series(name, "ess_per_gradient"), **style)
     axes[1, 0].loglog(sizes, [lv.stiffest_prior_sd * 2 for lv in result.levels], "k:",
                       label="HMC stability limit 2√λmin(C)")
     axes[1, 0].set(title="adapted step (ε; h for ∞-MALA)", xlabel="n (grid n × n)")
