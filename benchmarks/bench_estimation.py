@@ -145,7 +145,7 @@ def dense_agreement(n: int, n_sensors: int, rng) -> None:
     error = float(np.max(np.abs(v_low - v_dense)) / np.max(v_dense))
     print(f"\nLow-rank against dense Laplace at {n}x{n} (p = {post.n_params}, N = "
           f"{post.n_data}; rank min(N, p) = {lowrank.rank} covers the spectrum)")
-    table(["approximation", "seconds", "max |var_lowrank − var_dense| / max var_dense"],
+    table(["approximation", "seconds", "max abs(var_lowrank − var_dense) / max var_dense"],
           [["dense (p Hessian products)", t_dense, "–"],
            ["low rank", t_low, error]])
 
