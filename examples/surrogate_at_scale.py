@@ -52,7 +52,7 @@ import numpy as np
 
 from advdiff_sens.inference import (GRADIENTS, LBFGS, NewtonCG, Optimiser, Posterior,
                                     laplace_approximation, sampling_potential)
-from advdiff_sens.problems import INFERENCE_TOL, FieldTwin, make_field_twin
+from advdiff_sens.problems import FieldTwin, make_field_twin
 from advdiff_sens.sampling import InfinityHMC, SamplerResult, effective_sample_size
 
 #: Seeds of the gallery figure and the guide's numbers (``main(rng=None)``): the twins
@@ -119,11 +119,11 @@ def angle(a: np.ndarray, b: np.ndarray, metric=None) -> float:
     return math.degrees(math.acos(min(1.0, max(-1.0, cosine))))
 
 
-def timed(f, *args):
-    """(f(*args), CPU seconds of this process): CPU time does not depend on the load of a
-    shared machine, and the solves here run on one thread."""
+def timed(f, *args, **kwargs):
+    """(f(*args, **kwargs), CPU seconds of this process): CPU time does not depend on the load
+    of a shared machine, and the solves here run on one thread."""
     begin = time.process_time()
-    out = f(*args)
+    out = f(*args, **kwargs)
     return out, time.process_time() - begin
 
 
@@ -188,7 +188,7 @@ def commuting_case(twin: FieldTwin) -> dict:
             g = post.objective(states.reshape(post.times.size, *grid.shape))[1]
             J = model.generator_derivative(u, v)
             terms = [np.linalg.norm(gj) * np.linalg.norm(t * (J @ s))
-                     for gj, t, s in zip(g.reshape(states.shape), post.times, states)]
+                     for gj, t, s in zip(g.reshape(states.shape), post.times, states, strict=True)]
             out["amplification"] = float(np.sum(terms) / abs(d_exact))
     return out
 
@@ -258,13 +258,13 @@ def sampler_rows(twin: FieldTwin, c_map: np.ndarray, s: Settings, laplace_seed, 
 
     The initial step is :math:`ε = 1/\\sqrt{1 + λ_{r+1}}`: in a direction the approximation
     leaves out, the potential :math:`\\tilde Φ` keeps the curvature :math:`λ_{r+1}` of the
-    data, and the kick–rotate–kick step is stable for :math:`ε\\sqrt{1 + λ} < 2`.
+    data, and the kick–rotate–kick step is stable only for :math:`ε\\sqrt{λ}` below about 2.
     """
     post = twin.posterior
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        laplace, seconds = timed(lambda: laplace_approximation(
-            post, c_map, rank=s.rank, rng=laplace_seed, progress=progress))
+        laplace, seconds = timed(laplace_approximation, post, c_map, rank=s.rank,
+                                 rng=laplace_seed, progress=progress)
     dropped = (laplace.eigenvalues[-1] if laplace.dropped_eigenvalue is None
                else laplace.dropped_eigenvalue)
     step = min(1.0 / math.sqrt(1.0 + dropped), 0.5 * math.pi / s.n_leapfrog)
@@ -280,9 +280,9 @@ def sampler_rows(twin: FieldTwin, c_map: np.ndarray, s: Settings, laplace_seed, 
     results, rows = {}, []
     for gradient in (EXACT, SURROGATE):
         starts, stream = laplace.sample(rng, size=s.n_chains), int(rng.integers(2**32))
-        res, cpu = timed(lambda: sampler.sample(
-            sampling_potential(post, laplace, gradient=gradient), laplace, starts, s.n_draws,
-            n_chains=s.n_chains, rng=stream, progress=progress))
+        res, cpu = timed(sampler.sample, sampling_potential(post, laplace, gradient=gradient),
+                         laplace, starts, s.n_draws, n_chains=s.n_chains, rng=stream,
+                         progress=progress)
         results[gradient] = res
         summary = leading_coordinates(laplace, res.samples)
         flat = summary.reshape(-1, summary.shape[-1])
@@ -406,8 +406,9 @@ class SurrogateAtScaleResult:
         """The tables as Markdown."""
         s = self.settings
         out = [f"R5 on {s.n}x{s.n}, kmax = {s.kmax:g}, {s.n_sensors} sensors x {s.n_times} "
-               f"times in (0, {s.t_max:g}], noise 1 %, kappa = 0.01; seeds {self.seeds}; {self.seconds:.0f} s wall, "
-               f"{self.cpu_seconds:.0f} s CPU; times below are CPU seconds", ""]
+               f"times in (0, {s.t_max:g}], noise 1 %, kappa = 0.01; seeds {self.seeds}; "
+               f"{self.seconds:.0f} s wall, {self.cpu_seconds:.0f} s CPU; times below are CPU "
+               "seconds", ""]
         for study in self.studies.values():
             out += _flow_report(study, s)
         return "\n".join(out)
@@ -467,8 +468,8 @@ def _flow_report(study: FlowStudy, s: Settings) -> list[str]:
 
 
 def _short(reason: str) -> str:
-    """The first clause of an optimiser's stop message."""
-    return reason.split(":")[0].split(".")[0][:40]
+    """An optimiser's stop reason in a table cell (scipy's ``STOP:`` prefix dropped)."""
+    return reason.removeprefix("STOP: ").rstrip(": ").lower()[:40]
 
 
 def main(quick: bool = False, rng=None, progress=None) -> SurrogateAtScaleResult:
@@ -507,7 +508,7 @@ def plot(result: SurrogateAtScaleResult, path: Path) -> Path:
     studies = list(result.studies.values())
     fig, axes = plt.subplots(len(studies), 3, figsize=(14, 3.8 * len(studies)),
                              layout="constrained", squeeze=False)
-    for row, study in zip(axes, studies):
+    for row, study in zip(axes, studies, strict=True):
         label = f"{study.flow}, p = {study.n_params}"
         windows = study.window_rows
         row[0].loglog([r["T"] for r in windows], [r["misfit_error"] for r in windows], "o-")
