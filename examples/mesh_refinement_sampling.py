@@ -14,9 +14,10 @@ resolution n the same continuum problem is solved:
   standard normal noise vector ξ and the same noise sd σ (``NOISE`` × the largest clean reading
   on the finest grid): :math:`d_n = F_n(ψ^†) + σξ`. The data of two grids differ only by the
   discretisation error of the clean readings (reported as ``data shift``, in units of σ).
-  The noise is 5 %, not R5's 1 %: at 1 % the data inform about 2.5 times as many directions
-  (:math:`λ_1 ≈ 18\,000` at 16²), and Newton-CG needed about 800 Hessian products at 16² —
-  out of budget at 128².
+  The noise is 5 %, not R5's 1 %, for the budget: on one draw of this set-up at 16², 1 % gave
+  :math:`λ_1 ≈ 18\,000` and :math:`λ_{61} ≈ 11` against :math:`λ_1 ≈ 730` and
+  :math:`λ_{41} ≈ 2.5` at 5 %, and Newton-CG from the prior mean needed about 800 Hessian
+  products against 450 (the Laplace rank and every sampler's step scale with that spectrum).
 * **Model and prior** are R5's (:func:`~advdiff_sens.problems.make_field_twin`, whose own
   truth, sensors and noise are not used): κ = 0.01, exponential fitting, θ0 of R3, the nodal
   stream function (p = n²) under the α = 3 Gaussian random field prior.
@@ -37,12 +38,15 @@ Per resolution:
    at two draws of the Laplace approximation (the same for every sampler):
    ∞-MALA and ∞-HMC relative to the prior (potential Φ) and to the Laplace approximation
    (potential :math:`\tilde Φ`, :func:`~advdiff_sens.inference.sampling_potential`), and HMC
-   with an identity mass on −Ψ. Initial steps come from the scales the theory gives, so the
-   short warm-ups start near the answer: :math:`ε_0 = (1 + λ_1)^{−1/2}` for ∞-HMC relative to
+   with an identity mass on −Ψ. The warm-ups start from the step scales the theory gives
+   (:func:`theory_step`; each sampler is given a tenth of it, because dual averaging first
+   tries ten times its initial step): :math:`ε_0 = (1 + λ_1)^{−1/2}` for ∞-HMC relative to
    the prior, :math:`(1 + λ_{r+1})^{−1/2}` relative to the Laplace approximation (the directions
    it leaves out), ∞-MALA :math:`h_0 = ε_0^2`, and for HMC :math:`ε_0 = \sqrt{λ_{min}(C)}`, half
    the leapfrog stability limit :math:`2\sqrt{λ_{min}(C)}` of the prior's stiffest (Nyquist)
-   mode (:func:`stiffest_prior_variance`), which falls like :math:`h^3` for α = 3.
+   mode (:func:`stiffest_prior_variance`). It falls like :math:`h^2`: the symbol
+   :math:`(1 + γμ_{max})^{−3/2} ∝ h^3` times the amplitude :math:`∝ 1/h` that keeps the
+   pointwise variance fixed.
 
 **Measured** per sampler and resolution: the adapted step (mean over chains), the acceptance
 after warm-up, the smallest ESS over ``FUNCTIONALS`` — the cosine and sine coefficients
@@ -75,7 +79,7 @@ from advdiff_sens.discretisation import Grid
 from advdiff_sens.inference import (MAP_DECREMENT_TOL, GaussianRandomField, NewtonCG, Posterior,
                                     find_map, laplace_approximation, sampling_potential)
 from advdiff_sens.problems import make_field_twin
-from advdiff_sens.sampling import (HMC, InfinityHMC, InfinityMALA, SamplerResult,
+from advdiff_sens.sampling import (HMC, MIN_ESS, InfinityHMC, InfinityMALA, SamplerResult,
                                    effective_sample_size, split_rhat)
 from advdiff_sens.validation import as_rng
 
@@ -528,13 +532,17 @@ def plot(result: MeshRefinementResult, path: Path) -> Path:
         style = dict(marker="o", ls="--" if name.startswith("HMC") else "-", label=name)
         axes[1, 0].loglog(sizes, result.series(name, "step"), **style)
         axes[1, 1].semilogx(sizes, result.series(name, "accept"), **style)
-        axes[1, 2].loglog(sizes, result.series(name, "ess_per_gradient"), **style)
+        ess = result.series(name, "ess_per_gradient")
+        line, = axes[1, 2].loglog(sizes, ess, ls=style["ls"], label=name)
+        resolved = result.series(name, "ess") >= MIN_ESS
+        for kept, face in ((resolved, line.get_color()), (~resolved, "none")):
+            axes[1, 2].loglog(sizes[kept], ess[kept], "o", color=line.get_color(), mfc=face)
     axes[1, 0].loglog(sizes, [lv.stiffest_prior_sd * 2 for lv in result.levels], "k:",
                       label="HMC stability limit 2√λmin(C)")
     axes[1, 0].set(title="adapted step (ε; h for ∞-MALA)", xlabel="n (grid n × n)")
     axes[1, 1].set(title="acceptance after warm-up", xlabel="n", ylim=(0, 1))
-    axes[1, 2].set(title=f"min ESS over {len(FUNCTIONALS)} Fourier functionals per gradient",
-                   xlabel="n")
+    axes[1, 2].set(title=f"min ESS over {len(FUNCTIONALS)} Fourier functionals per gradient\n"
+                         f"(open: min ESS < {MIN_ESS:.0f}, not resolved)", xlabel="n")
     for ax in axes[1]:
         ax.set_xticks(sizes, [str(s) for s in sizes], minor=False)
         ax.set_xticks([], minor=True)
