@@ -30,8 +30,8 @@ Per resolution:
    :math:`C_{post} ≤ C`. The coarsest grid continues over the observation window (3, 6, 10,
    20 times) from the prior mean; every finer grid starts from the coarser MAP, trigonometrically
    interpolated (:func:`prolong`), with all times.
-2. **Laplace** approximation of rank ``rank`` (:func:`~advdiff_sens.inference.laplace_approximation`);
-   its eigenvalues :math:`λ_i` of the prior-preconditioned misfit Hessian are the
+2. **Laplace** approximation of rank ``rank``
+   (:func:`~advdiff_sens.inference.laplace_approximation`); its eigenvalues :math:`λ_i` of the prior-preconditioned misfit Hessian are the
    data-informed directions, and their convergence under refinement is what makes the
    samplers dimension robust.
 3. **Samplers**, each with its step adapted by dual averaging during warm-up, 2 chains started
@@ -369,12 +369,11 @@ class MeshRefinementResult:
     def summary(self) -> str:
         """The two tables as text."""
         rank = self.settings.rank
-        lines = [f"noise sd σ = {self.noise_std:.4g}; Laplace rank {rank}; total "
-                 f"{self.seconds:.0f} s",
-                 f"{'n':>5s}{'p':>7s}{'shift/σ':>9s}{'vel.err':>9s}{'spread':>8s}{'2Φ/N':>7s}"
-                 f"{'Ψ map':>9s}"
-                 f"{'Ψ truth':>9s}{'Newton':>8s}{'λ_1':>8s}{'λ_10':>8s}{f'λ_{rank + 1}':>8s}"
-                 f"{'√λmin C':>10s}{'MAP s':>7s}{'Lap s':>7s}"]
+        lines = [(f"noise sd σ = {self.noise_std:.4g}; Laplace rank {rank}; total "
+                  f"{self.seconds:.0f} s"),
+                 (f"{'n':>5s}{'p':>7s}{'shift/σ':>9s}{'vel.err':>9s}{'spread':>8s}{'2Φ/N':>7s}"
+                  f"{'Ψ map':>9s}{'Ψ truth':>9s}{'Newton':>8s}{'λ_1':>8s}{'λ_10':>8s}"
+                  f"{f'λ_{rank + 1}':>8s}{'√λmin C':>10s}{'MAP s':>7s}{'Lap s':>7s}")]
         for lv in self.levels:
             lines.append(f"{lv.n:5d}{lv.n_params:7d}{lv.data_shift:9.3f}"
                          f"{lv.velocity_error:9.3f}{lv.velocity_spread:8.3f}"
@@ -384,12 +383,12 @@ class MeshRefinementResult:
                          f"{lv.stiffest_prior_sd:10.2e}{lv.map_seconds:7.0f}"
                          f"{lv.laplace_seconds:7.0f}")
         lines.append(f"{'sampler':17s}{'n':>5s}{'step':>10s}{'theory':>10s}{'accept':>8s}"
-                     f"{'min ESS':>9s}"
-                     f"{'ESS/grad':>10s}{'R-hat':>7s}{'grads':>7s}{'div':>5s}{'s':>7s}")
+                     f"{'min ESS':>9s}{'ESS/grad':>10s}{'R-hat':>8s}{'grads':>7s}{'div':>5s}"
+                     f"{'s':>7s}")
         for r in self.rows:
             lines.append(f"{r.sampler:17s}{r.n:5d}{r.step:10.3g}{r.theory_step:10.3g}"
                          f"{r.accept:8.2f}{r.ess:9.1f}"
-                         f"{r.ess_per_gradient:10.2e}{r.rhat:7.2f}{r.gradients:7d}"
+                         f"{r.ess_per_gradient:10.2e}{r.rhat:8.2f}{r.gradients:7d}"
                          f"{r.divergences:5d}{r.seconds:7.0f}")
         return "\n".join(lines)
 
@@ -419,7 +418,7 @@ def run_sampler(name: str, level: Level, laplace, x0: np.ndarray, config: Settin
     post = level.posterior
     n_warmup, n_draws = config.iterations[level.n]
     step = theory_step(name, level, laplace) / 10
-    options = dict(n_chains=config.n_chains, rng=rng, n_workers=config.n_chains)
+    options = {"n_chains": config.n_chains, "rng": rng, "n_workers": config.n_chains}
     if name == "HMC, identity":
         return HMC(step_size=step, n_leapfrog=config.n_leapfrog, n_warmup=n_warmup).sample(
             post.log_density, lambda c: -post.value_and_gradient(c)[1], x0, n_draws, **options)
@@ -435,8 +434,8 @@ def sampler_row(name: str, n: int, result: SamplerResult, functionals: np.ndarra
     traces = result.samples @ functionals.T
     ess = float(effective_sample_size(traces).min())
     return SamplerRow(name, n, float(result.step_size.mean()), theory,
-                      float(result.accept_rate.mean()),
-                      result.accept_range(), ess, ess / result.gradient_evaluations, float(split_rhat(traces).max()),
+                      float(result.accept_rate.mean()), result.accept_range(), ess,
+                      ess / result.gradient_evaluations, float(split_rhat(traces).max()),
                       result.gradient_evaluations, int(result.divergences.sum()), result.seconds)
 
 
@@ -517,7 +516,8 @@ def plot(result: MeshRefinementResult, path: Path) -> Path:
     finest = result.levels[-1]
     grid = Grid((finest.n, finest.n))
     fig, axes = plt.subplots(2, 3, figsize=(15, 9), layout="constrained")
-    limits = dict(vmin=finest.truth_field.min(), vmax=finest.truth_field.max(), cmap="RdBu_r")
+    limits = {"vmin": finest.truth_field.min(), "vmax": finest.truth_field.max(),
+              "cmap": "RdBu_r"}
     draw_field(axes[0, 0], grid, finest.truth_field, label="ψ†", **limits)
     axes[0, 0].set_title(f"continuum truth ψ† on the {finest.n}² grid", fontsize=10)
     draw_field(axes[0, 1], grid, finest.map_field, label="ψ MAP", **limits)
@@ -529,7 +529,7 @@ def plot(result: MeshRefinementResult, path: Path) -> Path:
     axes[0, 2].legend(entries.values(), entries.keys(), frameon=False, fontsize=8)
     axes[0, 2].set_title("Laplace spectra: the data-informed directions converge", fontsize=10)
     for name in SAMPLER_NAMES:
-        style = dict(marker="o", ls="--" if name.startswith("HMC") else "-", label=name)
+        style = {"marker": "o", "ls": "--" if name.startswith("HMC") else "-", "label": name}
         axes[1, 0].loglog(sizes, result.series(name, "step"), **style)
         axes[1, 1].semilogx(sizes, result.series(name, "accept"), **style)
         ess = result.series(name, "ess_per_gradient")

@@ -1,5 +1,6 @@
-"""The mesh-refinement study of the dimension-robust samplers (examples/mesh_refinement_sampling.py):
-its building blocks exactly, and its numbers at quick size (16², 24²)."""
+"""The mesh-refinement study of the dimension-robust samplers
+(``examples/mesh_refinement_sampling.py``): its building blocks exactly, and its numbers at
+quick size (16², 24²)."""
 
 from __future__ import annotations
 
