@@ -14,9 +14,10 @@ resolution n the same continuum problem is solved:
   standard normal noise vector ξ and the same noise sd σ (``NOISE`` × the largest clean reading
   on the finest grid): :math:`d_n = F_n(ψ^†) + σξ`. The data of two grids differ only by the
   discretisation error of the clean readings (reported as ``data shift``, in units of σ).
-  The noise is 5 %, not R5's 1 %: at 1 % the data inform about 2.5 times as many directions
-  (:math:`λ_1 ≈ 18\,000` at 16²), and Newton-CG needed about 800 Hessian products at 16² —
-  out of budget at 128².
+  The noise is 5 %, not R5's 1 %, for the budget: on one draw of this set-up at 16², 1 % gave
+  :math:`λ_1 ≈ 18\,000` and :math:`λ_{61} ≈ 11` against :math:`λ_1 ≈ 730` and
+  :math:`λ_{41} ≈ 2.5` at 5 %, and Newton-CG from the prior mean needed about 800 Hessian
+  products against 450 (the Laplace rank and every sampler's step scale with that spectrum).
 * **Model and prior** are R5's (:func:`~advdiff_sens.problems.make_field_twin`, whose own
   truth, sensors and noise are not used): κ = 0.01, exponential fitting, θ0 of R3, the nodal
   stream function (p = n²) under the α = 3 Gaussian random field prior.
@@ -29,20 +30,23 @@ Per resolution:
    :math:`C_{post} ≤ C`. The coarsest grid continues over the observation window (3, 6, 10,
    20 times) from the prior mean; every finer grid starts from the coarser MAP, trigonometrically
    interpolated (:func:`prolong`), with all times.
-2. **Laplace** approximation of rank ``rank`` (:func:`~advdiff_sens.inference.laplace_approximation`);
-   its eigenvalues :math:`λ_i` of the prior-preconditioned misfit Hessian are the
+2. **Laplace** approximation of rank ``rank``
+   (:func:`~advdiff_sens.inference.laplace_approximation`); its eigenvalues :math:`λ_i` of the prior-preconditioned misfit Hessian are the
    data-informed directions, and their convergence under refinement is what makes the
    samplers dimension robust.
 3. **Samplers**, each with its step adapted by dual averaging during warm-up, 2 chains started
    at two draws of the Laplace approximation (the same for every sampler):
    ∞-MALA and ∞-HMC relative to the prior (potential Φ) and to the Laplace approximation
    (potential :math:`\tilde Φ`, :func:`~advdiff_sens.inference.sampling_potential`), and HMC
-   with an identity mass on −Ψ. Initial steps come from the scales the theory gives, so the
-   short warm-ups start near the answer: :math:`ε_0 = (1 + λ_1)^{−1/2}` for ∞-HMC relative to
+   with an identity mass on −Ψ. The warm-ups start from the step scales the theory gives
+   (:func:`theory_step`; each sampler is given a tenth of it, because dual averaging first
+   tries ten times its initial step): :math:`ε_0 = (1 + λ_1)^{−1/2}` for ∞-HMC relative to
    the prior, :math:`(1 + λ_{r+1})^{−1/2}` relative to the Laplace approximation (the directions
    it leaves out), ∞-MALA :math:`h_0 = ε_0^2`, and for HMC :math:`ε_0 = \sqrt{λ_{min}(C)}`, half
    the leapfrog stability limit :math:`2\sqrt{λ_{min}(C)}` of the prior's stiffest (Nyquist)
-   mode (:func:`stiffest_prior_variance`), which falls like :math:`h^3` for α = 3.
+   mode (:func:`stiffest_prior_variance`). It falls like :math:`h^2`: the symbol
+   :math:`(1 + γμ_{max})^{−3/2} ∝ h^3` times the amplitude :math:`∝ 1/h` that keeps the
+   pointwise variance fixed.
 
 **Measured** per sampler and resolution: the adapted step (mean over chains), the acceptance
 after warm-up, the smallest ESS over ``FUNCTIONALS`` — the cosine and sine coefficients
@@ -75,7 +79,7 @@ from advdiff_sens.discretisation import Grid
 from advdiff_sens.inference import (MAP_DECREMENT_TOL, GaussianRandomField, NewtonCG, Posterior,
                                     find_map, laplace_approximation, sampling_potential)
 from advdiff_sens.problems import make_field_twin
-from advdiff_sens.sampling import (HMC, InfinityHMC, InfinityMALA, SamplerResult,
+from advdiff_sens.sampling import (HMC, MIN_ESS, InfinityHMC, InfinityMALA, SamplerResult,
                                    effective_sample_size, split_rhat)
 from advdiff_sens.validation import as_rng
 
@@ -365,12 +369,11 @@ class MeshRefinementResult:
     def summary(self) -> str:
         """The two tables as text."""
         rank = self.settings.rank
-        lines = [f"noise sd σ = {self.noise_std:.4g}; Laplace rank {rank}; total "
-                 f"{self.seconds:.0f} s",
-                 f"{'n':>5s}{'p':>7s}{'shift/σ':>9s}{'vel.err':>9s}{'spread':>8s}{'2Φ/N':>7s}"
-                 f"{'Ψ map':>9s}"
-                 f"{'Ψ truth':>9s}{'Newton':>8s}{'λ_1':>8s}{'λ_10':>8s}{f'λ_{rank + 1}':>8s}"
-                 f"{'√λmin C':>10s}{'MAP s':>7s}{'Lap s':>7s}"]
+        lines = [(f"noise sd σ = {self.noise_std:.4g}; Laplace rank {rank}; total "
+                  f"{self.seconds:.0f} s"),
+                 (f"{'n':>5s}{'p':>7s}{'shift/σ':>9s}{'vel.err':>9s}{'spread':>8s}{'2Φ/N':>7s}"
+                  f"{'Ψ map':>9s}{'Ψ truth':>9s}{'Newton':>8s}{'λ_1':>8s}{'λ_10':>8s}"
+                  f"{f'λ_{rank + 1}':>8s}{'√λmin C':>10s}{'MAP s':>7s}{'Lap s':>7s}")]
         for lv in self.levels:
             lines.append(f"{lv.n:5d}{lv.n_params:7d}{lv.data_shift:9.3f}"
                          f"{lv.velocity_error:9.3f}{lv.velocity_spread:8.3f}"
@@ -380,12 +383,12 @@ class MeshRefinementResult:
                          f"{lv.stiffest_prior_sd:10.2e}{lv.map_seconds:7.0f}"
                          f"{lv.laplace_seconds:7.0f}")
         lines.append(f"{'sampler':17s}{'n':>5s}{'step':>10s}{'theory':>10s}{'accept':>8s}"
-                     f"{'min ESS':>9s}"
-                     f"{'ESS/grad':>10s}{'R-hat':>7s}{'grads':>7s}{'div':>5s}{'s':>7s}")
+                     f"{'min ESS':>9s}{'ESS/grad':>10s}{'R-hat':>8s}{'grads':>7s}{'div':>5s}"
+                     f"{'s':>7s}")
         for r in self.rows:
             lines.append(f"{r.sampler:17s}{r.n:5d}{r.step:10.3g}{r.theory_step:10.3g}"
                          f"{r.accept:8.2f}{r.ess:9.1f}"
-                         f"{r.ess_per_gradient:10.2e}{r.rhat:7.2f}{r.gradients:7d}"
+                         f"{r.ess_per_gradient:10.2e}{r.rhat:8.2f}{r.gradients:7d}"
                          f"{r.divergences:5d}{r.seconds:7.0f}")
         return "\n".join(lines)
 
@@ -415,7 +418,7 @@ def run_sampler(name: str, level: Level, laplace, x0: np.ndarray, config: Settin
     post = level.posterior
     n_warmup, n_draws = config.iterations[level.n]
     step = theory_step(name, level, laplace) / 10
-    options = dict(n_chains=config.n_chains, rng=rng, n_workers=config.n_chains)
+    options = {"n_chains": config.n_chains, "rng": rng, "n_workers": config.n_chains}
     if name == "HMC, identity":
         return HMC(step_size=step, n_leapfrog=config.n_leapfrog, n_warmup=n_warmup).sample(
             post.log_density, lambda c: -post.value_and_gradient(c)[1], x0, n_draws, **options)
@@ -431,8 +434,8 @@ def sampler_row(name: str, n: int, result: SamplerResult, functionals: np.ndarra
     traces = result.samples @ functionals.T
     ess = float(effective_sample_size(traces).min())
     return SamplerRow(name, n, float(result.step_size.mean()), theory,
-                      float(result.accept_rate.mean()),
-                      result.accept_range(), ess, ess / result.gradient_evaluations, float(split_rhat(traces).max()),
+                      float(result.accept_rate.mean()), result.accept_range(), ess,
+                      ess / result.gradient_evaluations, float(split_rhat(traces).max()),
                       result.gradient_evaluations, int(result.divergences.sum()), result.seconds)
 
 
@@ -513,7 +516,8 @@ def plot(result: MeshRefinementResult, path: Path) -> Path:
     finest = result.levels[-1]
     grid = Grid((finest.n, finest.n))
     fig, axes = plt.subplots(2, 3, figsize=(15, 9), layout="constrained")
-    limits = dict(vmin=finest.truth_field.min(), vmax=finest.truth_field.max(), cmap="RdBu_r")
+    limits = {"vmin": finest.truth_field.min(), "vmax": finest.truth_field.max(),
+              "cmap": "RdBu_r"}
     draw_field(axes[0, 0], grid, finest.truth_field, label="ψ†", **limits)
     axes[0, 0].set_title(f"continuum truth ψ† on the {finest.n}² grid", fontsize=10)
     draw_field(axes[0, 1], grid, finest.map_field, label="ψ MAP", **limits)
@@ -525,16 +529,20 @@ def plot(result: MeshRefinementResult, path: Path) -> Path:
     axes[0, 2].legend(entries.values(), entries.keys(), frameon=False, fontsize=8)
     axes[0, 2].set_title("Laplace spectra: the data-informed directions converge", fontsize=10)
     for name in SAMPLER_NAMES:
-        style = dict(marker="o", ls="--" if name.startswith("HMC") else "-", label=name)
+        style = {"marker": "o", "ls": "--" if name.startswith("HMC") else "-", "label": name}
         axes[1, 0].loglog(sizes, result.series(name, "step"), **style)
         axes[1, 1].semilogx(sizes, result.series(name, "accept"), **style)
-        axes[1, 2].loglog(sizes, result.series(name, "ess_per_gradient"), **style)
+        ess = result.series(name, "ess_per_gradient")
+        line, = axes[1, 2].loglog(sizes, ess, ls=style["ls"], label=name)
+        resolved = result.series(name, "ess") >= MIN_ESS
+        for kept, face in ((resolved, line.get_color()), (~resolved, "none")):
+            axes[1, 2].loglog(sizes[kept], ess[kept], "o", color=line.get_color(), mfc=face)
     axes[1, 0].loglog(sizes, [lv.stiffest_prior_sd * 2 for lv in result.levels], "k:",
                       label="HMC stability limit 2√λmin(C)")
     axes[1, 0].set(title="adapted step (ε; h for ∞-MALA)", xlabel="n (grid n × n)")
     axes[1, 1].set(title="acceptance after warm-up", xlabel="n", ylim=(0, 1))
-    axes[1, 2].set(title=f"min ESS over {len(FUNCTIONALS)} Fourier functionals per gradient",
-                   xlabel="n")
+    axes[1, 2].set(title=f"min ESS over {len(FUNCTIONALS)} Fourier functionals per gradient\n"
+                         f"(open: min ESS < {MIN_ESS:.0f}, not resolved)", xlabel="n")
     for ax in axes[1]:
         ax.set_xticks(sizes, [str(s) for s in sizes], minor=False)
         ax.set_xticks([], minor=True)

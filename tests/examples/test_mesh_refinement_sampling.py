@@ -1,5 +1,6 @@
-"""The mesh-refinement study of the dimension-robust samplers (examples/mesh_refinement_sampling.py):
-its building blocks exactly, and its numbers at quick size (16², 24²)."""
+"""The mesh-refinement study of the dimension-robust samplers
+(``examples/mesh_refinement_sampling.py``): its building blocks exactly, and its numbers at
+quick size (16², 24²)."""
 
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ def test_quick_run_identity_hmc_step_shrinks_with_the_mesh(example, quick):
     for n, row in hmc.items():
         # leapfrog is unstable on the prior's Nyquist mode above 2 √λmin(C)
         assert row.step <= 2 * result.level(n).stiffest_prior_sd
-    # that limit falls like h³ (16² → 24²: by 0.49); the adapted step with it, up to the
+    # that limit falls like h² (16² → 24²: to 0.49 of it); the adapted step with it, up to the
     # dual-averaging scatter between runs (a few per cent; 25 % allowed)
     limit_ratio = result.level(fine).stiffest_prior_sd / result.level(coarse).stiffest_prior_sd
     assert hmc[fine].step / hmc[coarse].step <= 1.25 * limit_ratio < 0.65
