@@ -127,7 +127,7 @@ def test_quick_run_identity_hmc_step_shrinks_with_the_mesh(example, quick):
 def test_quick_run_dimension_robust_steps_follow_the_data_not_the_mesh(example, quick):
     result, _ = quick
     coarse, fine = result.settings.sizes
-    for name in example.SAMPLER_NAMES[:4]:
+    for name in [name for name in example.SAMPLER_NAMES if name.startswith("∞")]:
         low, high = result.row(name, coarse), result.row(name, fine)
         # The step of a whitened sampler is set by the curvature of its potential: the top of
         # the data-informed spectrum (λ_1, or λ_{r+1} for the Laplace reference), which
