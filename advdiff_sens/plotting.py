@@ -441,8 +441,8 @@ def laplace_spectrum(eigenvalues, ax: Axes | None = None, *,
     shown = values > 0
     ax.semilogy(index[shown], values[shown], "o-", ms=3.5, lw=1, label=label)
     ax.axhline(1.0, color="k", ls="--", lw=1, label="λ = 1 (data = prior)")
-    ax.set_xlabel("index i")
-    ax.set_ylabel("eigenvalue λ_i of the prior-preconditioned misfit Hessian")
+    ax.set_xlabel("index $i$")
+    ax.set_ylabel("eigenvalue $\\lambda_i$\n(prior-preconditioned misfit Hessian)", fontsize=9)
     ax.set_title(f"Laplace spectrum: {int(np.sum(values > 1))} of {values.size} directions "
                  "informed by the data (λ > 1)", fontsize=9)
     ax.legend(frameon=False, fontsize=8)
