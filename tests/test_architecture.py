@@ -33,8 +33,9 @@ ALLOWED = {
     "problems": BASE | {"matrix", "discretisation", "sensitivity", "model", "sampling",
                         "inference"},
     "plotting": BASE | {"discretisation"},
+    "io": BASE | {"discretisation"},
     "cli": BASE | {"matrix", "discretisation", "sensitivity", "model", "sampling", "inference",
-                   "comparison", "problems", "plotting"},
+                   "comparison", "problems", "plotting", "io"},
     "__init__": {"discretisation", "model", "inference", "sensitivity", "matrix"},
     "__main__": {"cli"},
 }

@@ -26,6 +26,7 @@ PACKAGES = (
     "advdiff_sens.matrix.rate",
     "advdiff_sens.sensitivity",
     "advdiff_sens.problems",
+    "advdiff_sens.io",
     "advdiff_sens.progress",
     "advdiff_sens.registry",
 )
