@@ -1,16 +1,15 @@
 r"""Observations of the model state: sparse observation operators with their adjoints, data
 with missing entries, per-datum noise, and the least-squares misfit.
 
-* :mod:`~advdiff_sens.discretisation.observations.interpolation` — the field between the
-  nodes: :func:`observation_operator` (multilinear interpolation at points) and
-  :func:`cell_average_operator` (exact means over boxes).
-* :mod:`~advdiff_sens.discretisation.observations.operators` — per observation time a
-  sparse :math:`H_j`, forward and adjoint: :class:`ObservationOperator`,
-  :class:`PointSensors` (fixed or moving), :class:`GriddedSnapshots` (bilinear or cell
-  average on a rectilinear observation grid).
-* :mod:`~advdiff_sens.discretisation.observations.misfit` — :class:`Observations` (operator
-  + data with a mask + noise sd per datum: whitened residual, misfit, gradient) and its
-  point-sensor case :class:`LeastSquaresObjective`.
+* ``interpolation`` — the field between the nodes: :func:`observation_operator`
+  (multilinear interpolation at points) and :func:`cell_average_operator` (exact means over
+  boxes).
+* ``operators`` — per observation time a sparse :math:`H_j`, forward and adjoint:
+  :class:`ObservationOperator`, :class:`PointSensors` (fixed or moving),
+  :class:`GriddedSnapshots` (bilinear or cell average on a rectilinear observation grid).
+* ``misfit`` — :class:`Observations` (operator, data with a mask, noise sd per datum:
+  whitened residual, misfit, gradient) and its point-sensor case
+  :class:`LeastSquaresObjective`.
 """
 
 from advdiff_sens.discretisation.observations.interpolation import (
@@ -23,7 +22,7 @@ from advdiff_sens.discretisation.observations.operators import (
 from advdiff_sens.discretisation.observations.misfit import Observations, LeastSquaresObjective
 
 __all__ = [
-    "observation_operator", "cell_average_operator", "CELL_EDGE_RTOL", "ObservationOperator", "PointSensors",
-    "GriddedSnapshots", "PixelMethod", "Bilinear", "CellAverage", "PIXEL_METHODS",
+    "observation_operator", "cell_average_operator", "CELL_EDGE_RTOL", "ObservationOperator",
+    "PointSensors", "GriddedSnapshots", "PixelMethod", "Bilinear", "CellAverage", "PIXEL_METHODS",
     "Observations", "LeastSquaresObjective",
 ]

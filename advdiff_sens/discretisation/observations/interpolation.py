@@ -148,15 +148,15 @@ def cell_average_operator(grid: Grid, edges) -> sp.csr_array:
     grid : Grid
     edges : sequence of array_like
         One strictly increasing 1-D array of cell edges per axis (``M_a + 1`` entries for
-        ``M_a`` cells). On a Neumann or Dirichlet axis the cells lie inside
-        ``[0, extent]`` (to :data:`CELL_EDGE_RTOL`); on a periodic axis they may cross the wrap (``x`` and ``x + extent``
-        are the same point) but are at most one period wide.
+        ``M_a`` cells). On a Neumann or Dirichlet axis the cells lie inside ``[0, extent]``
+        (to :data:`CELL_EDGE_RTOL`); on a periodic axis they may cross the wrap (``x`` and
+        ``x + extent`` are the same point) but are at most one period wide.
 
     Returns
     -------
     scipy.sparse.csr_array (∏ M_a, grid.n)
         Row ``p`` (the cells in C order, the last axis fastest) holds the weights
-        :math:`rac1{|Q_p|}\int_{Q_p}φ_i\,dx`; they sum to 1 where the hats do (everywhere
+        :math:`\frac1{|Q_p|}\int_{Q_p}φ_i\,dx`; they sum to 1 where the hats do (everywhere
         but in the node-free strip next to a Dirichlet wall).
 
     Examples

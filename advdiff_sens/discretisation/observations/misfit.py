@@ -1,7 +1,7 @@
 r"""Data, missing entries and noise: the whitened residual of an observation operator and the
 least-squares misfit.
 
-Given an :class:`~advdiff_sens.discretisation.observations.operators.ObservationOperator`
+Given an :class:`~advdiff_sens.discretisation.ObservationOperator`
 (:math:`H_j` per time), data :math:`d_{js}` with a mask :math:`O` of the observed entries
 (``NaN``, a fill value or a masked array's mask mark the missing ones, a different set per
 time) and a noise sd :math:`σ_{js} > 0` per observed datum, the whitened residual is the
@@ -112,7 +112,7 @@ class Observations:
     operator : ObservationOperator
         :class:`PointSensors`, :class:`GriddedSnapshots` or any
         :class:`ObservationOperator`.
-    data : array_like or numpy.ma.MaskedArray, shape (k, m) or (k, *operator.obs_shape)
+    data : array_like or numpy.ma.MaskedArray, shape ``(k, m)`` or ``(k, *obs_shape)``
         One row (or image) per observation time. ``NaN`` entries, entries equal to
         ``fill_value`` and masked entries are missing; every time needs at least one
         observed entry.
