@@ -430,3 +430,20 @@ def test_observations_reject_wrong_types_and_shapes():
         SENSORS.forward(np.zeros((2, 5, 6)))
     with pytest.raises(ValueError, match="weights must have shape"):
         SENSORS.adjoint(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("method", ("bilinear", "cell_average"))
+def test_one_and_three_dimensional_snapshots(method, rng):
+    """The Kronecker product of the 1-D cell means (and the interpolation) in 1-D and 3-D:
+    dot test, constants and a multilinear field inside the hull exact."""
+    for grid in (Grid((9,), bc="neumann"), Grid((5, 4, 6), (1.0, 2.0, 1.5),
+                                                ("periodic", "neumann", "dirichlet"))):
+        axes = [np.linspace(ax[0], ax[-1], 4)[1:-1] for ax in grid.axes]
+        op = GriddedSnapshots(grid, axes, method)
+        theta = rng.standard_normal((2, *grid.shape))
+        dot_test(op.forward, op.adjoint, theta, rng.standard_normal((2, op.n_obs)))
+        field = 1.0 + sum((a + 1) * c for a, c in enumerate(grid.coords)) + np.prod(grid.coords,
+                                                                                  axis=0)
+        expected = 1.0 + sum((a + 1) * c for a, c in enumerate(op.coords)) + np.prod(op.coords,
+                                                                                    axis=0)
+        np.testing.assert_allclose(op.forward(field[None])[0], expected.ravel(), rtol=1e-13)

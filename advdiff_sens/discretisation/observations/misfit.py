@@ -203,7 +203,8 @@ class Observations:
         :attr:`n_data`, time-major."""
         values = np.asarray(values)
         if values.shape != self.mask.shape:
-            raise ValueError(f"values must have shape {self.mask.shape}, got {values.shape}")
+            raise ValueError(f"values must have shape {self.mask.shape} (one row per "
+                             f"observation time), got {values.shape}")
         return values[self.mask] / self._observed_sigma
 
     def forward(self, theta) -> np.ndarray:

@@ -208,7 +208,9 @@ class PointSensors(ObservationOperator):
     grid : Grid
     positions : array_like, shape (m, ndim) or (k, m, ndim)
         Fixed sensor coordinates (a static operator), or a position per time of each of the
-        m sensors (moving sensors: drifters, gliders, a ship track); inside the domain.
+        m sensors (moving sensors: drifters, gliders, a ship track); inside the domain. A
+        sensor absent at some time takes any position there, its datum marked missing in
+        :class:`Observations`.
 
     Attributes
     ----------
