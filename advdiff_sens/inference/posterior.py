@@ -1,4 +1,4 @@
-r"""Posteriors of the model's unknowns given point-sensor data.
+r"""Posteriors of the model's unknowns given observations of the scalar.
 
 :class:`Posterior` is the general one: any :class:`~advdiff_sens.inference.spaces.ParameterSpace`
 (flow by Fourier or nodal stream function, initial condition, log κ, any combination) with
@@ -7,20 +7,29 @@ its Gaussian prior :math:`N(m, C)`,
 .. math::
 
     Ψ(c) = Φ(c) + \tfrac12|C^{-1/2}(c − m)|^2,\qquad
-    Φ(c) = \tfrac12\sum_j \|(Hθ(t_j; c) − d_j)/σ\|^2,
+    Φ(c) = \tfrac12\sum_{(j,s)∈O} \bigl((H_jθ(t_j; c))_s − d_{js}\bigr)^2/σ_{js}^2,
 
 its gradient from one adjoint sweep of the model, and the Gauss–Newton Hessian actions of a
 :class:`Linearisation` (one tangent solve, then the adjoint of the linearised misfit):
 
 .. math::
 
-    H_{GN}v = G^TGv + C^{-1}v,\qquad Gv = σ^{-1}H\,δθ(t_j)[δc = v],
+    H_{GN}v = G^TGv + C^{-1}v,\qquad (Gv)_{js} = (H_j\,δθ(t_j)[δc = v])_s/σ_{js},
+    \ (j, s) ∈ O,
+
+The observations are point sensors (the signature ``sensors, times, data, noise_std``: one
+:math:`H`, complete data, one σ) or any
+:class:`~advdiff_sens.discretisation.Observations` (``observations=``): fixed or moving
+:class:`~advdiff_sens.discretisation.PointSensors`, gridded snapshots
+(:class:`~advdiff_sens.discretisation.GriddedSnapshots`), missing data (the set :math:`O` of
+observed entries) and a noise sd per datum.
 
 with :math:`δθ` the tangent of the pushed-forward direction
 (:meth:`~advdiff_sens.inference.spaces.ParameterSpace.push`): velocity and diffusivity
 changes through the arrow system of :meth:`advdiff_sens.AdvectionDiffusion.tangent`, an
 initial-condition change through one more forward solve :math:`e^{tL}δθ_0`; :math:`G^T` is
-the model's adjoint of :math:`θ ↦ σ^{-1}(Gv)^THθ`, pulled back to the coefficients.
+the model's adjoint of :math:`θ ↦ (Gv)^T(H_jθ_j/σ_{js})_{(j,s)∈O}`, pulled back to the
+coefficients.
 
 :class:`VelocityPosterior` is the stream-function posterior of reference problem R3 with
 known θ0 and κ and a diagonal prior: the special case the MAP → Laplace → HMC workflow runs.
@@ -59,7 +68,9 @@ import numpy as np
 
 import copy
 
-from advdiff_sens.discretisation.observations import LeastSquaresObjective
+from advdiff_sens.discretisation.observations import (
+    LeastSquaresObjective, Observations, PointSensors
+)
 from advdiff_sens.inference.gradients import GRADIENTS, PosteriorGradient, model_gradient
 from advdiff_sens.inference.parameterisations import StreamFunctionBasis
 from advdiff_sens.inference.spaces import ModelInputs, ParameterSpace
@@ -133,7 +144,7 @@ def stacked_tangent(model: AdvectionDiffusion, u: np.ndarray, theta0: np.ndarray
 
 class Posterior:
     r"""The posterior of a :class:`~advdiff_sens.inference.spaces.ParameterSpace`'s unknowns
-    given point-sensor data (module docstring).
+    given observations of the scalar (module docstring).
 
     Parameters
     ----------
@@ -142,13 +153,17 @@ class Posterior:
     space : ParameterSpace
         The unknowns and their prior.
     sensors : array_like (m, ndim)
-        Sensor coordinates inside the domain.
+        Sensor coordinates inside the domain (point sensors; without ``observations``).
     times : array_like (k,)
         Strictly increasing observation times > 0.
     data : array_like (k, m)
-        Sensor readings.
+        Sensor readings (point sensors).
     noise_std : float
-        Noise standard deviation σ > 0.
+        Noise standard deviation σ > 0 (point sensors).
+    observations : Observations, optional
+        Instead of ``sensors``, ``data`` and ``noise_std``: any observation operator with its
+        data (missing entries allowed) and per-datum noise
+        (:class:`~advdiff_sens.discretisation.Observations`), one row of data per time.
     gradient : {"auto", "adjoint", "tangent", "surrogate"} or PosteriorGradient
         How :meth:`value_and_gradient` computes :math:`∇Ψ`
         (:mod:`advdiff_sens.inference.gradients`).
@@ -157,7 +172,16 @@ class Posterior:
     ----------
     prior : GaussianReference
         ``space.prior``.
-    objective : LeastSquaresObjective
+    observations, objective : Observations
+        The same object: the operator, data and noise; the callable misfit. For point
+        sensors a :class:`~advdiff_sens.discretisation.LeastSquaresObjective`.
+    sensors : ndarray or None
+        The sensor positions, ``(m, ndim)`` or (moving) ``(k, m, ndim)``; None unless the
+        operator is :class:`~advdiff_sens.discretisation.PointSensors`.
+    data : ndarray (k, m)
+        The data, NaN where missing.
+    noise_std : float or ndarray (k, m)
+        σ (per datum when the observations have one per datum).
     gradient : PosteriorGradient
 
     Examples
@@ -178,27 +202,67 @@ class Posterior:
     >>> value, grad = post.value_and_gradient(np.zeros(post.n_params))
     >>> post.n_params, grad.shape, post.n_data
     (256, (256,), 4)
+
+    The same unknowns seen as 4 × 4 cell-averaged images with a missing pixel at the second
+    time and a noise sd per pixel (:class:`~advdiff_sens.discretisation.Observations`):
+
+    >>> from advdiff_sens.discretisation import GriddedSnapshots, Observations
+    >>> centres = np.array([0.125, 0.375, 0.625, 0.875])
+    >>> images = GriddedSnapshots(grid, (centres, centres), "cell_average")
+    >>> data = np.zeros((2, 4, 4))
+    >>> data[1, 0, 0] = np.nan
+    >>> obs = Observations(images, data, noise_std=np.full((4, 4), 0.01))
+    >>> post = Posterior(model, space, times=[0.1, 0.2], observations=obs)
+    >>> post.n_data, post.residuals(np.zeros(post.n_params)).shape      # 31 + p
+    (31, (287,))
     """
 
-    def __init__(self, model: AdvectionDiffusion, space: ParameterSpace, sensors, times, data,
-                 noise_std, *, gradient: str | PosteriorGradient = "auto") -> None:
+    def __init__(self, model: AdvectionDiffusion, space: ParameterSpace, sensors=None,
+                 times=None, data=None, noise_std=None, *,
+                 observations: Observations | None = None,
+                 gradient: str | PosteriorGradient = "auto") -> None:
         if not isinstance(model, AdvectionDiffusion):
             raise TypeError(f"model must be an AdvectionDiffusion, got {type(model).__name__}")
         if not isinstance(space, ParameterSpace) or space.grid is not model.grid:
             raise TypeError("space must be a ParameterSpace on model.grid")
         self.model, self.space = model, space
+        if times is None:
+            raise TypeError("times is required (one observation time per row of data)")
         self.times = as_times(times, "times")[0]
         if self.times[0] <= 0:
             raise ValueError(f"times must be > 0, got first time {self.times[0]}")
-        data = as_real_array(data, "data", ndim=2)
-        if data.shape[0] != self.times.size:
-            raise ValueError(f"data must have one row per time: shape ({self.times.size}, "
-                             f"n_sensors), got {data.shape}")
-        self.objective = LeastSquaresObjective(model.grid, sensors, data, noise_std)
-        self.sensors = as_real_array(sensors, "sensors", ndim=2)
-        self.data, self.noise_std = self.objective.data, self.objective.noise_std
+        if observations is None:
+            if sensors is None or data is None or noise_std is None:
+                raise TypeError("give sensors, data and noise_std (point sensors) or "
+                                "observations=")
+            data = as_real_array(data, "data", ndim=2)
+            if data.shape[0] != self.times.size:
+                raise ValueError(f"data must have one row per time: shape ({self.times.size}, "
+                                 f"n_sensors), got {data.shape}")
+            observations = LeastSquaresObjective(model.grid, sensors, data, noise_std)
+        else:
+            if sensors is not None or data is not None or noise_std is not None:
+                raise TypeError("with observations=, sensors, data and noise_std are theirs: "
+                                "do not pass them")
+            if not isinstance(observations, Observations):
+                raise TypeError(f"observations must be an Observations, got "
+                                f"{type(observations).__name__}")
+            grid, mine = observations.grid, model.grid
+            if (grid.shape, grid.extent, grid.bc) != (mine.shape, mine.extent, mine.bc):
+                raise ValueError(f"observations are on {grid!r}, the model on {mine!r}")
+            if observations.n_times != self.times.size:
+                raise ValueError(f"observations have {observations.n_times} time(s) of data, "
+                                 f"times has {self.times.size}")
+        self._observe(observations)
         self.gradient = GRADIENTS.resolve(gradient, "gradient")
         self._last_value: tuple[np.ndarray, float] | None = None
+
+    def _observe(self, observations: Observations) -> None:
+        """Set :attr:`observations` and the attributes read from it."""
+        self.observations = self.objective = observations
+        operator = observations.operator
+        self.sensors = operator.positions if isinstance(operator, PointSensors) else None
+        self.data, self.noise_std = observations.data, observations.noise_std
 
     @property
     def prior(self):
@@ -212,8 +276,9 @@ class Posterior:
 
     @property
     def n_data(self) -> int:
-        """Number of scalar observations N = k·m (the expected 2Φ at the truth)."""
-        return int(self.data.size)
+        """Number N of observed scalar data (k·m for complete data; the expected 2Φ at the
+        truth)."""
+        return self.observations.n_data
 
     def _coefficients(self, c) -> np.ndarray:
         return as_real_array(c, "c", shape=(self.n_params,))
@@ -225,9 +290,7 @@ class Posterior:
             raise ValueError(f"n_times must be <= {self.times.size}, got {n_times}")
         out = copy.copy(self)
         out.times = self.times[:n_times]
-        out.objective = LeastSquaresObjective(self.model.grid, self.sensors,
-                                              self.data[:n_times], self.noise_std)
-        out.data = out.objective.data
+        out._observe(self.observations.truncated(n_times))
         out._last_value = None
         return out
 
@@ -245,13 +308,12 @@ class Posterior:
         return self.model_at(inputs).solve(inputs.velocity, inputs.theta0, self.times)
 
     def predict(self, c) -> np.ndarray:
-        """Noise-free sensor readings :math:`Hθ(t_j; c)`, shape ``(k, m)``."""
-        return self.objective.predict(self.solve(c))
+        """Noise-free readings :math:`H_jθ(t_j; c)` of every entry, shape ``(k, m)``."""
+        return self.observations.predict(self.solve(c))
 
     def misfit(self, c) -> float:
         """Data misfit :math:`Φ(c)` (the negative log-likelihood up to a constant)."""
-        r = (self.predict(c) - self.data) / self.noise_std
-        return 0.5 * float(np.sum(r * r))
+        return self.observations.misfit(self.solve(c))
 
     def log_likelihood(self, c) -> float:
         """:math:`−Φ(c)`, the log-likelihood pCN needs."""
@@ -332,27 +394,27 @@ class Posterior:
         return out
 
     def misfit_and_jacobian(self, c) -> tuple[np.ndarray, np.ndarray]:
-        r"""Whitened data residual :math:`r = (Hθ − d)/σ` (k·m,) and its Jacobian :math:`G`
-        (k·m, p), one :meth:`linearised_solve` per coefficient (for small p)."""
+        r"""Whitened data residual :math:`r = (Hθ − d)/σ` on the observed entries (N,) and its
+        Jacobian :math:`G` (N, p), one :meth:`linearised_solve` per coefficient (for small p)."""
         c = self._coefficients(c)
-        residual = ((self.predict(c) - self.data) / self.noise_std).ravel()
-        columns = [self.objective.predict(self.linearised_solve(c, e)).ravel()
+        residual = self.observations.residual(self.solve(c))
+        columns = [self.observations.forward(self.linearised_solve(c, e))
                    for e in np.eye(self.n_params)]
-        return residual, np.stack(columns, axis=1) / self.noise_std
+        return residual, np.stack(columns, axis=1)
 
     def misfit_jacobian(self, c) -> np.ndarray:
-        r"""Whitened Jacobian :math:`G = ∂[(Hθ − d)/σ]/∂c`, shape ``(k·m, p)``."""
+        r"""Whitened Jacobian :math:`G = ∂[(Hθ − d)/σ]/∂c`, shape ``(N, p)``."""
         return self.misfit_and_jacobian(c)[1]
 
     def residuals(self, c) -> np.ndarray:
         r"""Whitened residual vector :math:`[(Hθ − d)/σ;\ C^{-1/2}(c − m)]` of length
-        ``k·m + p``: :math:`Ψ(c) = \tfrac12\|\,\text{residuals}(c)\|^2`."""
+        ``N + p`` (N observed data): :math:`Ψ(c) = \tfrac12\|\,\text{residuals}(c)\|^2`."""
         c = self._coefficients(c)
-        misfit = (self.predict(c) - self.data) / self.noise_std
-        return np.concatenate([misfit.ravel(), self.prior.whiten(c)])
+        return np.concatenate([self.observations.residual(self.solve(c)),
+                               self.prior.whiten(c)])
 
     def jacobian(self, c) -> np.ndarray:
-        """Jacobian of :meth:`residuals`, shape ``(k·m + p, p)`` (dense: for small p)."""
+        """Jacobian of :meth:`residuals`, shape ``(N + p, p)`` (dense: for small p)."""
         mean = self.prior.mean
         whitening = np.stack([self.prior.whiten(mean + e) for e in np.eye(self.n_params)],
                              axis=1)
@@ -432,13 +494,13 @@ class Linearisation:
 
     def misfit_hessian(self, v) -> np.ndarray:
         r""":math:`G^TGv`: the tangent :math:`δθ[v]`, then the adjoint of the linear functional
-        :math:`θ ↦ σ^{-1}(Gv)^THθ` at the point (the discrete adjoint's forward recording is
-        made once and reused by every product: ``DiscreteAdjoint(reuse_tape=True)``)."""
+        :math:`θ ↦ (Gv)^T(H_jθ_j/σ_{js})_{(j,s)∈O}` at the point (the discrete adjoint's
+        forward recording is made once and reused by every product:
+        ``DiscreteAdjoint(reuse_tape=True)``)."""
         post = self.posterior
         v = as_real_array(v, "v", shape=(post.n_params,))
         rho = post.linearised_solve(self.point, v)
-        gv = post.objective.predict(rho) / post.noise_std
-        weight = (post.objective.H.T @ gv.T).T.reshape(rho.shape) / post.noise_std
+        weight = post.observations.adjoint(post.observations.forward(rho))
 
         def linearised(theta):
             return float(np.sum(weight * theta)), weight
@@ -570,14 +632,13 @@ class VelocityPosterior(Posterior):
         return self.basis.to_velocity(c)
 
     def misfit_and_jacobian(self, c) -> tuple[np.ndarray, np.ndarray]:
-        r"""Whitened data residual :math:`r = (Hθ − d)/σ` (k·m,) and its Jacobian
-        :math:`G` (k·m, p), from one stacked tangent solve (:func:`stacked_tangent`)."""
+        r"""Whitened data residual :math:`r = (Hθ − d)/σ` (N,) and its Jacobian
+        :math:`G` (N, p), from one stacked tangent solve (:func:`stacked_tangent`)."""
         c = self._coefficients(c)
         theta, rho = stacked_tangent(self.model, self.velocity(c), self.theta0,
                                      self.directions, self.times)
-        residual = (self.objective.predict(theta) - self.data).ravel() / self.noise_std
-        sens = np.stack([self.objective.predict(r) for r in rho], axis=-1)
-        return residual, sens.reshape(-1, self.n_params) / self.noise_std
+        residual = self.observations.residual(theta)
+        return residual, np.stack([self.observations.forward(r) for r in rho], axis=-1)
 
     def gauss_newton_hvp(self, c, v) -> np.ndarray:
         r"""Gauss–Newton Hessian-vector product :math:`(G^TG + S^{-2})v`
