@@ -359,7 +359,7 @@ def fit_report(posterior, misfit: float, optima: list, n_starts: int, optimizer:
     >>> len(report.warnings), report.warnings[0].startswith("misfit Φ = 500")
     (2, True)
     """
-    n = int(posterior.data.size)
+    n = posterior.n_data
     phi = float(misfit)
     limit = 0.5 * float(chi2.ppf(MISFIT_QUANTILE, n))
     p_value = float(chi2.sf(2 * phi, n))
