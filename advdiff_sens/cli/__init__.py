@@ -43,6 +43,7 @@ import sys
 import warnings
 
 from advdiff_sens.cli import demo, estimate, forward, sensitivity
+from advdiff_sens.cli.config import CommandParser, read_config
 from advdiff_sens.cli.options import saved_note
 from advdiff_sens.exceptions import NonFiniteResultError, WorkLimitExceeded
 
@@ -68,9 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="advdiff-sens",
         description="Velocity sensitivity of the advection-diffusion equation.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
+    parser.commands = {name: sub.add_parser(name, help=command.HELP)
+                       for name, command in COMMANDS.items()}
     for name, command in COMMANDS.items():
-        command.configure(sub.add_parser(name, help=command.HELP))
+        command.configure(parser.commands[name])
     return parser
 
 
@@ -80,10 +83,20 @@ def main(argv: list[str] | None = None) -> int:
     0 on success; 2 for bad input (``error: …`` on stderr, after any results already
     saved are listed); 130 on Ctrl-C.
     """
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:          # --help (0) or a usage error argparse printed (2)
         return int(exc.code or 0)
+    if getattr(args, "config", None) is not None:
+        command = parser.commands[args.command]
+        try:
+            command.set_defaults(**read_config(args.config, command))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        args = parser.parse_args(argv)  # the command line wins over the file
     args.saved = []
     library_format = warnings.formatwarning
     warnings.formatwarning = format_warning

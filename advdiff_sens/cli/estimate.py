@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 
+from advdiff_sens.cli.config import CONFIG_HELP
 from advdiff_sens.cli.datafile import data_summary, load_data_file
 from advdiff_sens.cli.estimation import estimate_and_save, run_settings
 from advdiff_sens.cli.field_estimation import infer_and_save, inference_settings
@@ -47,6 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                                        "flow HMC workflow, newton-cg otherwise)")
     add_outdir_option(parser, "advdiff_sens_estimate", "results")
     add_unknowns_options(parser)
+    parser.add_argument("--config", metavar="FILE", default=None, help=CONFIG_HELP)
     parser.set_defaults(func=run)
 
 
