@@ -177,7 +177,7 @@ def _check_2d(grid: Grid, what: str) -> None:
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be an advdiff_sens.Grid, got {type(grid).__name__}")
     if grid.ndim != 2:
-        raise ValueError(f"grid must be 2-D for {what} (a stream function), got {grid.ndim}-D")
+        raise ValueError(f"grid must be 2-D for {what}, got {grid.ndim}-D")
 
 
 def _wall_differences(grid: Grid) -> list[sp.csr_array]:
