@@ -45,6 +45,8 @@ from advdiff_sens.inference.estimate import estimate_velocity
 from advdiff_sens.inference.workflow import (
     run_workflow, WorkflowResult, WORKFLOW_EVENTS, MAP_ARRAYS, SAMPLE_ARRAYS
 )
+# walled domains (issue #15)
+from advdiff_sens.inference.parameterisations import discrete_divergence
 
 __all__ = [
     "NodalVelocity", "UniformVelocity", "StreamFunctionBasis", "NodalStreamFunction",
@@ -69,3 +71,5 @@ __all__ = [
     "LaplaceApproximation", "LowRankLaplace", "DenseLaplace", "laplace_approximation",
     "COVERAGE_THRESHOLD", "MAP_DECREMENT_TOL",
 ]
+# walled domains (issue #15)
+__all__ += ["discrete_divergence"]

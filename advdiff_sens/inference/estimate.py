@@ -55,10 +55,16 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
     as a :class:`~advdiff_sens.exceptions.FitWarning`: a misfit far above its expected value
     N/2 (2Φ above the 0.999 quantile of χ²(N)), or starts that ended in distinct optima.
 
+    The flow is :class:`~advdiff_sens.inference.parameterisations.StreamFunctionBasis` on the
+    model's grid: Fourier modes on the periodic square; on a channel or a rectangle (any
+    non-periodic axis, Neumann or Dirichlet for θ, is an impermeable wall) products of
+    :math:`\sin(πmx_a/ℓ_a)` across the walls and Fourier factors along a periodic axis, so
+    every flow it considers is tangential to the walls.
+
     Parameters
     ----------
     model : AdvectionDiffusion
-        On a 2-D doubly periodic grid.
+        On a 2-D grid with any boundary conditions.
     theta0 : array_like, grid.shape
         Initial scalar field (known).
     sensors : array_like (m, 2)
@@ -70,7 +76,8 @@ def estimate_velocity(model: AdvectionDiffusion, theta0, sensors, times, data, n
     noise_std : float
         Noise standard deviation σ > 0.
     kmax : float
-        Stream-function modes :math:`0 < |k| ≤ k_{max}`.
+        Stream-function modes :math:`0 < |k| ≤ k_{max}` (wavevectors in cycles per domain
+        length; half-integers across walls).
     prior_std : None, float or array_like (p,)
         Prior sd :math:`s_k = \text{prior\_std}·|k|^{-\text{decay}}` for a scalar (None means
         :math:`1/2π`, unit velocity sd per mode for decay 1), or one sd per coefficient.

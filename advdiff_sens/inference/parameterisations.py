@@ -6,15 +6,51 @@ coefficient direction :math:`δc` pushes forward to the velocity direction :math
 
 * :class:`NodalVelocity` — every nodal value is a parameter (``B = I``).
 * :class:`UniformVelocity` — one constant vector (``ndim`` parameters).
-* :class:`StreamFunctionBasis` — 2-D periodic, divergence-free flows
-  :math:`\mathbf u = (∂_yψ, −∂_xψ)` from the stream function
-  :math:`ψ = \sum_{0<|k|≤k_{max}} a_k\cos(2π k·x/ℓ) + b_k\sin(2π k·x/ℓ)` over the integer
-  wavevectors of a half plane (so each real mode appears once); derivatives are taken
-  analytically, so :math:`\mathbf u` is divergence free to rounding both in the continuum
-  and for the central discrete divergence (trigonometric modes are eigenfunctions of the
-  central difference).
-* :class:`NodalStreamFunction` — 2-D periodic, divergence-free flows
-  :math:`\mathbf u = ∇^⊥_hψ` from a stream function with one value per node (p = n).
+* :class:`NodalStreamFunction` — 2-D divergence-free flows :math:`\mathbf u = ∇^⊥_hψ =
+  (D^w_yψ, −D^w_xψ)` from a stream function with one value per free node, on every
+  boundary-condition combination of the grid: periodic on both axes, the channel
+  (periodic × walls) and the rectangle (walls × walls).
+* :class:`StreamFunctionBasis` — the same map applied to stream-function modes: Fourier
+  modes :math:`\cos/\sin(2πk·x/ℓ)` on the periodic square, products of
+  :math:`\sin(πmx_a/ℓ_a)` across each wall axis and Fourier factors along a periodic axis
+  otherwise.
+
+Walls. Every non-periodic axis of the grid (``"neumann"``, no-flux for θ, or
+``"dirichlet"``, absorbing for θ) is a wall of the flow, and the stream function is constant
+on it, :math:`ψ = 0`: the velocity is tangential there and the channel carries no net flux
+(:math:`\int u_x\,dy = ψ(\text{top}) − ψ(\text{bottom}) = 0`; a through-flow is not in these
+spaces). Where the wall is depends on the grid's node layout
+(:mod:`advdiff_sens.discretisation.grid`):
+
+* a **Neumann** axis has its walls *on* the first and last nodes; their :math:`ψ` is fixed
+  at 0 and the free values are the ``N − 2`` interior nodes;
+* a **Dirichlet** axis has its walls half a ghost beyond the end nodes
+  (:math:`x_{-1} = 0`, :math:`x_N = ℓ`): :math:`ψ = 0` at the ghosts, all ``N`` nodes free.
+
+Either way the free nodes form the Dirichlet grid :attr:`NodalStreamFunction.free_grid`
+(same extent and spacing), on which the stream function's prior lives
+(:class:`~advdiff_sens.inference.priors.GaussianRandomField` with :math:`ψ = 0` at the walls).
+
+The wall difference :math:`D^w_a` is the central difference
+:math:`(ψ_{i+1} − ψ_{i−1})/2h` on periodic and Dirichlet axes (ghosts 0) and in the interior
+of Neumann axes; on the wall nodes of a Neumann axis it is the one-sided difference,
+:math:`(ψ_1 − ψ_0)/h` and :math:`(ψ_{N−1} − ψ_{N−2})/h` — the central difference with
+:math:`ψ` reflected *oddly* about its wall value, because :math:`ψ − ψ_{\text{wall}}` changes
+sign through the wall. (The generator's even reflection, right for θ, would make the
+tangential wall velocity 0 and break the mass balance below.) Then:
+
+* the normal velocity vanishes on every wall: on a Neumann wall node
+  :math:`u_{\text{normal}} = ∓D^w_{\text{along}}ψ = 0` because :math:`ψ` is constant along
+  the wall, exactly; across a Dirichlet wall the ghost velocity is 0 for the same reason;
+* :func:`discrete_divergence` — the divergence in the central generator's mass balance
+  :math:`\frac{d}{dt}w^Tθ = w^TL\,θ` — is :math:`D^w_xD^w_yψ − D^w_yD^w_xψ = 0` to rounding
+  (difference matrices along different axes commute): central advection moves the scalar
+  without creating or destroying mass, and at no-flux walls the total mass is conserved
+  (at Dirichlet walls only diffusion removes it).
+
+A flow parameterisation that can cross a no-flux wall (:class:`NodalVelocity`,
+:class:`UniformVelocity` on a grid with Neumann axes) is rejected by
+:class:`~advdiff_sens.inference.spaces.ParameterSpace`.
 """
 
 from __future__ import annotations
@@ -23,10 +59,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from advdiff_sens.validation import as_real_array, check_positive_scalar
-from advdiff_sens.discretisation.grid import Grid
+from advdiff_sens.discretisation.grid import MIN_NODES, Grid
 from advdiff_sens.discretisation.operators import difference_matrices
 
-__all__ = ["NodalVelocity", "UniformVelocity", "StreamFunctionBasis", "NodalStreamFunction"]
+__all__ = ["NodalVelocity", "UniformVelocity", "StreamFunctionBasis", "NodalStreamFunction",
+           "discrete_divergence"]
 
 
 class _LinearVelocity:
@@ -136,27 +173,238 @@ class UniformVelocity(_LinearVelocity):
         return grad_u.reshape(self.grid.ndim, -1).sum(axis=1)
 
 
-class StreamFunctionBasis(_LinearVelocity):
-    r"""Divergence-free 2-D periodic velocities from stream-function Fourier modes.
+def _check_2d(grid: Grid, what: str) -> None:
+    if not isinstance(grid, Grid):
+        raise TypeError(f"grid must be an advdiff_sens.Grid, got {type(grid).__name__}")
+    if grid.ndim != 2:
+        raise ValueError(f"grid must be 2-D for {what}, got {grid.ndim}-D")
+
+
+def _wall_differences(grid: Grid) -> list[sp.csr_array]:
+    r"""The wall differences :math:`D^w_a` (module docstring), one (n, n) matrix per axis."""
+    mats = difference_matrices(grid)
+    out = []
+    for a, bc in enumerate(grid.bc):
+        forward, backward = mats["forward"][a], mats["backward"][a]
+        central = (forward + backward) / 2
+        if bc != "neumann":
+            out.append(sp.csr_array(central))
+            continue
+        index = np.indices(grid.shape)[a].ravel()
+        first = (index == 0).astype(float)
+        last = (index == grid.shape[a] - 1).astype(float)
+        out.append(sp.csr_array(sp.diags_array(1.0 - first - last) @ central
+                                + sp.diags_array(first) @ forward
+                                + sp.diags_array(last) @ backward))
+    return out
+
+
+def discrete_divergence(grid: Grid, u) -> np.ndarray:
+    r"""The divergence of the central scheme's mass balance,
+    :math:`\operatorname{div}_h\mathbf u = −W^{-1}\sum_a D^{(1)T}_a(w ∘ u_a)`.
+
+    With :math:`L = κΔ_h − \sum_a \operatorname{diag}(u_a)D^{(1)}_a` the central generator
+    and :math:`w` the quadrature weights (:attr:`~advdiff_sens.discretisation.Grid.weights`),
+    :math:`\frac{d}{dt}w^Tθ = κw^TΔ_hθ + \sum_i w_i(\operatorname{div}_h\mathbf u)_iθ_i`, a
+    discrete :math:`\int θ∇·\mathbf u`: central advection conserves the mass of every θ iff
+    :math:`\operatorname{div}_h\mathbf u = 0`. On a periodic axis this is the central
+    difference of :math:`u_a`; on a Dirichlet axis the same with :math:`u_a = 0` at the
+    walls; on a Neumann axis the wall nodes' normal component does not enter (the reflected
+    wall rows of the central generator do not use it) and the wall rows are one-sided,
+    :math:`u_{a,1}/h` and :math:`−u_{a,N−2}/h` (the odd reflection of a velocity that
+    vanishes at the wall). The normal velocity on the Neumann walls is measured separately by
+    :func:`advdiff_sens.discretisation.physics.wall_normal_velocity`.
 
     Parameters
     ----------
     grid : Grid
-        2-D grid, periodic on both axes.
+    u : array_like ``(ndim, *grid.shape)``
+        Nodal velocity.
+
+    Returns
+    -------
+    ndarray, grid.shape
+
+    Examples
+    --------
+    A solid-body rotation about the centre of a Neumann square is divergence free but crosses
+    the walls: its mass-balance divergence vanishes away from them and not next to them
+    (the flux through the wall); the nodal stream function's flows have neither:
+
+    >>> import numpy as np
+    >>> from advdiff_sens import Grid
+    >>> from advdiff_sens.discretisation.physics import wall_normal_velocity
+    >>> grid = Grid((9, 9), bc="neumann")
+    >>> x, y = grid.coords
+    >>> rotation = np.stack([-(y - 0.5), x - 0.5])
+    >>> div = discrete_divergence(grid, rotation)
+    >>> float(np.abs(div[2:-2, 2:-2]).max()), float(np.abs(div[1, 1:-1]).max())
+    (0.0, 1.0)
+    >>> wall_normal_velocity(grid, rotation)
+    0.5
+    >>> param = NodalStreamFunction(grid)
+    >>> u = param.to_velocity(np.random.default_rng(0).standard_normal(param.n_params))
+    >>> bool(np.abs(discrete_divergence(grid, u)).max() < 1e-13 * np.abs(u).max()), \
+    ...     wall_normal_velocity(grid, u)
+    (True, 0.0)
+    """
+    if not isinstance(grid, Grid):
+        raise TypeError(f"grid must be an advdiff_sens.Grid, got {type(grid).__name__}")
+    u = grid.check_velocity(u, "u")
+    mats = difference_matrices(grid)
+    w = grid.weights.ravel()
+    out = np.zeros(grid.n)
+    for a in range(grid.ndim):
+        d1 = (mats["forward"][a] + mats["backward"][a]) / 2
+        out -= d1.T @ (w * u[a].ravel())
+    return (out / w).reshape(grid.shape)
+
+
+class NodalStreamFunction(_LinearVelocity):
+    r"""Divergence-free 2-D velocities from a nodal stream function on any boundary-condition
+    combination: :math:`\mathbf u = ∇^⊥_hψ = (D^w_yψ, −D^w_xψ)` with the wall differences
+    :math:`D^w` and :math:`ψ = 0` on the walls (module docstring).
+
+    The parameters are :math:`ψ` at the free nodes (p = :attr:`free_grid` ``.n``: every node on
+    a periodic or Dirichlet axis, the interior nodes of a Neumann axis), so a flow through a
+    wall is impossible by construction: the normal velocity on the walls is exactly zero and
+    :func:`discrete_divergence` is :math:`(D^w_xD^w_y − D^w_yD^w_x)ψ = 0` to rounding. A
+    channel has zero net flux (ψ = 0 on both walls).
+
+    :meth:`pullback` is the transpose, :math:`B^Tg = E^T(D^{wT}_y g_x − D^{wT}_x g_y)` with
+    :math:`E` the embedding of the free nodes.
+
+    Parameters
+    ----------
+    grid : Grid
+        2-D grid, any boundary conditions (a Neumann axis needs at least 5 nodes: 3 free).
+
+    Attributes
+    ----------
+    grid : Grid
+    free_grid : Grid
+        The free nodes as a grid of the same extent: the Neumann axes lose their two wall
+        nodes and become Dirichlet (ψ = 0 one spacing beyond the end nodes), the other axes
+        are unchanged. A prior of the coefficients is a field on it, e.g.
+        ``GaussianRandomField(param.free_grid, ...)``.
+    n_params : int
+        ``free_grid.n`` (``grid.n`` without Neumann axes).
+
+    Examples
+    --------
+    On the periodic square every node is free:
+
+    >>> import numpy as np
+    >>> from advdiff_sens import Grid
+    >>> grid = Grid((16, 16))
+    >>> param = NodalStreamFunction(grid)
+    >>> psi = np.random.default_rng(0).standard_normal(param.n_params)
+    >>> u = param.to_velocity(psi)
+    >>> bool(np.abs(discrete_divergence(grid, u)).max() < 1e-12 * np.abs(u).max())
+    True
+    >>> g = np.random.default_rng(1).standard_normal(u.shape)      # ⟨Bψ, g⟩ = ⟨ψ, Bᵀg⟩
+    >>> bool(np.isclose(np.sum(u * g), psi @ param.pullback(g)))
+    True
+
+    A channel, periodic in x with no-flux walls at y = 0 and y = 1 (nodes on the walls):
+
+    >>> channel = NodalStreamFunction(Grid((16, 17), bc=("periodic", "neumann")))
+    >>> channel.n_params, channel.free_grid
+    (240, Grid(shape=(16, 15), extent=(1.0, 1.0), bc=('periodic', 'dirichlet')))
+    >>> u = channel.to_velocity(np.random.default_rng(2).standard_normal(channel.n_params))
+    >>> float(np.abs(u[1][:, [0, -1]]).max())                   # u_y on the walls
+    0.0
+    """
+
+    def __init__(self, grid: Grid) -> None:
+        _check_2d(grid, "a nodal stream function")
+        for size, bc in zip(grid.shape, grid.bc):
+            if bc == "neumann" and size - 2 < MIN_NODES:
+                raise ValueError(f"a Neumann (no-flux) axis needs at least {MIN_NODES + 2} nodes "
+                                 f"for a nodal stream function ({MIN_NODES} free between the wall "
+                                 f"nodes), got {size}")
+        self.grid = grid
+        self.free_grid = Grid(tuple(s - 2 if bc == "neumann" else s
+                                    for s, bc in zip(grid.shape, grid.bc)),
+                              grid.extent,
+                              tuple("periodic" if bc == "periodic" else "dirichlet"
+                                    for bc in grid.bc))
+        self.n_params = self.free_grid.n
+        keep = [np.arange(s) if bc != "neumann" else np.arange(1, s - 1)
+                for s, bc in zip(grid.shape, grid.bc)]
+        self._free = np.ravel_multi_index(tuple(np.meshgrid(*keep, indexing="ij")),
+                                          grid.shape).ravel()
+        embed = sp.csr_array((np.ones(self.n_params), (self._free, np.arange(self.n_params))),
+                             shape=(grid.n, self.n_params))
+        dx, dy = _wall_differences(grid)
+        self._maps = [sp.csr_array(dy @ embed), sp.csr_array(-(dx @ embed))]
+        self._maps_t = [sp.csr_array(m.T) for m in self._maps]
+
+    def to_velocity(self, c) -> np.ndarray:
+        psi = self._check_coefficients(c)
+        return np.stack([m @ psi for m in self._maps]).reshape(2, *self.grid.shape)
+
+    def pullback(self, grad_u) -> np.ndarray:
+        g = self.grid.check_velocity(grad_u, "grad_u").reshape(2, -1)
+        return self._maps_t[0] @ g[0] + self._maps_t[1] @ g[1]
+
+    def stream_function(self, c) -> np.ndarray:
+        """:math:`ψ` on the grid nodes, shape ``grid.shape`` (0 on Neumann wall nodes)."""
+        psi = np.zeros(self.grid.n)
+        psi[self._free] = self._check_coefficients(c)
+        return psi.reshape(self.grid.shape)
+
+
+def _factor(kind: str, k: float, x: np.ndarray, length: float) -> np.ndarray:
+    """A 1-D mode factor: 1, cos or sin of :math:`2πkx/ℓ`."""
+    if kind == "1":
+        return np.ones_like(x)
+    phase = 2 * np.pi * k * x / length
+    return np.cos(phase) if kind == "cos" else np.sin(phase)
+
+
+class StreamFunctionBasis(_LinearVelocity):
+    r"""Divergence-free 2-D velocities from stream-function modes, on the periodic square, the
+    channel (periodic × walls) and the rectangle (walls × walls).
+
+    :math:`ψ = \sum_k c_kφ_k` and :math:`\mathbf u = ∇^⊥_hψ` through
+    :class:`NodalStreamFunction` (the modes sampled at its free nodes), so the normal velocity
+    is zero on the walls and :func:`discrete_divergence` vanishes to rounding. The modes, with
+    wavevectors :math:`k` in cycles per domain length (physical wavenumber :math:`2πk_a/ℓ_a`):
+
+    * periodic on both axes: :math:`\cos(2πk·x/ℓ)` and :math:`\sin(2πk·x/ℓ)` for the integer
+      wavevectors :math:`k ≠ 0` of the half plane ``k_x > 0 or (k_x = 0 and k_y > 0)``;
+    * otherwise products of one factor per axis: across a wall axis
+      :math:`\sin(πm x_a/ℓ_a)`, :math:`m ≥ 1` (:math:`k_a = m/2`, half-integers; ψ = 0 on the
+      walls), along a periodic axis :math:`1` (:math:`k_a = 0`), :math:`\cos` or
+      :math:`\sin(2πk_ax_a/ℓ_a)`, :math:`k_a ≥ 1`.
+
+    Each mode is an eigenfunction of the wall difference (a sine is odd about each wall, so
+    the odd reflection agrees with it): the velocity is the analytic one with every
+    derivative's :math:`ω` replaced by the central-difference symbol :math:`\sin(ωh)/h`, e.g.
+    :math:`u_x = (\sin(ω_yh_y)/h_y)\cos(ω_yy)\,f(x)` for :math:`ψ = f(x)\sin(ω_yy)`, so it is
+    :math:`∇^⊥ψ` to second order.
+
+    Parameters
+    ----------
+    grid : Grid
+        2-D grid, any boundary conditions (non-periodic axes are walls).
     kmax : float
-        Keep integer wavevectors ``k ≠ 0`` with ``|k| ≤ kmax`` in the half plane
-        ``k_x > 0 or (k_x = 0 and k_y > 0)``.
+        Keep the wavevectors with ``0 < |k| ≤ kmax`` (at least one: ``kmax ≥ 1`` on the
+        periodic square, ``≥ 1/2`` for a channel, ``≥ √2/2`` for a rectangle).
     decay : float
         Prior-style spectral decay; :attr:`prior_scale` is ``|k|^{-decay}`` per coefficient.
 
     Attributes
     ----------
-    wavevectors : ndarray (m, 2)
-        Integer wavevector of each coefficient (each appears twice: cosine then sine).
-    kind : ndarray (m,)
-        ``"cos"`` or ``"sin"``.
+    wavevectors : ndarray (p, 2)
+        Wavevector of each coefficient (int on the periodic square, where each appears twice:
+        cosine then sine; float with half-integers across walls).
+    kind : ndarray (p,)
+        ``"cos"`` or ``"sin"`` of :math:`k·x` on the periodic square; otherwise the factors
+        along x and y, e.g. ``"cos·sin"`` or ``"1·sin"``.
     n_params : int
-    prior_scale : ndarray (m,)
+    prior_scale : ndarray (p,)
         ``|k|^{-decay}`` of each coefficient.
 
     Examples
@@ -182,116 +430,84 @@ class StreamFunctionBasis(_LinearVelocity):
     (True, True)
     >>> bool(np.allclose(d1[0] @ u[0].ravel() + d1[1] @ u[1].ravel(), 0))
     True
+
+    A channel with absorbing walls at y = 0 and 1: the shear flows :math:`ψ = \sin(πmy)`
+    (:math:`k = (0, m/2)`) and the cells :math:`\cos/\sin(2πx)\sin(πy)`:
+
+    >>> channel = StreamFunctionBasis(Grid((16, 15), bc=("periodic", "dirichlet")), kmax=1.2)
+    >>> channel.kind.tolist()
+    ['1·sin', '1·sin', 'cos·sin', 'sin·sin']
+    >>> channel.wavevectors.tolist()
+    [[0.0, 0.5], [0.0, 1.0], [1.0, 0.5], [1.0, 0.5]]
+    >>> u = channel.to_velocity([0.0, 0.0, 1.0, 0.0])              # ψ = cos 2πx sin πy
+    >>> bool(np.allclose(discrete_divergence(channel.grid, u), 0, atol=1e-12))
+    True
     """
 
     def __init__(self, grid: Grid, kmax: float = 2.0, *, decay: float = 1.0) -> None:
-        if not isinstance(grid, Grid):
-            raise TypeError(f"grid must be an advdiff_sens.Grid, got {type(grid).__name__}")
-        if grid.ndim != 2 or grid.bc != ("periodic", "periodic"):
-            raise ValueError("grid must be 2-D and periodic on both axes for a stream-function basis")
-        kmax = check_positive_scalar(kmax, "kmax")
-        if kmax < 1:
-            raise ValueError(f"kmax must be >= 1 (at least one mode), got {kmax}")
+        _check_2d(grid, "a stream-function basis")
+        self.kmax = check_positive_scalar(kmax, "kmax")
         self.grid = grid
-        self.kmax = kmax
         self.decay = float(decay)
-        r = int(np.floor(kmax))
-        ks = [(kx, ky) for kx in range(0, r + 1) for ky in range(-r, r + 1)
-              if (kx > 0 or ky > 0) and kx * kx + ky * ky <= kmax * kmax]
-        self.wavevectors = np.repeat(np.array(ks, dtype=int), 2, axis=0)
-        self.kind = np.array(["cos", "sin"] * len(ks))
-        self.n_params = len(self.kind)
+        self._nodal = NodalStreamFunction(grid)
+        vectors, kinds = (self._fourier_modes() if grid.bc == ("periodic", "periodic")
+                          else self._product_modes())
+        if not kinds:
+            smallest = 1.0 if grid.bc == ("periodic", "periodic") else (
+                0.5 if "periodic" in grid.bc else np.sqrt(0.5))
+            raise ValueError(f"kmax must be >= {smallest:.4g} on this grid (at least one mode: "
+                             f"|k| of the gravest is {smallest:.4g}), got {kmax}")
+        self.wavevectors = np.array(vectors)
+        self.kind = np.array(kinds)
+        self.n_params = len(kinds)
         self.prior_scale = np.linalg.norm(self.wavevectors, axis=1) ** (-self.decay)
-        self._fields = self._build()
+        self._modes = self._sample(self._nodal.free_grid)
+        self._fields = np.stack([self._nodal.to_velocity(m) for m in self._modes.T])
 
-    def _build(self) -> np.ndarray:
-        x, y = self.grid.coords
-        (lx, ly), (hx, hy) = self.grid.extent, self.grid.spacing
-        out = np.empty((self.n_params, 2, *self.grid.shape))
+    def _fourier_modes(self) -> tuple[list, list]:
+        """The half-plane integer wavevectors, a cosine and a sine each."""
+        r = int(np.floor(self.kmax))
+        ks = [(kx, ky) for kx in range(0, r + 1) for ky in range(-r, r + 1)
+              if (kx > 0 or ky > 0) and kx * kx + ky * ky <= self.kmax * self.kmax]
+        return [k for k in ks for _ in range(2)], ["cos", "sin"] * len(ks)
+
+    def _product_modes(self) -> tuple[list, list]:
+        """One factor per axis: sines across walls, 1/cos/sin along a periodic axis."""
+        r = int(np.floor(2 * self.kmax))
+        per_axis = []
+        for bc in self.grid.bc:
+            if bc == "periodic":
+                per_axis.append([(0.0, "1")] + [(float(k), kind) for k in range(1, r + 1)
+                                                for kind in ("cos", "sin")])
+            else:
+                per_axis.append([(m / 2, "sin") for m in range(1, r + 1)])
+        vectors, kinds = [], []
+        for kx, fx in per_axis[0]:
+            for ky, fy in per_axis[1]:
+                if kx * kx + ky * ky <= self.kmax * self.kmax:
+                    vectors.append((kx, ky))
+                    kinds.append(f"{fx}·{fy}")
+        return vectors, kinds
+
+    def _sample(self, grid: Grid) -> np.ndarray:
+        """The modes at the nodes of ``grid``, shape ``(grid.n, p)``."""
+        x, y = grid.coords
+        lx, ly = grid.extent
+        out = np.empty((grid.n, self.n_params))
         for p, ((kx, ky), kind) in enumerate(zip(self.wavevectors, self.kind)):
-            wx, wy = 2 * np.pi * kx / lx, 2 * np.pi * ky / ly
-            phase = wx * x + wy * y
-            # ψ = cos(phase) or sin(phase); D1 acts on a mode as ω → sin(ωh)/h
-            dpsi = -np.sin(phase) if kind == "cos" else np.cos(phase)
-            out[p, 0] = np.sin(wy * hy) / hy * dpsi
-            out[p, 1] = -np.sin(wx * hx) / hx * dpsi
+            if kind in ("cos", "sin"):
+                phase = 2 * np.pi * (kx * x / lx + ky * y / ly)
+                mode = np.cos(phase) if kind == "cos" else np.sin(phase)
+            else:
+                fx, fy = kind.split("·")
+                mode = _factor(fx, kx, x, lx) * _factor(fy, ky, y, ly)
+            out[:, p] = mode.ravel()
         return out
 
     def _basis(self) -> np.ndarray:
         return self._fields
 
     def stream_function(self, c) -> np.ndarray:
-        """The stream function :math:`ψ` of coefficients ``c`` on the grid nodes."""
-        c = self._check_coefficients(c)
-        x, y = self.grid.coords
-        lx, ly = self.grid.extent
-        psi = np.zeros(self.grid.shape)
-        for ck, (kx, ky), kind in zip(c, self.wavevectors, self.kind):
-            phase = 2 * np.pi * (kx * x / lx + ky * y / ly)
-            psi += ck * (np.cos(phase) if kind == "cos" else np.sin(phase))
-        return psi
-
-
-
-class NodalStreamFunction(_LinearVelocity):
-    r"""Divergence-free 2-D periodic velocities from a nodal stream function: every node's
-    :math:`ψ_i` is a parameter (p = n) and :math:`\mathbf u = ∇^⊥_hψ = (D^{(1)}_yψ, −D^{(1)}_xψ)`
-    with the central first differences, so the central discrete divergence
-    :math:`D^{(1)}_xu_x + D^{(1)}_yu_y = (D^{(1)}_xD^{(1)}_y − D^{(1)}_yD^{(1)}_x)ψ` vanishes to
-    rounding (the periodic difference matrices commute).
-
-    :meth:`pullback` is the transpose, :math:`B^Tg = D^{(1)T}_y g_x − D^{(1)T}_x g_y`.
-
-    Parameters
-    ----------
-    grid : Grid
-        2-D grid, periodic on both axes.
-
-    Attributes
-    ----------
-    grid : Grid
-    n_params : int
-        ``grid.n``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from advdiff_sens import Grid
-    >>> from advdiff_sens.discretisation import difference_matrices
-    >>> grid = Grid((16, 16))
-    >>> param = NodalStreamFunction(grid)
-    >>> psi = np.random.default_rng(0).standard_normal(grid.n)
-    >>> u = param.to_velocity(psi)
-    >>> mats = difference_matrices(grid)
-    >>> d1 = [(f + b) / 2 for f, b in zip(mats["forward"], mats["backward"])]
-    >>> divergence = d1[0] @ u[0].ravel() + d1[1] @ u[1].ravel()
-    >>> bool(np.abs(divergence).max() < 1e-12 * np.abs(u).max() * 16)
-    True
-    >>> g = np.random.default_rng(1).standard_normal(u.shape)      # ⟨Bψ, g⟩ = ⟨ψ, Bᵀg⟩
-    >>> bool(np.isclose(np.sum(u * g), psi @ param.pullback(g)))
-    True
-    """
-
-    def __init__(self, grid: Grid) -> None:
-        if not isinstance(grid, Grid):
-            raise TypeError(f"grid must be an advdiff_sens.Grid, got {type(grid).__name__}")
-        if grid.ndim != 2 or grid.bc != ("periodic", "periodic"):
-            raise ValueError("grid must be 2-D and periodic on both axes for a nodal stream "
-                             "function (walled domains need ψ constant on the walls)")
-        self.grid = grid
-        self.n_params = grid.n
-        mats = difference_matrices(grid)
-        self._d1 = [sp.csr_array((f + b) / 2) for f, b in zip(mats["forward"], mats["backward"])]
-        self._d1_t = [sp.csr_array(d.T) for d in self._d1]
-
-    def to_velocity(self, c) -> np.ndarray:
-        psi = self._check_coefficients(c)
-        return np.stack([self._d1[1] @ psi, -(self._d1[0] @ psi)]).reshape(2, *self.grid.shape)
-
-    def pullback(self, grad_u) -> np.ndarray:
-        g = self.grid.check_velocity(grad_u, "grad_u").reshape(2, -1)
-        return self._d1_t[1] @ g[0] - self._d1_t[0] @ g[1]
-
-    def stream_function(self, c) -> np.ndarray:
-        """:math:`ψ` on the grid nodes (``c`` reshaped to ``grid.shape``)."""
-        return self._check_coefficients(c).reshape(self.grid.shape)
+        """The stream function :math:`ψ` of coefficients ``c`` on the grid nodes (0 on the
+        wall nodes of Neumann axes)."""
+        return self._nodal.stream_function(self._modes @ self._check_coefficients(c))

@@ -14,8 +14,12 @@ the dimension-robust samplers need.
   :math:`C^{-1} ∝ (I − γΔ_h)^α` (α = 2 is hIPPYlib's bi-Laplacian prior), :math:`Δ_h` the
   second-order central Laplacian of the grid. On a periodic grid :math:`C^{1/2}` is applied
   by FFT (the Fourier modes diagonalise :math:`Δ_h`, and :math:`C^{1/2}` is symmetric); on
-  other grids, for even α, through a sparse LU factorisation of :math:`A = I − γΔ_h`
-  (reflecting rows, not symmetric): :math:`C^{1/2} = cA^{-α/2}`, :math:`C = c^2A^{-α/2}A^{-α/2\,T}`.
+  other grids through a sparse factorisation of :math:`A = I − γΔ_h`: for even α its LU
+  (with Neumann axes the reflecting rows make :math:`A` non-symmetric),
+  :math:`C^{1/2} = cA^{-α/2}`, :math:`C = c^2A^{-α/2}A^{-α/2\,T}`; for odd α, on grids
+  without Neumann axes (periodic and Dirichlet axes: :math:`A` symmetric positive definite),
+  its Cholesky factor :math:`A = KK^T`, :math:`C^{1/2} = cA^{-(α−1)/2}K^{-T}`,
+  :math:`C = c^2A^{-α}`.
 * :class:`BlockGaussian` — independent blocks (flow, initial condition, log κ) side by side.
 
 Matérn parameters. In :math:`d` dimensions the continuum field with precision
@@ -25,6 +29,24 @@ Matérn parameters. In :math:`d` dimensions the continuum field with precision
 user thinks in: :math:`δ = 1`, :math:`γ = ρ^2/(8ν)`, and the amplitude is fixed so that the
 pointwise variance on the grid is exactly :math:`σ^2` (periodic grids, where the field is
 stationary; elsewhere at the grid's centre node).
+
+Walls. The field inherits the grid's boundary conditions through :math:`Δ_h`, and near a wall
+it is not stationary. At a **Dirichlet** wall the field is pinned, :math:`x = 0` at the wall
+(the ghost node), so the pointwise variance decays to 0 there: the draws vanish linearly
+and the variance grows roughly like the squared distance from the wall, reaching
+:math:`σ^2` about one correlation length :math:`ρ` away (on a 64-node Dirichlet axis,
+:math:`h = 1/65`, with :math:`ρ = 0.3` and α = 3: :math:`0.04σ^2` at the first node,
+:math:`0.14σ^2` at the second, :math:`0.99σ^2` at distance ρ). This is the prior of a
+stream function with
+:math:`ψ = 0` on the walls
+(:attr:`~advdiff_sens.inference.parameterisations.NodalStreamFunction.free_grid`): the
+velocity :math:`∇^⊥ψ` is not pinned — its tangential component at the wall has a variance of
+the interior's order. At a **Neumann** wall (reflection, the natural prior of a no-flux
+θ) the field is reflected evenly and its variance rises towards the wall, where the image
+coincides with the field: :math:`1.78σ^2` at the wall node of a 64-node Neumann axis with
+:math:`ρ = 0.3`, α = 2 (the continuum value is :math:`2σ^2`), :math:`1.01σ^2` at distance
+ρ. The operator, and so the interior correlation length, is the same everywhere: the
+boundary changes the variance near it.
 """
 
 from __future__ import annotations
@@ -144,8 +166,9 @@ class GaussianRandomField(GaussianReference):
     correlation_length : float
         :math:`ρ`, in the grid's length units; :math:`γ = ρ^2/(8ν)`, :math:`ν = α − d/2 > 0`.
     alpha : int
-        Exponent α ≥ 1 with :math:`α > d/2`; 2 is the bi-Laplacian prior. Non-periodic
-        grids need an even α (the factorisation is of :math:`I − γΔ_h`).
+        Exponent α ≥ 1 with :math:`α > d/2`; 2 is the bi-Laplacian prior. Grids with a
+        Neumann axis need an even α (the factorisation is the LU of the non-symmetric
+        :math:`I − γΔ_h`); periodic and Dirichlet axes take any α.
     mean : float or array_like, grid.shape
         The mean field (a constant or a field, e.g. the first observed snapshot for an
         unknown initial condition).
@@ -157,6 +180,9 @@ class GaussianRandomField(GaussianReference):
         :math:`c`.
     periodic : bool
         Whether :math:`C^{1/2}` is applied by FFT.
+    cholesky : bool
+        Whether :math:`C^{1/2}` uses the Cholesky factor of :math:`I − γΔ_h` (odd α on a
+        non-periodic grid).
 
     Examples
     --------
@@ -168,6 +194,15 @@ class GaussianRandomField(GaussianReference):
     >>> x = prior.sample(rng=0)
     >>> bool(np.allclose(prior.mean + prior.sqrt_cov(prior.whiten(x)), x))
     True
+
+    Between Dirichlet walls (the prior of a stream function that vanishes on them) the
+    variance is σ² at the centre and decays towards the walls:
+
+    >>> walled = GaussianRandomField(Grid((16, 15), bc=("periodic", "dirichlet")), 0.5, 0.3,
+    ...                              alpha=3)
+    >>> variance = walled.pointwise_variance().reshape(16, 15)
+    >>> walled.cholesky, round(float(variance[8, 7]), 12), bool(variance[8, 0] < 0.5 * 0.25)
+    (True, 0.25, True)
     """
 
     def __init__(self, grid: Grid, std: float = 1.0, correlation_length: float = 0.1, *,
@@ -188,20 +223,62 @@ class GaussianRandomField(GaussianReference):
         self._mean = (np.full(grid.n, float(mean)) if mean.ndim == 0
                       else grid.check_field(mean, "mean").ravel().copy())
         self.periodic = all(bc == "periodic" for bc in grid.bc)
+        self.cholesky = not self.periodic and self.alpha % 2 == 1
         if self.periodic:
             self._root = self._fourier_root()
+            return
+        if self.cholesky and "neumann" in grid.bc:
+            raise ValueError(f"alpha must be even on a grid with a Neumann axis (the field is "
+                             f"applied through the LU of the non-symmetric I − γΔ_h; odd α "
+                             f"needs periodic or Dirichlet axes), got {alpha}")
+        self._operator = sp.csc_array(sp.identity(grid.n) - self.gamma * laplacian(grid))
+        self._half = self.alpha // 2            # the power of A^{-1} in C^{1/2}, besides K^{-T}
+        if self.cholesky:
+            self._lu = self._cholesky()
         else:
-            if self.alpha % 2:
-                raise ValueError(f"alpha must be even on a non-periodic grid (the field is "
-                                 f"applied through a factorisation of I − γΔ_h), got {alpha}")
-            self._operator = sp.csc_array(sp.identity(grid.n) - self.gamma * laplacian(grid))
             self._lu = spla.splu(self._operator)
-            self.amplitude = 1.0
-            centre = np.zeros(grid.n)
-            centre[np.ravel_multi_index(tuple(s // 2 for s in grid.shape), grid.shape)] = 1.0
-            # C_ii = c²|row i of A^{-α/2}|² = c²|(A^T)^{-α/2}e_i|²
-            self.amplitude = self.std / np.linalg.norm(
-                self._power(centre, -self.alpha // 2, transpose=True))
+        self.amplitude = 1.0
+        centre = np.zeros(grid.n)
+        centre[np.ravel_multi_index(tuple(s // 2 for s in grid.shape), grid.shape)] = 1.0
+        # C_ii = |row i of C^{1/2}|² = |C^{1/2 T} e_i|²
+        self.amplitude = self.std / np.linalg.norm(self.sqrt_cov_transpose(centre))
+
+    def _cholesky(self):
+        r"""The sparse Cholesky factor :math:`A = KK^T`, :math:`K = P^TLD^{1/2}`, from a
+        symmetric-mode LU without pivoting, :math:`PAP^T = LU`, :math:`U = DL^T` (A is
+        symmetric positive definite); returns the LU (its solves) and keeps P, L, D."""
+        lu = spla.splu(self._operator, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                       options={"SymmetricMode": True})
+        d = lu.U.diagonal()
+        if not np.array_equal(lu.perm_r, lu.perm_c) or np.any(d <= 0):
+            raise ValueError("I − γΔ_h has no symmetric factorisation on this grid")
+        self._perm = lu.perm_r
+        self._lower = sp.csr_array(lu.L)
+        self._upper = sp.csr_array(lu.L.T)
+        self._sqrt_d = np.sqrt(d)
+        return lu
+
+    def _k(self, z: np.ndarray) -> np.ndarray:
+        """:math:`Kz = P^TLD^{1/2}z`."""
+        return (self._lower @ (self._sqrt_d * z))[self._perm]
+
+    def _k_transpose(self, x: np.ndarray) -> np.ndarray:
+        """:math:`K^Tx = D^{1/2}L^TPx`."""
+        px = np.empty_like(x)
+        px[self._perm] = x
+        return self._sqrt_d * (self._upper @ px)
+
+    def _k_inverse(self, x: np.ndarray) -> np.ndarray:
+        """:math:`K^{-1}x = D^{-1/2}L^{-1}Px`."""
+        px = np.empty_like(x)
+        px[self._perm] = x
+        return spla.spsolve_triangular(self._lower, px, lower=True,
+                                       unit_diagonal=True) / self._sqrt_d
+
+    def _k_inverse_transpose(self, z: np.ndarray) -> np.ndarray:
+        """:math:`K^{-T}z = P^TL^{-T}D^{-1/2}z`."""
+        return spla.spsolve_triangular(self._upper, z / self._sqrt_d, lower=False,
+                                       unit_diagonal=True)[self._perm]
 
     def __repr__(self) -> str:
         return (f"GaussianRandomField({self.grid!r}, std={self.std!r}, "
@@ -247,25 +324,31 @@ class GaussianRandomField(GaussianReference):
         z = as_real_array(z, "z", shape=(self.dim,))
         if self.periodic:
             return self._fourier(z, 1.0)
-        return self.amplitude * self._power(z, -self.alpha // 2)
+        if self.cholesky:
+            z = self._k_inverse_transpose(z)
+        return self.amplitude * self._power(z, -self._half)
 
     def sqrt_cov_transpose(self, x) -> np.ndarray:
         x = as_real_array(x, "x", shape=(self.dim,))
         if self.periodic:
             return self._fourier(x, 1.0)                 # symmetric on a periodic grid
-        return self.amplitude * self._power(x, -self.alpha // 2, transpose=True)
+        y = self.amplitude * self._power(x, -self._half, transpose=True)
+        return self._k_inverse(y) if self.cholesky else y
 
     def unwhiten_transpose(self, z) -> np.ndarray:
         z = as_real_array(z, "z", shape=(self.dim,))
         if self.periodic:
             return self._fourier(z, -1.0)
-        return self._power(z, self.alpha // 2, transpose=True) / self.amplitude
+        if self.cholesky:
+            z = self._k(z)
+        return self._power(z, self._half, transpose=True) / self.amplitude
 
     def whiten(self, x) -> np.ndarray:
         x = as_real_array(x, "x", shape=(self.dim,)) - self._mean
         if self.periodic:
             return self._fourier(x, -1.0)
-        return self._power(x, self.alpha // 2) / self.amplitude
+        y = self._power(x, self._half) / self.amplitude
+        return self._k_transpose(y) if self.cholesky else y
 
     def pointwise_variance(self) -> np.ndarray:
         """:math:`\\operatorname{diag}(C)`: σ² everywhere on a periodic grid; elsewhere exact

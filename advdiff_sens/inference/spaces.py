@@ -10,6 +10,21 @@ A :class:`ParameterSpace` stacks up to three blocks, each with its prior (a
 * ``theta0`` — the initial condition :math:`θ_0 = c_θ` (one value per node);
 * ``log_kappa`` — the diffusivity :math:`κ = e^{c_κ}` (one value).
 
+No-flux walls. On a grid with Neumann (no-flux) axes the flow block must be tangential to
+the walls for every coefficient vector, or the walls let scalar through
+(:mod:`advdiff_sens.discretisation.physics`). The wall-normal velocity on the wall nodes is
+linear in the coefficients, :math:`PBc`, so it vanishes for every :math:`c` iff
+:math:`B^TP^T = 0`: the space checks this with one pullback of a fixed generic wall vector
+:math:`v` (:math:`c^* = B^TP^Tv`; the parameterisation is rejected when the flow
+:math:`Bc^*` has :math:`\max|\mathbf u·\mathbf n|` above
+:data:`~advdiff_sens.discretisation.physics.WALL_NORMAL_RTOL` times its speed).
+:class:`~advdiff_sens.inference.parameterisations.StreamFunctionBasis` and
+:class:`~advdiff_sens.inference.parameterisations.NodalStreamFunction` pass on every grid by
+construction; :class:`~advdiff_sens.inference.parameterisations.NodalVelocity` and
+:class:`~advdiff_sens.inference.parameterisations.UniformVelocity` are rejected on a grid with
+Neumann axes. A known ``velocity`` is not checked here: the model warns about it
+(:class:`~advdiff_sens.exceptions.PhysicsWarning`) when it builds the generator.
+
 A block that is not inferred is a known input (``velocity``, ``theta0`` or the model's κ).
 The model's gradients pull back as
 
@@ -30,6 +45,7 @@ from typing import NamedTuple
 import numpy as np
 
 from advdiff_sens.discretisation.grid import Grid
+from advdiff_sens.discretisation.physics import WALL_NORMAL_RTOL, wall_normal_velocity
 from advdiff_sens.inference.priors import BlockGaussian
 from advdiff_sens.sampling.reference import GaussianReference
 from advdiff_sens.validation import as_real_array
@@ -38,6 +54,36 @@ __all__ = ["ParameterSpace", "ModelInputs", "BLOCKS"]
 
 #: The blocks of a :class:`ParameterSpace`, in the order of the coefficient vector.
 BLOCKS = ("flow", "theta0", "log_kappa")
+# Seed of the fixed generic wall vector of the no-flux check (module docstring).
+_WALL_PROBE_SEED = 20150
+
+
+def _check_no_flux(grid: Grid, flow) -> None:
+    """Raise if the flow parameterisation can cross a Neumann wall (module docstring)."""
+    axes = [a for a, bc in enumerate(grid.bc) if bc == "neumann"]
+    if not axes:
+        return
+    probe = np.random.default_rng(_WALL_PROBE_SEED).standard_normal((grid.ndim, *grid.shape))
+    on_walls = np.zeros_like(probe)
+    for a in axes:
+        index = [slice(None)] * (grid.ndim + 1)
+        index[0] = a
+        for end in (0, -1):
+            index[a + 1] = end
+            on_walls[tuple(index)] = probe[tuple(index)]
+    direction = np.asarray(flow.pullback(on_walls), dtype=float)
+    if not np.any(direction):
+        return
+    u = flow.to_velocity(direction)
+    speed = float(np.sqrt((u**2).sum(axis=0)).max())
+    normal = wall_normal_velocity(grid, u)
+    if normal > WALL_NORMAL_RTOL * speed:
+        raise ValueError(
+            f"flow {type(flow).__name__} can cross the no-flux (Neumann) walls: its flows have "
+            f"a normal component on the walls (max |u·n| = {100 * normal / speed:.3g} % of "
+            "max|u| for the probe direction), which lets scalar through them — use "
+            "StreamFunctionBasis or NodalStreamFunction (tangential to the walls by "
+            "construction), or bc='dirichlet' on that axis if the wall is meant to absorb")
 
 
 class ModelInputs(NamedTuple):
@@ -65,6 +111,8 @@ class ParameterSpace:
     flow : parameterisation, optional
         A linear velocity parameterisation on ``grid`` (``to_velocity``, ``pullback``,
         ``n_params``); with ``flow_prior``. Without it the velocity is known: ``velocity``.
+        On a grid with Neumann axes it must be tangential to the walls (module docstring;
+        otherwise ValueError).
     flow_prior : GaussianReference, optional
         Prior of the flow coefficients (dimension ``flow.n_params``).
     theta0_prior : GaussianReference, optional
@@ -110,6 +158,23 @@ class ParameterSpace:
     >>> inputs = space.inputs(space.prior.mean)
     >>> inputs.velocity.shape, round(inputs.kappa, 3)
     ((2, 16, 16), 0.05)
+
+    On a channel with no-flux walls at y = 0 and 1 a nodal velocity could cross them and is
+    rejected; the nodal stream function cannot:
+
+    >>> from advdiff_sens.inference import (GaussianRandomField, NodalStreamFunction,
+    ...                                     NodalVelocity)
+    >>> channel = Grid((16, 17), bc=("periodic", "neumann"))
+    >>> ParameterSpace(channel, flow=NodalVelocity(channel),
+    ...                flow_prior=DiagonalGaussian(np.zeros(2 * channel.n), 1.0),
+    ...                theta0=np.zeros(channel.shape))     # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: flow NodalVelocity can cross the no-flux (Neumann) walls: ...
+    >>> psi = NodalStreamFunction(channel)
+    >>> ParameterSpace(channel, flow=psi, flow_prior=GaussianRandomField(psi.free_grid, 0.05, 0.3),
+    ...                theta0=np.zeros(channel.shape)).n_params
+    240
     """
 
     def __init__(self, grid: Grid, *, flow=None, flow_prior: GaussianReference | None = None,
@@ -124,6 +189,7 @@ class ParameterSpace:
         if flow is not None:
             if getattr(flow, "grid", None) is not grid:
                 raise ValueError("flow must be a parameterisation on this grid")
+            _check_no_flux(grid, flow)
             blocks["flow"] = self._check_prior(flow_prior, "flow_prior", flow.n_params)
             if velocity is not None:
                 raise ValueError("give either flow (unknown velocity) or velocity (known), "

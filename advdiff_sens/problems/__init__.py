@@ -9,7 +9,9 @@ r"""The reference problems by name: plane wave (R1), cellular flow (R2), twin ex
   :math:`θ_0 = \tfrac12 − \tfrac14\cos 2πx − \tfrac14\cos 2πy` on the periodic unit
   square, read by noisy point sensors (:func:`make_twin`).
 * R5: the flow at scale — a nodal stream function (p = n) or Fourier modes up to k_max under
-  a function-space prior, optionally with θ0 and κ unknown (:func:`make_field_twin`).
+  a function-space prior, optionally with θ0 and κ unknown (:func:`make_field_twin`);
+  R5w, the same in a channel or a rectangle with no-flux or absorbing walls
+  (``make_field_twin(bc=...)``).
 * R6: the initial condition under a bi-Laplacian prior in the known cellular flow, after
   hIPPYlib's advection–diffusion tutorial (:func:`make_initial_condition_twin`).
 

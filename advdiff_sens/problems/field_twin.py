@@ -8,6 +8,14 @@ function-space priors.
   spectrum; :math:`θ_0` of R3; κ = 0.01, exponential fitting; ``n_sensors`` uniform sensors
   read at 20 times in (0, 1]; Gaussian noise of sd ``noise`` × max |clean reading|.
   Optionally θ0 and/or κ are unknown as well.
+* **R5w, the flow at scale between walls** (:func:`make_field_twin` with ``bc``): the same
+  on the channel (``bc=("periodic", "neumann")`` or ``"dirichlet"`` across y) or the
+  rectangle (walls on both axes); the walls are no-flux (Neumann) or absorbing (Dirichlet)
+  for θ and impermeable for the flow, whose stream function vanishes on them: the nodal
+  stream function at the free nodes under the same field prior with ψ = 0 on the walls
+  (:attr:`~advdiff_sens.inference.NodalStreamFunction.free_grid`; the sd is
+  ``flow_std`` at the centre and decays to 0 at the walls), or the sine/Fourier products
+  of :class:`~advdiff_sens.inference.StreamFunctionBasis`.
 * **R6, initial condition** (:func:`make_initial_condition_twin`), after hIPPYlib's
   advection–diffusion tutorial: the steady cellular flow of R2 (amplitude 0.5) is known, κ =
   0.01, the initial condition :math:`θ_0 = \min(0.5, e^{−100|x − (0.35, 0.7)|^2})` is unknown
@@ -97,16 +105,19 @@ def make_field_twin(n: int = 64, *, flow: str = "nodal", kmax: float = 8.0,
                     spectrum=None, flow_std: float = 0.05, correlation_length: float = 0.3,
                     infer_theta0: bool = False, infer_kappa: bool = False, kappa: float = 0.01,
                     n_sensors: int = 49, times=None, noise: float = 0.01,
-                    rng=None) -> FieldTwin:
-    r"""Reference problem R5 (module docstring) on the ``n × n`` periodic unit square.
+                    bc: str | tuple[str, str] = "periodic", rng=None) -> FieldTwin:
+    r"""Reference problem R5 (module docstring) on the ``n × n`` unit square: periodic (R5),
+    or with walls (R5w).
 
     Parameters
     ----------
     n : int
         Nodes per axis.
     flow : {"nodal", "fourier"}
-        Nodal stream function (p = n²) under a Gaussian random field prior
-        (α = 3, ``flow_std``, ``correlation_length``), or Fourier modes :math:`|k| ≤ k_{max}`
+        Nodal stream function (p = the free nodes: n² when periodic) under a Gaussian random
+        field prior (α = 3, ``flow_std``, ``correlation_length``; on the free grid, ψ = 0 on
+        the walls), or the modes :math:`|k| ≤ k_{max}` of
+        :class:`~advdiff_sens.inference.StreamFunctionBasis` (Fourier; sines across walls)
         under ``spectrum`` (default :class:`~advdiff_sens.inference.PowerLawSpectrum` with
         exponent 2, smooth enough that the truth's speed stays moderate for kmax = 8).
     kmax : float
@@ -124,6 +135,10 @@ def make_field_twin(n: int = 64, *, flow: str = "nodal", kmax: float = 8.0,
         Default 20 equally spaced in (0, 1].
     noise : float
         Noise sd relative to the largest clean reading.
+    bc : str or (str, str)
+        The grid's boundary conditions (:class:`~advdiff_sens.Grid`): ``"periodic"`` (R5),
+        or walls on one axis (a channel) or both (a rectangle), ``"neumann"`` (no-flux for
+        θ) or ``"dirichlet"`` (absorbing).
     rng : None, int or numpy.random.Generator
         Draws the truth (flow), the sensors and the noise.
 
@@ -137,6 +152,13 @@ def make_field_twin(n: int = 64, *, flow: str = "nodal", kmax: float = 8.0,
     ...                        times=[0.2, 0.4], rng=0)
     >>> twin.posterior.space.unknowns, twin.posterior.n_params
     (('flow', 'log_kappa'), 13)
+
+    A channel with no-flux walls at y = 0 and 1 (the wall nodes' ψ is fixed, 16 × 14 free):
+
+    >>> channel = make_field_twin(16, bc=("periodic", "neumann"), n_sensors=9,
+    ...                           times=[0.2, 0.4], rng=0)
+    >>> channel.posterior.n_params, float(abs(channel.true_inputs.velocity[1][:, [0, -1]]).max())
+    (224, 0.0)
     """
     n = check_integer(n, "n", minimum=4)
     n_sensors = check_integer(n_sensors, "n_sensors", minimum=1)
@@ -146,12 +168,13 @@ def make_field_twin(n: int = 64, *, flow: str = "nodal", kmax: float = 8.0,
         raise ValueError(f"flow must be one of {FLOWS}, got {flow!r}")
     times = np.linspace(0.05, 1.0, 20) if times is None else as_times(times, "times")[0]
     rng = as_rng(rng)
-    grid = Grid((n, n))
+    grid = Grid((n, n), bc=bc)
     model = AdvectionDiffusion(grid, kappa, "exponential",
                                backend=ChebyshevBackend(tol=INFERENCE_TOL), progress=None)
     if flow == "nodal":
         parameterisation = NodalStreamFunction(grid)
-        flow_prior = GaussianRandomField(grid, flow_std, correlation_length, alpha=3)
+        flow_prior = GaussianRandomField(parameterisation.free_grid, flow_std,
+                                         correlation_length, alpha=3)
     else:
         parameterisation = StreamFunctionBasis(grid, kmax)
         flow_prior = spectral_prior(parameterisation,

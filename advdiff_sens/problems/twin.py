@@ -101,8 +101,10 @@ class TwinExperiment:
 def make_twin(n: int = 24, *, kmax: float = 2.0, kappa: float = 0.01, n_sensors: int = 25,
               times=None, noise_std: float = 0.01, flow_strength: float = 1.0,
               prior_std: float = 1 / (2 * np.pi), decay: float = 1.0, scheme: str = "central",
-              backend: str = "scipy", rng=None) -> TwinExperiment:
-    r"""Draw an R3 twin experiment on the ``n × n`` periodic unit square.
+              backend: str = "scipy", bc: str | tuple[str, str] = "periodic",
+              rng=None) -> TwinExperiment:
+    r"""Draw an R3 twin experiment on the ``n × n`` unit square (periodic unless ``bc``
+    puts walls on it).
 
     The true coefficients are ``flow_strength`` times a draw from the prior
     :math:`c_k \sim N(0, s_k^2)`, :math:`s_k = \text{prior\_std}\,|k|^{-\text{decay}}`
@@ -133,6 +135,10 @@ def make_twin(n: int = 24, *, kmax: float = 2.0, kappa: float = 0.01, n_sensors:
         Propagator of the model. Default ``"scipy"``: estimation does many solves on small
         grids at ever new velocities, where the Chebyshev backend's per-generator set-up
         (enclosure and schedule search) costs more than a whole ``expm_multiply`` solve.
+    bc : str or (str, str)
+        The grid's boundary conditions; a non-periodic axis is an impermeable wall for the
+        flow (:class:`~advdiff_sens.inference.StreamFunctionBasis` then has sines across
+        it) and no-flux (``"neumann"``) or absorbing (``"dirichlet"``) for θ.
     rng : None, int or numpy.random.Generator
         Source of the flow, the sensor positions and the noise.
 
@@ -150,6 +156,13 @@ def make_twin(n: int = 24, *, kmax: float = 2.0, kappa: float = 0.01, n_sensors:
     ...                  scheme="exponential", rng=0)
     >>> twin.data.shape, bool(np.array_equal(twin.data, twin.clean))
     ((2, 4), True)
+
+    A rectangle with no-flux walls: the 3 sine products :math:`\sin(πmx)\sin(πly)` with
+    :math:`|(m, l)/2| ≤ 1.2`, and no flow through the walls:
+
+    >>> walled = make_twin(n=9, kmax=1.2, n_sensors=4, times=[0.5], bc="neumann", rng=0)
+    >>> walled.basis.n_params, float(abs(walled.true_velocity[0][[0, -1]]).max())
+    (3, 0.0)
     """
     n = check_integer(n, "n", minimum=3)
     n_sensors = check_integer(n_sensors, "n_sensors", minimum=1)
@@ -158,7 +171,7 @@ def make_twin(n: int = 24, *, kmax: float = 2.0, kappa: float = 0.01, n_sensors:
     prior_std = check_positive_scalar(prior_std, "prior_std")
     times = np.linspace(0.05, 1.0, 20) if times is None else as_times(times, "times")[0]
     rng = as_rng(rng)
-    grid = Grid((n, n), (1.0, 1.0), "periodic")
+    grid = Grid((n, n), (1.0, 1.0), bc)
     model = AdvectionDiffusion(grid, kappa, scheme, backend=backend)
     basis = StreamFunctionBasis(grid, kmax, decay=decay)
     coefficients = flow_strength * prior_std * basis.prior_scale * rng.standard_normal(basis.n_params)

@@ -71,7 +71,7 @@ def test_coefficient_gradient_against_finite_differences(rng):
 
 
 @pytest.mark.parametrize("make, exc, match", [
-    (lambda: StreamFunctionBasis(ads.Grid((8, 8), bc="neumann")), ValueError, "periodic"),
+    (lambda: StreamFunctionBasis(ads.Grid((8, 8), bc="neumann"), kmax=0.7), ValueError, "kmax"),
     (lambda: StreamFunctionBasis(ads.Grid((8,))), ValueError, "2-D"),
     (lambda: StreamFunctionBasis(ads.Grid((8, 8)), kmax=0.5), ValueError, "kmax"),
     (lambda: NodalVelocity((8, 8)), TypeError, "grid"),
