@@ -106,8 +106,9 @@ def _prior_variance(posterior: Posterior, name: str, apply) -> np.ndarray:
     space = posterior.space
     block = {"velocity": "flow", "stream_function": "flow"}.get(name, name)
     prior = space.prior.blocks[space.unknowns.index(block)]
-    if name in ("theta0", "log_kappa") or (name == "stream_function"
-                                           and isinstance(space.flow, NodalStreamFunction)):
+    if name == "stream_function" and isinstance(space.flow, NodalStreamFunction):
+        return space.flow.stream_function(prior.pointwise_variance())    # 0 on wall nodes
+    if name in ("theta0", "log_kappa"):
         return prior.pointwise_variance().reshape(apply(space.prior.mean).shape)
     stationary = isinstance(prior, GaussianRandomField) and prior.periodic
     if name == "velocity" and stationary and isinstance(space.flow, NodalStreamFunction):

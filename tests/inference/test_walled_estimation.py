@@ -80,3 +80,23 @@ def test_estimate_velocity_on_larger_walled_twins(bc):
             warnings.simplefilter("ignore", FitWarning)          # distinct optima of the starts
             est = _fit(twin, 2, n_starts=3, rng=seed)
         assert _mahalanobis(est, twin) <= chi2.ppf(0.999, twin.basis.n_params), seed
+
+
+def test_field_summaries_on_a_walled_nodal_space_pin_the_walls():
+    # ψ = 0 on Neumann wall nodes: its posterior sd is 0 there, and so is the sd of the
+    # velocity component normal to each wall (zero by construction)
+    from advdiff_sens.inference import NewtonCG, field_summaries, laplace_approximation
+
+    twin = make_field_twin(10, n_sensors=9, times=[0.1, 0.2], bc=("neumann", "neumann"), rng=0)
+    post = twin.posterior
+    c = NewtonCG(rtol=1e-6).minimise(post, post.prior.mean.copy()).coefficients
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)          # rank 10 < p: not covered
+        laplace = laplace_approximation(post, c, rank=10, rng=0)
+    summaries = field_summaries(post, c, laplace)
+    psi_sd, u_sd = summaries["stream_function"].sd, summaries["velocity"].sd
+    walls = np.zeros((10, 10), dtype=bool)
+    walls[[0, -1], :] = walls[:, [0, -1]] = True
+    assert np.all(psi_sd[walls] == 0) and np.all(psi_sd[~walls] > 0)
+    assert np.all(u_sd[0][[0, -1], :] == 0) and np.all(u_sd[1][:, [0, -1]] == 0)
+    assert np.all(np.isfinite(u_sd)) and u_sd.max() > 0
