@@ -17,7 +17,8 @@ estimate DATA.npz (:mod:`advdiff_sens.cli.estimate`)
     ``estimate.npz`` and figures; or, with another parameter space, prior, set of unknowns
     (flow, θ0, κ) or sampler (:mod:`advdiff_sens.cli.unknowns`), the field pipeline
     :func:`advdiff_sens.inference.run_inference` (:mod:`advdiff_sens.cli.field_estimation`),
-    writing ``inference.npz`` and figures.
+    writing ``inference.npz`` and figures. ``--config FILE`` reads its options from a TOML
+    file (:mod:`advdiff_sens.cli.config`).
 
 The shared options and argument types are in :mod:`advdiff_sens.cli.options`; the
 estimation both ``demo`` and ``estimate`` run by default is

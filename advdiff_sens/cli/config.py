@@ -94,6 +94,19 @@ class CommandParser(argparse.ArgumentParser):
         self.arguments[action.dest] = action
         return action
 
+    def add_argument_group(self, *args, **kwargs):
+        """A group whose arguments are recorded in ``arguments`` too."""
+        group = super().add_argument_group(*args, **kwargs)
+        add = group.add_argument
+
+        def add_recorded(*a, **k) -> argparse.Action:
+            action = add(*a, **k)
+            self.arguments[action.dest] = action
+            return action
+
+        group.add_argument = add_recorded
+        return group
+
 
 def _options(parser: CommandParser) -> dict[str, argparse.Action]:
     """The parser's optional arguments by ``dest`` (help and ``--config`` itself left out)."""
