@@ -44,11 +44,14 @@ from pathlib import Path
 __all__ = ["read_config", "CommandParser", "SECTIONS", "CONFIG_HELP"]
 
 #: Help text of ``--config``.
-CONFIG_HELP = ("a TOML file of options (long names, optionally grouped in the sections model, "
-               "unknowns, space, optimiser, sampler, output); the command line wins")
+CONFIG_HELP = ("a TOML file of options (long names, optionally grouped in the sections domain, "
+               "data, model, unknowns, space, optimiser, sampler, output); the command line "
+               "wins")
 #: Sections of a configuration file and the options each groups (argparse ``dest`` names).
 SECTIONS: dict[str, frozenset[str]] = {
-    "model": frozenset({"scheme"}),
+    "domain": frozenset({"nodes", "bc"}),
+    "data": frozenset({"observation", "noise_std"}),
+    "model": frozenset({"scheme", "kappa"}),
     "unknowns": frozenset({"unknowns", "theta0_std", "theta0_correlation_length",
                            "kappa_log_std"}),
     "space": frozenset({"space", "kmax", "spectrum_scale", "spectrum_exponent", "flow_std",

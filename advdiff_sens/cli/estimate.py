@@ -17,6 +17,10 @@ from advdiff_sens.cli.config import CONFIG_HELP
 from advdiff_sens.cli.datafile import data_summary, load_data_file
 from advdiff_sens.cli.estimation import estimate_and_save, run_settings
 from advdiff_sens.cli.field_estimation import infer_and_save, inference_settings
+from advdiff_sens.cli.results_netcdf import snapshot_results_writer
+from advdiff_sens.cli.snapshotfile import (SNAPSHOT_OPTIONS, add_snapshot_options,
+                                           is_snapshot_file, load_snapshot_file,
+                                           snapshot_summary)
 from advdiff_sens.cli.options import (add_estimation_options, add_outdir_option,
                                       integer_at_least, prepare_outdir)
 from advdiff_sens.cli.unknowns import (add_unknowns_options, build_posterior,
@@ -38,7 +42,8 @@ ESTIMATE_DRAWS = 60
 def configure(parser: argparse.ArgumentParser) -> None:
     """The options of ``estimate``."""
     parser.add_argument("data", help="npz with sensors, times, data, theta0, noise_std "
-                                     "[, kappa, kmax, extent, prior_std, velocity]")
+                                     "[, kappa, kmax, extent, prior_std, velocity]; or a "
+                                     "netCDF file of (time, y, x) images")
     parser.add_argument("--samples", type=integer_at_least(4), default=None,
                         help=f"draws per chain after warm-up, >= 4 ({ESTIMATE_DRAWS})")
     add_estimation_options(
@@ -48,6 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                                        "flow HMC workflow, newton-cg otherwise)")
     add_outdir_option(parser, "advdiff_sens_estimate", "results")
     add_unknowns_options(parser)
+    add_snapshot_options(parser)
     parser.add_argument("--config", metavar="FILE", default=None, help=CONFIG_HELP)
     parser.set_defaults(func=run)
 
@@ -55,11 +61,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``estimate``; return the exit code."""
     choice = choose(args, n_draws=ESTIMATE_DRAWS, n_warmup=ESTIMATE_WARMUP)
-    d = load_data_file(args.data)
+    snapshots = is_snapshot_file(args.data)
+    if snapshots:
+        if choice.workflow:
+            raise ValueError(f"argument --sampler: the default hmc workflow reads point "
+                             f"sensors from an .npz file, not the images of {args.data}; "
+                             "choose --sampler infinity-hmc, infinity-mala, pcn or none, or "
+                             "--space nodal")
+        d = load_snapshot_file(args.data, args)
+    else:
+        for name in SNAPSHOT_OPTIONS:
+            if getattr(args, name) is not None:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"argument {flag}: applies to a netCDF snapshot file "
+                                 f"(DATA.nc), not to {args.data}; drop {flag}")
+        d = load_data_file(args.data)
     check_against_file(choice, d, args.data)
     posterior = None if choice.workflow else build_posterior(choice, d, args.scheme)
     outdir = prepare_outdir(args.outdir)
-    print(data_summary(args.data, d))
+    print(snapshot_summary(args.data, d) if snapshots else data_summary(args.data, d))
     print(unknowns_summary(choice, posterior, d))
     if choice.workflow:
         args.optimizer = choice.optimizer
@@ -76,5 +96,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(inference_settings(args, choice, posterior))
         print(f"results go to {outdir.resolve()}")
-        infer_and_save(outdir, args.saved, posterior, choice, args)
+        infer_and_save(outdir, args.saved, posterior, choice, args,
+                       netcdf=snapshot_results_writer(outdir, posterior, d) if snapshots
+                       else None)
     return 0

@@ -1,6 +1,11 @@
 """The ``estimate`` runs other than the Fourier-flow workflow: any parameter space and unknowns
 through :func:`advdiff_sens.inference.run_inference` — MAP with every optimum, Laplace
-approximation, optionally a dimension-robust sampler — printed as each stage ends.
+approximation, optionally a dimension-robust sampler — printed as each stage ends. Newton-CG
+(the default optimiser here) stops at :math:`|g|_C ≤` :data:`~advdiff_sens.inference.MAP_DECREMENT_TOL`
+(or its relative tolerance): that bounds the Newton decrement :math:`\sqrt{g^TC_{post}g}` by
+0.1 posterior sd, the point where the Laplace approximation's "not a MAP" check is satisfied and
+further iterations do not change the answer statistically (Gauss–Newton converges only
+linearly there).
 
 Results are written as soon as they exist: ``inference.npz`` after the Laplace stage (with the
 MAP and the Laplace fields), then the figures of that stage; again after sampling, then the
@@ -15,13 +20,15 @@ figures, ``predicted`` (k, m), the MAP's sensor readings, and (Fourier space) ``
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from advdiff_sens.cli.estimation import map_settings
 from advdiff_sens.cli.unknowns import Choice, make_sampler
-from advdiff_sens.inference import DenseLaplace, InferenceResult, Posterior, run_inference
+from advdiff_sens.inference import (MAP_DECREMENT_TOL, DenseLaplace, InferenceResult, NewtonCG,
+                                    Posterior, run_inference)
 from advdiff_sens.inference.workflow import HMC_CHAINS
 
 __all__ = ["inference_settings", "infer_and_save", "save_laplace_figures",
@@ -94,10 +101,12 @@ def _print_samples(result: InferenceResult) -> None:
 
 
 def infer_and_save(outdir: Path, saved: list[Path], posterior: Posterior, choice: Choice,
-                   args: argparse.Namespace) -> InferenceResult:
+                   args: argparse.Namespace, *,
+                   netcdf: Callable[[dict], list[Path]] | None = None) -> InferenceResult:
     """Run :func:`advdiff_sens.inference.run_inference` on ``posterior`` with the options of
     ``choice`` and ``args``, printing each stage as it ends and writing
-    :data:`INFERENCE_FILE` and the figures as soon as they exist (module docstring)."""
+    :data:`INFERENCE_FILE` and the figures as soon as they exist (module docstring);
+    ``netcdf(arrays)`` writes netCDF results beside it each time and returns their paths."""
     path = outdir / INFERENCE_FILE
     space = posterior.space
 
@@ -119,6 +128,11 @@ def infer_and_save(outdir: Path, saved: list[Path], posterior: Posterior, choice
             first = result.samples is None
             print(f"MAP and Laplace results saved to {path.resolve()}" if first
                   else f"samples added to {path.resolve()}")
+            if netcdf is not None:
+                written = netcdf(result.arrays)
+                record(written)
+                print(f"netCDF results saved to {outdir.resolve()}: "
+                      f"{', '.join(p.name for p in written)}")
             figures = (save_laplace_figures(outdir, posterior, result.arrays) if first
                        else save_sample_figures(outdir, posterior, result.arrays,
                                                 result.samples.sampler))
@@ -131,7 +145,9 @@ def infer_and_save(outdir: Path, saved: list[Path], posterior: Posterior, choice
     sampling = {} if sampler is None else {"n_draws": choice.n_draws, "n_chains": HMC_CHAINS}
     if choice.reference is not None:
         sampling["reference"] = choice.reference
-    return run_inference(posterior, optimizer=choice.optimizer, continuation=args.stages,
+    optimizer = (NewtonCG(atol=MAP_DECREMENT_TOL) if choice.optimizer == "newton-cg"
+                 else choice.optimizer)
+    return run_inference(posterior, optimizer=optimizer, continuation=args.stages,
                          n_starts=args.starts, laplace_rank=choice.options["laplace_rank"],
                          sampler=sampler, rng=args.seed, path=path, progress="auto",
                          callback=report, **sampling)

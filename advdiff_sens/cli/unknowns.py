@@ -301,7 +301,7 @@ def _n_params(choice: Choice, d: dict) -> int:
     count = 0
     if choice.infers("flow"):
         count += (StreamFunctionBasis(d["grid"], choice.options["kmax"] or d["kmax"]).n_params
-                  if choice.space == "fourier" else n)
+                  if choice.space == "fourier" else NodalStreamFunction(d["grid"]).n_params)
     return count + n * choice.infers("theta0") + choice.infers("kappa")
 
 
@@ -323,9 +323,6 @@ def check_against_file(choice: Choice, d: dict, path: str) -> None:
             raise ValueError(f"argument --unknowns: {path} holds a known flow (array "
                              "'velocity') but the flow is in --unknowns; remove the array, or "
                              "leave flow out of --unknowns")
-        if grid.bc != ("periodic", "periodic"):
-            raise ValueError(f"argument --space: a {choice.space} stream function needs a grid "
-                             f"periodic on both axes, {path} gives bc {grid.bc}")
         if choice.space == "nodal" and prior_std is not None:
             raise ValueError(f"argument --space: {path} holds a Fourier prior (array "
                              "'prior_std') that --space nodal cannot use; remove the array, or "
@@ -376,11 +373,12 @@ def _flow(choice: Choice, d: dict) -> dict:
     """The ``flow`` and ``flow_prior`` of the space."""
     grid, options = d["grid"], choice.options
     if choice.space == "nodal":
+        flow = NodalStreamFunction(grid)          # ψ = 0 on no-flux walls: free nodes only
         prior = GaussianRandomField(
-            grid, options["flow_std"] or NODAL_FLOW_STD,
+            flow.free_grid, options["flow_std"] or NODAL_FLOW_STD,
             options["correlation_length"] or NODAL_CORRELATION_LENGTH,
             alpha=options["alpha"] or NODAL_ALPHA)
-        return {"flow": NodalStreamFunction(grid), "flow_prior": prior}
+        return {"flow": flow, "flow_prior": prior}
     basis = StreamFunctionBasis(grid, options["kmax"] or d["kmax"])
     return {"flow": basis, "flow_prior": DiagonalGaussian(np.zeros(basis.n_params),
                                                           fourier_prior_std(choice, d, basis))}
@@ -408,6 +406,9 @@ def build_posterior(choice: Choice, d: dict, scheme: str) -> Posterior:
                                                     options["kappa_log_std"] or KAPPA_LOG_STD)
     model = AdvectionDiffusion(grid, d["kappa"], scheme,
                                backend=ChebyshevBackend(tol=INFERENCE_TOL))
+    if d.get("observations") is not None:          # a netCDF snapshot file
+        return Posterior(model, ParameterSpace(grid, **space), times=d["times"],
+                         observations=d["observations"], gradient="adjoint")
     return Posterior(model, ParameterSpace(grid, **space), d["sensors"], d["times"],
                      d["data"], d["noise_std"], gradient="adjoint")
 

@@ -17,8 +17,9 @@ domain is :math:`[a, b]` with :math:`a = c_0 − (c_1 − c_0)/2`. :class:`Scala
 coordinates :math:`c − a \in (0, b − a)`, the coordinates the model's grid uses.
 
 Optional metadata: the diffusivity κ (m²/s) as the attribute ``kappa`` of the variable or of
-the file, and the noise standard deviation as the attribute ``noise_std`` (one number) or a
-variable ``noise_std`` with the data's dimensions (one sd per datum).
+the file, and the noise standard deviation as the attribute ``noise_std`` of the variable or
+of the file (one number) or a variable ``noise_std`` with the data's dimensions (one sd per
+datum).
 
 Every error is a ``ValueError`` that names the file and the variable, raised before any
 computation; without xarray (the ``io`` extra) the functions raise ``ImportError`` naming
@@ -314,6 +315,8 @@ def read_snapshots(path, variable: str | None = None, *, time: str = "time"
         if kappa is None:
             kappa = _float_attr(path, "global attributes", dataset.attrs, "kappa")
         noise = _float_attr(path, name, data.attrs, "noise_std")
+        if noise is None:
+            noise = _float_attr(path, "global attributes", dataset.attrs, "noise_std")
         if "noise_std" in dataset.data_vars:
             if noise is not None:
                 _fail(path, "noise_std", "given both as an attribute and as a variable")
