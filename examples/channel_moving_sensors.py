@@ -132,7 +132,11 @@ def initial_condition(grid: Grid) -> np.ndarray:
 
 def interpolated_velocity(grid: Grid, velocity: np.ndarray, points: np.ndarray) -> np.ndarray:
     """The velocity at ``points`` (m, 2) by the bilinear interpolant of the nodal field (the
-    observation operator's), x wrapped into the periodic period."""
+    observation operator's), x wrapped into the periodic period; a point beyond a wall
+    raises."""
+    if np.any((points[:, 1] < 0) | (points[:, 1] > grid.extent[1])):
+        raise ValueError("a drifter left the channel (an RK4 stage beyond a wall): take more "
+                         "RK4 steps")
     wrapped = np.column_stack([points[:, 0] % grid.extent[0], points[:, 1]])
     H = observation_operator(grid, wrapped)
     return np.column_stack([H @ velocity[0].ravel(), H @ velocity[1].ravel()])
@@ -145,8 +149,8 @@ def drifter_tracks(grid: Grid, velocity: np.ndarray, starts: np.ndarray, times: 
 
     On a wall row the nodal normal velocity is exactly 0, so the interpolant's normal
     component vanishes on the wall and falls to 0 linearly towards it: a drifter cannot reach
-    the wall in finite time. A step that leaves the channel anyway (a step too long for the
-    flow) raises.
+    the wall in finite time. A step (or an RK4 stage) that leaves the channel anyway (a step
+    too long for the flow) raises.
     """
     p, t, out = np.array(starts, dtype=float), 0.0, []
     for t_next in times:
@@ -389,16 +393,21 @@ def plot(result: ChannelResult, path: Path) -> Path:
 
     problem = result.problem
     grid = problem.posterior.model.grid
-    x, y = grid.coords
+
+    def wrapped(a: np.ndarray) -> np.ndarray:            # the periodic column x = L again
+        return np.concatenate([a, a[:1]], axis=0)
+
+    x, y = (wrapped(c) for c in grid.coords)
+    x[-1] = grid.extent[0]
     fig, axes = plt.subplots(2, 2, figsize=(13, 6.6), layout="constrained")
     every = max(1, grid.shape[0] // 16)
     panels = [("truth", problem.true_coefficients, problem.true_velocity),
               ("MAP", result.map_coefficients, result.map_velocity)]
     for ax, (name, c, u) in zip(axes[0], panels, strict=True):
         psi = problem.flow.stream_function(c)
-        im = ax.contourf(x, y, psi, levels=20, cmap="RdBu_r")
+        im = ax.contourf(x, y, wrapped(psi), levels=20, cmap="RdBu_r")
         fig.colorbar(im, ax=ax, label="ψ")
-        ax.quiver(x[::every, ::2], y[::every, ::2], u[0][::every, ::2], u[1][::every, ::2],
+        ax.quiver(x[:-1:every, ::2], y[:-1:every, ::2], u[0][::every, ::2], u[1][::every, ::2],
                   scale=8, width=0.002)
         for s in range(N_SENSORS):
             track = np.vstack([problem.starts[s], problem.tracks[:, s]])
@@ -409,14 +418,14 @@ def plot(result: ChannelResult, path: Path) -> Path:
         ax.set(aspect="equal", title=f"{name}: ψ, velocity and the drifters' tracks"
                + (f" (error {result.velocity_error:.2f})" if name == "MAP" else ""))
     speed_sd = np.sqrt(result.velocity_sd[0] ** 2 + result.velocity_sd[1] ** 2)
-    im = axes[1, 0].pcolormesh(x, y, speed_sd, shading="auto", cmap="viridis")
+    im = axes[1, 0].pcolormesh(x, y, wrapped(speed_sd), shading="auto", cmap="viridis")
     fig.colorbar(im, ax=axes[1, 0], label="sqrt(sd(u_x)² + sd(u_y)²)")
     axes[1, 0].set(aspect="equal", title="Laplace posterior sd of the velocity")
     for s in range(N_SENSORS):
         axes[1, 0].plot(problem.tracks[:, s, 0], problem.tracks[:, s, 1], "w.", ms=2)
     inside = result.coverage["inside"]
     code = inside[0].astype(int) + 2 * inside[1].astype(int)     # 3: both components inside
-    im = axes[1, 1].pcolormesh(x, y, code, shading="auto", cmap="viridis", vmin=0, vmax=3)
+    im = axes[1, 1].pcolormesh(x, y, wrapped(code), shading="auto", cmap="viridis", vmin=0, vmax=3)
     bar = fig.colorbar(im, ax=axes[1, 1], ticks=[0, 1, 2, 3])
     bar.ax.set_yticklabels(["neither", "u_x only", "u_y only", "both"])
     cov = result.coverage
