@@ -54,9 +54,9 @@ from scipy import stats
 
 from advdiff_sens import AdvectionDiffusion, Grid
 from advdiff_sens.discretisation import Observations, PointSensors, observation_operator
-from advdiff_sens.inference import (GaussianRandomField, NewtonCG, NodalStreamFunction,
-                                    ParameterSpace, Posterior, field_summaries,
-                                    LowRankLaplace, laplace_approximation,
+from advdiff_sens.inference import (GaussianRandomField, LowRankLaplace, NewtonCG,
+                                    NodalStreamFunction, ParameterSpace, Posterior,
+                                    field_summaries, laplace_approximation,
                                     sampling_potential)
 from advdiff_sens.matrix import ChebyshevBackend
 from advdiff_sens.problems import INFERENCE_TOL
@@ -127,7 +127,8 @@ def true_stream_function(grid: Grid) -> np.ndarray:
 def initial_condition(grid: Grid) -> np.ndarray:
     """The known theta0: cosines along and across the channel (no-flux at the walls)."""
     x, y = grid.coords
-    return 0.5 + 0.2 * np.cos(2 * np.pi * x / grid.extent[0]) + 0.2 * np.cos(np.pi * y / grid.extent[1])
+    return (0.5 + 0.2 * np.cos(2 * np.pi * x / grid.extent[0])
+            + 0.2 * np.cos(np.pi * y / grid.extent[1]))
 
 
 def interpolated_velocity(grid: Grid, velocity: np.ndarray, points: np.ndarray) -> np.ndarray:
