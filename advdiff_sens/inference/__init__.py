@@ -74,3 +74,5 @@ __all__ = [
 ]
 # walled domains (issue #15)
 __all__ += ["discrete_divergence"]
+# time-varying flows (issue #15)
+__all__ += ["WindowedFlow", "TemporalGaussian"]

@@ -190,7 +190,8 @@ class TemporalGaussian(GaussianReference):
         return self._mean
 
     def _rows(self, x, name: str) -> np.ndarray:
-        return self._vector(x, name).reshape(self.n_windows, self.spatial.dim)
+        return as_real_array(x, name, shape=(self.dim,)).reshape(self.n_windows,
+                                                                 self.spatial.dim)
 
     def _each(self, method: str, X: np.ndarray) -> np.ndarray:
         return np.stack([getattr(self.spatial, method)(row) for row in X])

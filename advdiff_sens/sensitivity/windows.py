@@ -70,6 +70,13 @@ class WindowSegment:
         first ``observed.stop - observed.start`` entries of ``times``.
     carries : bool
         Whether the window's last local time is its end, which starts the next window.
+
+    Examples
+    --------
+    >>> from advdiff_sens.sensitivity import TimeWindows
+    >>> segment = TimeWindows([0.0, 1.0, 2.0]).segments([0.5, 1.5])[0]
+    >>> segment.times.tolist(), segment.observed, segment.n_observed, segment.carries
+    ([0.5, 1.0], slice(0, 1, None), 1, True)
     """
 
     window: int
