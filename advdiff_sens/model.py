@@ -23,10 +23,12 @@ from advdiff_sens.sensitivity import (
     GradientProblem,
     GradientResult,
     Objective,
+    WindowedVelocity,
     as_adjoint,
     check_objective_output,
     surrogate,
     tangent,
+    windowed_gradient,
 )
 from advdiff_sens.validation import as_real_array, as_times, check_callable, check_positive_scalar
 
@@ -90,6 +92,10 @@ class AdvectionDiffusion:
         # (samplers run chains on threads, each at its own velocity)
         self._cache = threading.local()
         self._physics_warned: set[str] = set()     # the physics checks already warned about
+        # one model per further window of a WindowedVelocity, each caching its window's
+        # generator, propagators and partials (window 0 is this model)
+        self._window_models: list[AdvectionDiffusion] = []
+        self._window_lock = threading.Lock()
 
     def _thread_cache(self):
         """This thread's cache of the last velocity's generator, propagators and partials."""
@@ -97,6 +103,40 @@ class AdvectionDiffusion:
         if not hasattr(cache, "u"):
             cache.u, cache.generator, cache.propagators, cache.partials = None, None, {}, None
         return cache
+
+    def _window_model(self, k: int) -> AdvectionDiffusion:
+        """The model whose cache holds window ``k`` of a :class:`WindowedVelocity` (this one
+        for window 0; the others share this model's settings and physics warnings)."""
+        if k == 0:
+            return self
+        with self._window_lock:
+            while len(self._window_models) < k:
+                sibling = AdvectionDiffusion(self.grid, self.kappa, self.scheme,
+                                             backend=self.backend, **self._propagator_options)
+                sibling._physics_warned = self._physics_warned
+                self._window_models.append(sibling)
+            return self._window_models[k - 1]
+
+    def _check_windowed(self, u: WindowedVelocity) -> None:
+        shape = (u.n_windows, self.grid.ndim, *self.grid.shape)
+        if u.values.shape != shape:
+            raise ValueError(f"the WindowedVelocity's values must have shape {shape} (one "
+                             f"velocity per window on this grid), got {u.values.shape}")
+
+    def _windowed_direction(self, u: WindowedVelocity, v) -> tuple[np.ndarray, bool]:
+        """Directions of a windowed tangent as ``(m, K, ndim, *shape)`` and whether a block."""
+        if isinstance(v, WindowedVelocity):
+            if v.windows != u.windows:
+                raise ValueError("the direction's windows differ from the velocity's")
+            v = v.values
+        v = as_real_array(v, "v")
+        shape = u.values.shape
+        if v.shape == shape:
+            return v[None], False
+        if v.ndim == len(shape) + 1 and v.shape[1:] == shape:
+            return v, True
+        raise ValueError(f"v must have shape {shape} (one direction per window) or (m, "
+                         f"*{shape}) (a block), got {v.shape}")
 
     # Read-only: the cached generator, propagators and partials depend on all four.
     @property
@@ -390,9 +430,37 @@ class AdvectionDiffusion:
         >>> exact = np.exp(-0.02 * decay * 0.5) * np.sin(k * x - shift * 0.5)
         >>> theta.shape, bool(np.abs(theta[1] - exact).max() < 1e-12)
         ((2, 32), True)
+
+        A :class:`~advdiff_sens.sensitivity.WindowedVelocity` is a flow constant on each time
+        window, and the solution the product of exponentials
+        :math:`e^{(t − τ_k)L_k}e^{Δ_{k-1}L_{k-1}}\cdots e^{Δ_0L_0}θ_0`
+        (:mod:`advdiff_sens.sensitivity.windows`). The same flow on two windows is the steady
+        flow:
+
+        >>> from advdiff_sens.sensitivity import TimeWindows, WindowedVelocity
+        >>> two = WindowedVelocity(TimeWindows([0.0, 0.3, np.inf]), np.stack([u, u]))
+        >>> bool(np.allclose(model.solve(two, np.sin(k * x), 0.5), theta[1], rtol=0, atol=1e-12))
+        True
         """
         theta0 = self._check_theta0(theta0)
+        if isinstance(u, WindowedVelocity):
+            return self._windowed_solve(u, theta0.ravel(), t)
         return self._to_grid(self.propagator(u).apply(theta0.ravel(), t))
+
+    def _windowed_solve(self, u: WindowedVelocity, theta0: np.ndarray, t) -> np.ndarray:
+        """:meth:`solve` window by window (the end state of one starts the next)."""
+        self._check_windowed(u)
+        times, scalar = as_times(t, "t")
+        out = None
+        x = theta0
+        for segment in u.windows.segments(times):
+            k = segment.window
+            states = self._window_model(k).propagator(u.window(k)).apply(x, segment.times)
+            if out is None:
+                out = np.empty((times.size, x.size), dtype=states.dtype)
+            out[segment.observed] = states[:segment.n_observed]
+            x = states[-1]
+        return self._to_grid(out[0] if scalar else out)
 
     def _to_grid(self, x: np.ndarray) -> np.ndarray:
         """Flat states ``(..., n)`` reshaped to ``(..., *grid.shape)``."""
@@ -450,8 +518,22 @@ class AdvectionDiffusion:
         >>> rho = model.tangent(u, np.sin(k * x), np.zeros((1, 32)), t, dkappa=1.0)
         >>> bool(np.abs(rho + t * decay * theta).max() < 1e-10)
         True
+
+        For a :class:`~advdiff_sens.sensitivity.WindowedVelocity` the direction has one
+        velocity per window, ``(K, ndim, *grid.shape)`` (or a block ``(m, K, ndim,
+        *grid.shape)``), and ρ carries across the edges: :math:`ρ(τ_k + s) =
+        ∇_{J_k}e^{sL_k}θ(τ_k) + e^{sL_k}ρ(τ_k)`. Perturbing both windows alike is the steady
+        tangent:
+
+        >>> from advdiff_sens.sensitivity import TimeWindows, WindowedVelocity
+        >>> two = WindowedVelocity(TimeWindows([0.0, 0.2, np.inf]), np.stack([u, u]))
+        >>> rho2 = model.tangent(two, np.sin(k * x), np.ones((2, 1, 32)), t)
+        >>> bool(np.abs(rho2 - exact).max() < 1e-12)
+        True
         """
         theta0 = self._check_theta0(theta0).ravel()
+        if isinstance(u, WindowedVelocity):
+            return self._windowed_tangent(u, theta0, v, t, with_solution, dkappa)
         v = np.asarray(v)
         block = v.ndim == self.grid.ndim + 2
         directions = v if block else v[None]
@@ -463,6 +545,37 @@ class AdvectionDiffusion:
         theta, rho = tangent(self.propagator(u), Js, theta0, t)
         rho = self._to_grid(rho if block else rho[0])
         return (rho, self._to_grid(theta)) if with_solution else rho
+
+    def _windowed_tangent(self, u: WindowedVelocity, theta0: np.ndarray, v, t,
+                          with_solution: bool, dkappa):
+        """:meth:`tangent` window by window (θ and ρ carried across the edges)."""
+        self._check_windowed(u)
+        directions, block = self._windowed_direction(u, v)
+        m = len(directions)
+        if dkappa is not None:
+            dkappa = np.atleast_1d(as_real_array(dkappa, "dkappa", shape=(m,) if block else ()))
+        times, scalar = as_times(t, "t")
+        n = self.grid.n
+        theta_out, rho_out = np.empty((times.size, n)), np.empty((m, times.size, n))
+        x, rho0 = theta0, None
+        for segment in u.windows.segments(times):
+            k = segment.window
+            model, uk = self._window_model(k), u.window(k)
+            Js = [model.generator_derivative(uk, d[k]) for d in directions]
+            if dkappa is not None:
+                K = model.kappa_derivative(uk)
+                Js = [J + dk * K for J, dk in zip(Js, dkappa)]
+            propagator = model.propagator(uk)
+            theta, rho = tangent(propagator, Js, x, segment.times)
+            if rho0 is not None and np.any(rho0):
+                rho = rho + np.moveaxis(propagator.apply(rho0.T, segment.times), -1, 0)
+            theta_out[segment.observed] = theta[:segment.n_observed]
+            rho_out[:, segment.observed] = rho[:, :segment.n_observed]
+            x, rho0 = theta[-1], rho[:, -1]
+        if scalar:
+            theta_out, rho_out = theta_out[0], rho_out[:, 0]
+        rho_out = self._to_grid(rho_out if block else rho_out[0])
+        return (rho_out, self._to_grid(theta_out)) if with_solution else rho_out
 
     def surrogate(self, u, theta0, v, t, order: int | str = 1) -> np.ndarray:
         r"""Surrogate of :math:`ρ(t)`: order 1 (1.6) :math:`tE Jθ_0`, order 3 (4.1), or
@@ -569,6 +682,20 @@ class AdvectionDiffusion:
         ...                         with_theta0=True, with_kappa=True)
         >>> bool(np.allclose(result.theta0_gradient, 1)), bool(abs(result.kappa_gradient) < 1e-9)
         (True, True)
+
+        For a :class:`~advdiff_sens.sensitivity.WindowedVelocity` the gradient has one field
+        per window, ``(K, ndim, *grid.shape)``, from one forward and one backward sweep across
+        the windows (:func:`~advdiff_sens.sensitivity.windowed_gradient`; windows after the
+        last time get zeros); ``.info`` is the tuple of the windows' diagnostics. The windows'
+        gradients add up to the steady one:
+
+        >>> from advdiff_sens.sensitivity import TimeWindows, WindowedVelocity
+        >>> two = WindowedVelocity(TimeWindows([0.0, 0.2, np.inf]), np.stack([u, u]))
+        >>> objective = lambda th: (0.5 * float(th @ th), th)
+        >>> steady = model.gradient(u, theta0, objective, 0.5).gradient
+        >>> windowed = model.gradient(two, theta0, objective, 0.5).gradient
+        >>> windowed.shape, bool(np.allclose(windowed.sum(axis=0), steady, rtol=0, atol=1e-12))
+        ((2, 1, 32), True)
         """
         method = as_adjoint(adjoint)
         check_callable(objective, "objective")
@@ -582,6 +709,9 @@ class AdvectionDiffusion:
                                                    theta.shape[:-1] + self.grid.shape)
             return value, dtheta.reshape(len(times), n)
 
+        if isinstance(u, WindowedVelocity):
+            return self._windowed_gradient(u, theta0, evaluate, times, method, with_theta0,
+                                           with_kappa)
         partials = list(self.partial_generators(u))
         if with_kappa:
             partials.append(self.kappa_derivative(u))
@@ -596,3 +726,27 @@ class AdvectionDiffusion:
             theta0_gradient=(None if result.theta0_gradient is None
                              else result.theta0_gradient.reshape(self.grid.shape)),
             kappa_gradient=float(result.gradient[ndim].sum()) if with_kappa else None)
+
+    def _windowed_gradient(self, u: WindowedVelocity, theta0: np.ndarray, evaluate, times,
+                           method: Adjoint, with_theta0: bool, with_kappa: bool
+                           ) -> GradientResult:
+        """:meth:`gradient` by :func:`~advdiff_sens.sensitivity.windowed_gradient`."""
+        self._check_windowed(u)
+
+        def window_problem(k: int, x: np.ndarray, local: np.ndarray) -> GradientProblem:
+            model, uk = self._window_model(k), u.window(k)
+            partials = list(model.partial_generators(uk))
+            if with_kappa:
+                partials.append(model.kappa_derivative(uk))
+            return GradientProblem(model.propagator(uk),
+                                   lambda: model.propagator(uk, transpose=True),
+                                   partials, x, local, evaluate, want_theta0=True)
+
+        result = windowed_gradient(method, u.windows, window_problem, theta0, times, evaluate)
+        ndim, K = self.grid.ndim, u.n_windows
+        return GradientResult(
+            result.value, result.gradient[:, :ndim].reshape((K, ndim, *self.grid.shape)),
+            result.info,
+            theta0_gradient=(result.theta0_gradient.reshape(self.grid.shape) if with_theta0
+                             else None),
+            kappa_gradient=float(result.gradient[:, ndim].sum()) if with_kappa else None)

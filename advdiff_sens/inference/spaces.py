@@ -6,7 +6,10 @@ A :class:`ParameterSpace` stacks up to three blocks, each with its prior (a
 
 * ``flow`` — the velocity :math:`\mathbf u = Bc_u` of a linear parameterisation
   (:class:`~advdiff_sens.inference.parameterisations.StreamFunctionBasis`,
-  :class:`~advdiff_sens.inference.parameterisations.NodalStreamFunction`, …);
+  :class:`~advdiff_sens.inference.parameterisations.NodalStreamFunction`, …), or a
+  time-varying one, one such parameterisation per time window
+  (:class:`~advdiff_sens.inference.temporal.WindowedFlow`, with a
+  :class:`~advdiff_sens.inference.temporal.TemporalGaussian` prior);
 * ``theta0`` — the initial condition :math:`θ_0 = c_θ` (one value per node);
 * ``log_kappa`` — the diffusivity :math:`κ = e^{c_κ}` (one value).
 
@@ -47,6 +50,7 @@ import numpy as np
 from advdiff_sens.discretisation.grid import Grid
 from advdiff_sens.discretisation.physics import WALL_NORMAL_RTOL, wall_normal_velocity
 from advdiff_sens.inference.priors import BlockGaussian
+from advdiff_sens.inference.temporal import WindowedFlow
 from advdiff_sens.sampling.reference import GaussianReference
 from advdiff_sens.validation import as_real_array
 
@@ -189,7 +193,7 @@ class ParameterSpace:
         if flow is not None:
             if getattr(flow, "grid", None) is not grid:
                 raise ValueError("flow must be a parameterisation on this grid")
-            _check_no_flux(grid, flow)
+            _check_no_flux(grid, flow.spatial if isinstance(flow, WindowedFlow) else flow)
             blocks["flow"] = self._check_prior(flow_prior, "flow_prior", flow.n_params)
             if velocity is not None:
                 raise ValueError("give either flow (unknown velocity) or velocity (known), "

@@ -5,12 +5,16 @@ Adjoint methods (``model.gradient(..., adjoint=...)``): :class:`DiscreteAdjoint`
 :class:`QuadratureAdjoint`, :class:`SurrogateAdjoint` and :class:`AutoAdjoint` (the
 default), or their names ``"discrete"``, ``"quadrature"``, ``"surrogate"``, ``"auto"``
 through :data:`ADJOINTS`.
+
+Time-varying flows (:mod:`advdiff_sens.sensitivity.windows`): :class:`TimeWindows`,
+:class:`WindowedVelocity` and :func:`windowed_gradient`, the window-by-window adjoint sweep.
 """
 
 from advdiff_sens.sensitivity.auto import AutoAdjoint, as_adjoint
 from advdiff_sens.sensitivity.base import (
                                            ADJOINTS,
                                            Adjoint,
+                                           AdjointRecording,
                                            GradientProblem,
                                            GradientResult,
                                            Objective,
@@ -48,6 +52,12 @@ from advdiff_sens.sensitivity.verification import (
                                            finite_difference_check,
                                            taylor_test,
 )
+from advdiff_sens.sensitivity.windows import (
+                                           TimeWindows,
+                                           WindowedVelocity,
+                                           WindowSegment,
+                                           windowed_gradient,
+)
 
 __all__ = [
     "Adjoint", "DiscreteAdjoint", "QuadratureAdjoint", "SurrogateAdjoint", "AutoAdjoint",
@@ -58,4 +68,5 @@ __all__ = [
     "QuadratureResult", "adaptive_gauss_kronrod", "graded_partition", "KRONROD_NODES",
     "KRONROD_WEIGHTS", "GAUSS_WEIGHTS", "TaylorResult", "taylor_test", "dot_test",
     "finite_difference_check",
+    "TimeWindows", "WindowedVelocity", "WindowSegment", "windowed_gradient", "AdjointRecording",
 ]

@@ -9,6 +9,7 @@ from advdiff_sens.exceptions import PlanUnavailable
 from advdiff_sens.sensitivity.base import (
     ADJOINTS,
     Adjoint,
+    AdjointRecording,
     GradientProblem,
     GradientResult,
 )
@@ -56,6 +57,13 @@ class AutoAdjoint(Adjoint):
             return self.preferred.gradient(problem)
         except PlanUnavailable:
             return self.fallback.gradient(problem)
+
+    def record(self, problem: GradientProblem, *, slot: int = 0) -> AdjointRecording:
+        """``preferred``'s recording when it can make its plan, else ``fallback``'s."""
+        try:
+            return self.preferred.record(problem, slot=slot)
+        except PlanUnavailable:
+            return self.fallback.record(problem, slot=slot)
 
 
 def as_adjoint(adjoint: str | Adjoint) -> Adjoint:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from advdiff_sens.matrix import Propagator
 from advdiff_sens.registry import Registry
 
 __all__ = ["Adjoint", "GradientProblem", "GradientResult", "ADJOINTS", "Objective",
-           "check_objective_output"]
+           "check_objective_output", "AdjointRecording"]
 
 #: ``objective(theta) -> (value, dvalue/dtheta)``: a scalar objective of the state(s) and its
 #: gradient, of the shape of ``theta``.
@@ -161,6 +161,80 @@ class Adjoint(ABC):
     @abstractmethod
     def gradient(self, problem: GradientProblem) -> GradientResult:
         """``(value, gradient of shape (ndim, n), info)`` for ``problem``."""
+
+    def record(self, problem: GradientProblem, *, slot: int = 0) -> AdjointRecording:
+        r"""The forward states of ``problem`` and a pullback of any cotangents, for sweeps that
+        must see every state before they can seed the adjoint (the windows of
+        :func:`~advdiff_sens.sensitivity.windowed_gradient`).
+
+        This default solves forward once and runs :meth:`gradient` on the cotangents (which
+        may solve forward again); :class:`~advdiff_sens.sensitivity.DiscreteAdjoint` records its
+        tape once and pulls back through it. ``slot`` names the recording a method that keeps
+        its recordings (``DiscreteAdjoint(reuse_tape=True)``) keeps it under.
+
+        Parameters
+        ----------
+        problem : GradientProblem
+            Its ``evaluate`` is not used.
+        slot : int
+
+        Returns
+        -------
+        AdjointRecording
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from advdiff_sens.matrix import Propagator
+        >>> from advdiff_sens.sensitivity import GradientProblem, QuadratureAdjoint
+        >>> L = np.array([[-1.0]])
+        >>> problem = GradientProblem(Propagator(L), lambda: Propagator(L.T),
+        ...                           [np.array([[1.0]])], np.array([1.0]), np.array([2.0]), None)
+        >>> recording = QuadratureAdjoint().record(problem)
+        >>> result = recording.pullback(np.ones((1, 1)))     # Φ = θ(2)
+        >>> bool(abs(result.gradient[0, 0] - 2 * np.exp(-2.0)) < 1e-9)
+        True
+        >>> bool(abs(result.theta0_gradient[0] - np.exp(-2.0)) < 1e-12)
+        True
+        """
+        def pullback(cotangents: np.ndarray) -> GradientResult:
+            seeded = replace(problem, evaluate=lambda _: (0.0, cotangents), want_theta0=True)
+            return self.gradient(seeded)
+
+        return AdjointRecording(problem.forward_states(), pullback)
+
+
+@dataclass(frozen=True)
+class AdjointRecording:
+    r"""The forward states of a :class:`GradientProblem` and the pullback of cotangents
+    (:meth:`Adjoint.record`).
+
+    Attributes
+    ----------
+    states : ndarray, shape (k, n)
+        :math:`θ(t_j)`.
+    pullback : callable
+        ``pullback(cotangents (k, n)) -> GradientResult`` of the linear functional
+        :math:`\sum_j c_j^Tθ(t_j)`: its ``gradient`` with respect to the partials' parameters
+        and its ``theta0_gradient`` :math:`\sum_j e^{t_jL^T}c_j` (``value`` is 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.matrix import Propagator
+    >>> from advdiff_sens.sensitivity import DiscreteAdjoint, GradientProblem
+    >>> L = np.array([[-1.0]])
+    >>> problem = GradientProblem(Propagator(L), lambda: Propagator(L.T),
+    ...                           [np.array([[1.0]])], np.array([1.0]), np.array([2.0]), None)
+    >>> recording = DiscreteAdjoint().record(problem)
+    >>> bool(abs(recording.states[0, 0] - np.exp(-2.0)) < 1e-12)
+    True
+    >>> bool(abs(recording.pullback(np.ones((1, 1))).gradient[0, 0] - 2 * np.exp(-2.0)) < 1e-12)
+    True
+    """
+
+    states: np.ndarray
+    pullback: Callable[[np.ndarray], GradientResult]
 
 
 ADJOINTS: Registry[Adjoint] = Registry("adjoint method", Adjoint)

@@ -29,6 +29,7 @@ from advdiff_sens.matrix.norms import norm2_bound
 from advdiff_sens.sensitivity.base import (
     ADJOINTS,
     Adjoint,
+    AdjointRecording,
     GradientProblem,
     GradientResult,
 )
@@ -197,7 +198,9 @@ class DiscreteAdjoint(Adjoint):
         same propagator (the same velocity of the same model), θ0 and times: repeated adjoints
         at one point — the Gauss–Newton products of a Newton-CG iteration — then cost the
         recomputation and the backward pass only (about two forward solves instead of three).
-        The object then holds one tape (its checkpoints) and is meant for one thread.
+        The object then holds one tape (its checkpoints) per slot — one for a steady flow, one
+        per window for a :class:`~advdiff_sens.sensitivity.WindowedVelocity` — and is meant
+        for one thread.
 
     Raises
     ------
@@ -220,7 +223,7 @@ class DiscreteAdjoint(Adjoint):
 
     checkpoints: int | None = None
     reuse_tape: bool = False
-    _recorded: list = field(default_factory=list, init=False, repr=False, compare=False)
+    _recorded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     name = "discrete"
 
     def __post_init__(self) -> None:
@@ -230,10 +233,12 @@ class DiscreteAdjoint(Adjoint):
         if not isinstance(self.reuse_tape, bool):
             raise TypeError(f"reuse_tape must be True or False, got {self.reuse_tape!r}")
 
-    def _tape(self, problem: GradientProblem) -> ExpmTape:
-        """The recorded forward propagation of ``problem`` (the kept one when it matches)."""
-        if self.reuse_tape and self._recorded:
-            forward, theta0, times, tape = self._recorded[0]
+    def _tape(self, problem: GradientProblem, slot: int = 0) -> ExpmTape:
+        """The recorded forward propagation of ``problem`` (the one kept in ``slot`` when it
+        matches)."""
+        kept = self._recorded.get(slot) if self.reuse_tape else None
+        if kept is not None:
+            forward, theta0, times, tape = kept
             if (forward is problem.forward and np.array_equal(theta0, problem.theta0)
                     and np.array_equal(times, problem.times)):
                 return tape
@@ -245,14 +250,27 @@ class DiscreteAdjoint(Adjoint):
                                   "use QuadratureAdjoint() (any backend) or AutoAdjoint()"
                                   ) from exc
         if self.reuse_tape:
-            self._recorded[:] = [(problem.forward, problem.theta0.copy(), problem.times.copy(),
-                                  tape)]
+            self._recorded[slot] = (problem.forward, problem.theta0.copy(),
+                                    problem.times.copy(), tape)
         return tape
 
+    def record(self, problem: GradientProblem, *, slot: int = 0) -> AdjointRecording:
+        """The recorded tape's states and its reverse sweep (:meth:`Adjoint.record`); with
+        ``reuse_tape`` the tape is kept in ``slot`` (one per window of a windowed sweep)."""
+        tape = self._tape(problem, slot)
+
+        def pullback(cotangents: np.ndarray) -> GradientResult:
+            grad, theta0_grad, info = discrete_adjoint_gradient(
+                tape, problem.partials, problem.theta0, problem.times, cotangents,
+                problem.forward.tol)
+            return GradientResult(0.0, grad, info, theta0_gradient=theta0_grad)
+
+        return AdjointRecording(tape.states, pullback)
+
     def gradient(self, problem: GradientProblem) -> GradientResult:
-        tape = self._tape(problem)
-        value, grads = problem.evaluate(tape.states)
-        grad, theta0_grad, info = discrete_adjoint_gradient(
-            tape, problem.partials, problem.theta0, problem.times, grads, problem.forward.tol)
-        return GradientResult(value, grad, info,
-                              theta0_gradient=theta0_grad if problem.want_theta0 else None)
+        recording = self.record(problem)
+        value, grads = problem.evaluate(recording.states)
+        result = recording.pullback(grads)
+        return GradientResult(value, result.gradient, result.info,
+                              theta0_gradient=result.theta0_gradient if problem.want_theta0
+                              else None)
