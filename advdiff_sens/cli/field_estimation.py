@@ -1,4 +1,4 @@
-"""The ``estimate`` runs other than the Fourier-flow workflow: any parameter space and unknowns
+r"""The ``estimate`` runs other than the Fourier-flow workflow: any parameter space and unknowns
 through :func:`advdiff_sens.inference.run_inference` — MAP with every optimum, Laplace
 approximation, optionally a dimension-robust sampler — printed as each stage ends. Newton-CG
 (the default optimiser here) stops at :math:`|g|_C ≤` :data:`~advdiff_sens.inference.MAP_DECREMENT_TOL`
