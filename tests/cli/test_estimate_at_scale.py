@@ -13,8 +13,8 @@ import pytest
 import advdiff_sens.inference.workflow
 from advdiff_sens import Grid, cli
 from advdiff_sens.cli import field_estimation, unknowns
-from advdiff_sens.inference import (GaussianRandomField, InferenceResult, NodalStreamFunction,
-                                    StreamFunctionBasis)
+from advdiff_sens.inference import (MAP_DECREMENT_TOL, GaussianRandomField, InferenceResult,
+                                    NewtonCG, NodalStreamFunction, StreamFunctionBasis)
 from advdiff_sens.problems import make_field_twin
 from advdiff_sens.problems.twin import r3_initial_condition
 from advdiff_sens.sampling import PCN, InfinityHMC, InfinityMALA
@@ -140,7 +140,9 @@ def test_nodal_space_and_its_prior(capsys, tmp_path, files, recorded):
     assert np.allclose(prior.pointwise_variance(), 0.07**2)       # the sd asked for
     assert post.n_params == 36 and post.gradient.__class__.__name__ == "AdjointGradient"
     # the defaults of a nodal run: newton-cg, ∞-HMC from the Laplace approximation
-    assert recorded["optimizer"] == "newton-cg" and recorded["reference"] == "laplace"
+    # Newton-CG to the statistical stopping point |g|_C ≤ MAP_DECREMENT_TOL
+    assert isinstance(recorded["optimizer"], NewtonCG) and recorded["reference"] == "laplace"
+    assert recorded["optimizer"].atol == MAP_DECREMENT_TOL
     assert isinstance(recorded["sampler"], InfinityHMC)
     assert "nodal stream function, 36 coefficients" in out and "α = 4" in out
 
@@ -360,14 +362,23 @@ def test_a_scalar_file_prior_is_the_default_spectrum_scale(capsys, tmp_path, rec
     assert "prior sd 0.2·|k|^-3" in out
 
 
-def test_flow_spaces_need_a_periodic_grid():
-    args = cli.build_parser().parse_args(["estimate", "d.npz", "--space", "nodal"])
+def test_flow_spaces_on_walled_grids_live_on_the_free_nodes():
+    # a channel (walls in y): the nodal ψ is 0 on the wall rows, its unknowns the 8 × 6 others
+    args = cli.build_parser().parse_args(["estimate", "d.npz", "--space", "nodal",
+                                          "--laplace-rank", "48"])
     choice = unknowns.choose(args, n_draws=60, n_warmup=20)
-    d = {"grid": Grid((8, 8), bc=("periodic", "dirichlet")), "velocity": None,
-         "prior_std": None, "theta0": np.ones((8, 8)), "kmax": 2.0, "kappa": 0.01}
-    with pytest.raises(ValueError, match="argument --space: a nodal stream function needs a "
-                                         "grid periodic on both axes"):
-        unknowns.check_against_file(choice, d, "d.npz")
+    grid = Grid((8, 8), bc=("periodic", "neumann"))
+    d = {"grid": grid, "velocity": None, "prior_std": None, "theta0": np.ones((8, 8)),
+         "kmax": 2.0, "kappa": 0.01, "sensors": np.array([[0.5, 0.5], [0.25, 0.75]]),
+         "times": np.array([0.1, 0.2]), "data": np.zeros((2, 2)), "noise_std": 0.1}
+    unknowns.check_against_file(choice, d, "d.npz")
+    post = unknowns.build_posterior(choice, d, "exponential")
+    assert post.n_params == 8 * 6 and post.space.prior.blocks[0].grid.shape == (8, 6)
+    too_many = cli.build_parser().parse_args(["estimate", "d.npz", "--space", "nodal",
+                                              "--laplace-rank", "49"])
+    with pytest.raises(ValueError, match="at most the number of unknown coefficients, 48"):
+        unknowns.check_against_file(unknowns.choose(too_many, n_draws=60, n_warmup=20), d,
+                                    "d.npz")
 
 
 def test_module_reports_a_bad_combination_without_traceback(tmp_path, files):
