@@ -33,3 +33,36 @@ def run_script(args: list[str], cwd: Path, *, extra_env: dict | None = None,
     if returncode:
         assert "Traceback" not in proc.stderr, proc.stderr
     return proc
+
+
+def _started(*args, **kwargs):
+    raise AssertionError("a computation started before the input was checked")
+
+
+@pytest.fixture
+def no_computation(monkeypatch):
+    """``estimate``'s two computations replaced by an assertion: for tests of input that must
+    be refused before anything is computed."""
+    import advdiff_sens.inference.workflow
+    from advdiff_sens.cli import field_estimation
+
+    monkeypatch.setattr(field_estimation, "run_inference", _started)
+    monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", _started)
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """``run_inference`` replaced by a recorder that stops the run (Ctrl-C) at once; returns
+    the dict of its arguments (``posterior`` and the keywords)."""
+    import advdiff_sens.inference.workflow
+    from advdiff_sens.cli import field_estimation
+
+    calls = {}
+
+    def record(posterior, **kwargs):
+        calls.update(kwargs, posterior=posterior)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(field_estimation, "run_inference", record)
+    monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", _started)
+    return calls

@@ -10,7 +10,6 @@ before anything is computed.
 import numpy as np
 import pytest
 
-import advdiff_sens.inference.workflow
 from advdiff_sens import cli
 from advdiff_sens.cli import field_estimation
 from advdiff_sens.cli.config import SECTIONS
@@ -57,22 +56,6 @@ def data_file(tmp_path_factory):
     return path
 
 
-def _started(*args, **kwargs):
-    raise AssertionError("a computation started before the configuration was checked")
-
-
-@pytest.fixture
-def recorded(monkeypatch):
-    """``run_inference`` replaced by a recorder that stops the run (Ctrl-C) at once."""
-    calls = {}
-
-    def record(posterior, **kwargs):
-        calls.update(kwargs, posterior=posterior)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(field_estimation, "run_inference", record)
-    monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", _started)
-    return calls
 
 
 def _run(capsys, data_file, config, tmp_path, *options) -> int:
@@ -140,9 +123,7 @@ def test_the_command_line_wins(capsys, tmp_path, data_file, recorded):
     ("[space\nspace = 'nodal'\n", ["run.toml", "not valid TOML"]),
 ])
 def test_bad_files_are_one_error_line_before_any_computation(capsys, tmp_path, data_file,
-                                                             monkeypatch, config, names):
-    monkeypatch.setattr(field_estimation, "run_inference", _started)
-    monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", _started)
+                                                             no_computation, config, names):
     assert _run(capsys, data_file, config, tmp_path) == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]

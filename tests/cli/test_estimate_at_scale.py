@@ -71,28 +71,7 @@ def files(tmp_path_factory):
     return paths
 
 
-def _started(*args, **kwargs):
-    raise AssertionError("a computation started before the options were checked")
 
-
-@pytest.fixture
-def no_computation(monkeypatch):
-    monkeypatch.setattr(field_estimation, "run_inference", _started)
-    monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", _started)
-
-
-@pytest.fixture
-def recorded(monkeypatch):
-    """``run_inference`` replaced by a recorder that stops the run (Ctrl-C) at once."""
-    calls = {}
-
-    def record(posterior, **kwargs):
-        calls.update(kwargs, posterior=posterior)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(field_estimation, "run_inference", record)
-    monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", _started)
-    return calls
 
 
 def _interrupted(capsys, path, *options, outdir) -> str:
@@ -228,7 +207,7 @@ def test_sampler_choices_are_registered_samplers():
     assert set(unknowns.SAMPLER_CHOICES) - {"none"} == set(SAMPLERS.names())
 
 
-def test_workflow_takes_kmax_and_spectrum(capsys, tmp_path, files, monkeypatch):
+def test_workflow_takes_kmax_and_spectrum(capsys, tmp_path, files, monkeypatch, no_computation):
     """The default space, unknowns and sampler with a new prior option stay the HMC workflow."""
     calls = {}
 
@@ -237,7 +216,6 @@ def test_workflow_takes_kmax_and_spectrum(capsys, tmp_path, files, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", stop)
-    monkeypatch.setattr(field_estimation, "run_inference", _started)
     out = _interrupted(capsys, files["fourier"], "--kmax", "2", "--spectrum-exponent", "1.5",
                        outdir=tmp_path)
     assert calls["kmax"] == 2.0 and calls["optimizer"] == "gauss-newton"
@@ -246,7 +224,8 @@ def test_workflow_takes_kmax_and_spectrum(capsys, tmp_path, files, monkeypatch):
     assert "HMC 2 chains x 60 draws after 20 warm-up" in out
 
 
-def test_default_run_passes_the_file_prior_unchanged(capsys, tmp_path, files, monkeypatch):
+def test_default_run_passes_the_file_prior_unchanged(capsys, tmp_path, files, monkeypatch,
+                                                     no_computation):
     calls = {}
 
     def stop(*args, **kwargs):
@@ -254,7 +233,6 @@ def test_default_run_passes_the_file_prior_unchanged(capsys, tmp_path, files, mo
         raise KeyboardInterrupt
 
     monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", stop)
-    monkeypatch.setattr(field_estimation, "run_inference", _started)
     _interrupted(capsys, files["fourier"], outdir=tmp_path)
     assert calls["kmax"] == 1.0 and calls["prior_std"] is None
 

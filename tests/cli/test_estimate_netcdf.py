@@ -10,9 +10,7 @@ that does not fit the file, and every bad file, is one ``error: …`` line befor
 import numpy as np
 import pytest
 
-import advdiff_sens.inference.workflow
 from advdiff_sens import Grid, cli
-from advdiff_sens.cli import field_estimation
 from advdiff_sens.io import read_snapshots, write_fields
 from advdiff_sens.problems import make_field_twin
 
@@ -52,14 +50,6 @@ def _error(capsys, argv, *names) -> str:
     return lines[0]
 
 
-def _started(*args, **kwargs):
-    raise AssertionError("a computation started before the input was checked")
-
-
-@pytest.fixture
-def no_computation(monkeypatch):
-    monkeypatch.setattr(field_estimation, "run_inference", _started)
-    monkeypatch.setattr(advdiff_sens.inference.workflow, "estimate_velocity", _started)
 
 
 def test_end_to_end_writes_netcdf_results(capsys, tmp_path, tank):

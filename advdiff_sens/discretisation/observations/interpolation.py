@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from advdiff_sens.validation import as_real_array, check_positive_scalar
+from advdiff_sens.validation import as_real_array
 from advdiff_sens.discretisation.grid import Grid
 
 __all__ = ["observation_operator", "cell_average_operator", "CELL_EDGE_RTOL"]
