@@ -532,7 +532,7 @@ class VelocityPosterior(Posterior):
     Parameters
     ----------
     model : AdvectionDiffusion
-        On a 2-D doubly periodic grid.
+        On a 2-D grid, periodic or walled (the basis picks its modes from the grid).
     theta0 : array_like, grid.shape
         Known initial scalar field.
     sensors : array_like (m, 2)
