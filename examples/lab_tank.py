@@ -24,7 +24,8 @@ and of θ0, the coverage of the truth by the Laplace 90 % band (the fraction of 
 walls where :math:`|u^† − \hat u| ≤ 1.645\,\mathrm{sd}`, both components) and the seconds.
 
 Run:  python examples/lab_tank.py [--quick] [--outdir DIR]
-      (full size: 96² model, 64² camera, 10 images; --quick: 24², 16², 4 images)
+      (full size: 96² model, 64² camera, 10 images, about 20 minutes; --quick: 24², 16²,
+      4 images, a few minutes)
 """
 
 from __future__ import annotations
