@@ -3,6 +3,7 @@ writes its fragment; no timing is asserted, only the table structure, the produc
 (exact, independent of timing) and the gradients' agreement that the methods guarantee."""
 
 import docutils.core
+import docutils.writers.null
 import pytest
 
 from advdiff_sens.problems import INFERENCE_TOL
@@ -100,5 +101,5 @@ def test_fragment_holds_the_tables(quick_run):
     text = target.read_text()
     assert ":Command: ``python benchmarks/bench_inference.py --quick" in text
     assert text.count(".. list-table::") == 4
-    docutils.core.publish_string(text, writer_name="null",
+    docutils.core.publish_string(text, writer=docutils.writers.null.Writer(),
                                  settings_overrides={"report_level": 2, "halt_level": 2})

@@ -5,6 +5,7 @@ import datetime
 import re
 
 import docutils.core
+import docutils.writers.null
 
 from conftest import ROOT, run_script
 
@@ -27,7 +28,7 @@ def test_write_docs_writes_a_fragment_with_date_machine_and_command(tmp_path):
     # the printed tables become tables: the per-term costs and the floors
     assert text.count(".. list-table::") == 2
     assert "adjoint recomputation ∥ backward (two threads)" in text
-    docutils.core.publish_string(text, writer_name="null",
+    docutils.core.publish_string(text, writer=docutils.writers.null.Writer(),
                                  settings_overrides={"report_level": 2, "halt_level": 2})
 
 
