@@ -16,6 +16,7 @@ at the top level or inside the section that groups them (:data:`SECTIONS`)::
     optimizer = "newton-cg"
     starts = 2
     stages = [3, 6, 10]          # or "none"
+    cg-max-iter = 500
 
     [sampler]
     sampler = "infinity-hmc"
@@ -56,7 +57,8 @@ SECTIONS: dict[str, frozenset[str]] = {
                            "kappa_log_std"}),
     "space": frozenset({"space", "kmax", "spectrum_scale", "spectrum_exponent", "flow_std",
                         "correlation_length", "alpha"}),
-    "optimiser": frozenset({"optimizer", "starts", "stages"}),
+    "optimiser": frozenset({"optimizer", "starts", "stages", "newton_max_iter",
+                            "cg_max_iter"}),
     "sampler": frozenset({"sampler", "reference", "laplace_rank", "warmup", "samples",
                           "seed"}),
     "output": frozenset({"outdir"}),

@@ -16,13 +16,13 @@ import argparse
 from advdiff_sens.cli.config import CONFIG_HELP
 from advdiff_sens.cli.datafile import data_summary, load_data_file
 from advdiff_sens.cli.estimation import estimate_and_save, run_settings
-from advdiff_sens.cli.field_estimation import infer_and_save, inference_settings
+from advdiff_sens.cli.field_estimation import field_optimizer, infer_and_save, inference_settings
 from advdiff_sens.cli.results_netcdf import snapshot_results_writer
 from advdiff_sens.cli.snapshotfile import (SNAPSHOT_OPTIONS, add_snapshot_options,
                                            is_snapshot_file, load_snapshot_file,
                                            snapshot_summary)
-from advdiff_sens.cli.options import (add_estimation_options, add_outdir_option,
-                                      integer_at_least, prepare_outdir)
+from advdiff_sens.cli.options import (add_estimation_options, add_newton_options,
+                                      add_outdir_option, integer_at_least, prepare_outdir)
 from advdiff_sens.cli.unknowns import (add_unknowns_options, build_posterior,
                                        check_against_file, choose, fourier_prior_std,
                                        spectrum_given, unknowns_summary)
@@ -51,6 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         warmup_help=f"warm-up draws per chain, with step-size adaptation ({ESTIMATE_WARMUP})",
         optimizer=None, optimizer_help="MAP optimiser (gauss-newton for the default Fourier-"
                                        "flow HMC workflow, newton-cg otherwise)")
+    add_newton_options(parser)
     add_outdir_option(parser, "advdiff_sens_estimate", "results")
     add_unknowns_options(parser)
     add_snapshot_options(parser)
@@ -61,6 +62,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``estimate``; return the exit code."""
     choice = choose(args, n_draws=ESTIMATE_DRAWS, n_warmup=ESTIMATE_WARMUP)
+    field_optimizer(args, choice)                        # checks the Newton-CG limits
     snapshots = is_snapshot_file(args.data)
     if snapshots:
         if choice.workflow:

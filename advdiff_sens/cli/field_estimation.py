@@ -5,7 +5,8 @@ approximation, optionally a dimension-robust sampler — printed as each stage e
 (or its relative tolerance): that bounds the Newton decrement :math:`\sqrt{g^TC_{post}g}` by
 0.1 posterior sd, the point where the Laplace approximation's "not a MAP" check is satisfied and
 further iterations do not change the answer statistically (Gauss–Newton converges only
-linearly there).
+linearly there). ``--newton-max-iter`` and ``--cg-max-iter`` set its iteration limits
+(:func:`field_optimizer`).
 
 Results are written as soon as they exist: ``inference.npz`` after the Laplace stage (with the
 MAP and the Laplace fields), then the figures of that stage; again after sampling, then the
@@ -26,16 +27,60 @@ from pathlib import Path
 import numpy as np
 
 from advdiff_sens.cli.estimation import map_settings
+from advdiff_sens.cli.options import NEWTON_OPTIONS
 from advdiff_sens.cli.unknowns import Choice, make_sampler
 from advdiff_sens.inference import (MAP_DECREMENT_TOL, DenseLaplace, InferenceResult, NewtonCG,
                                     Posterior, run_inference)
 from advdiff_sens.inference.workflow import HMC_CHAINS
 
-__all__ = ["inference_settings", "infer_and_save", "save_laplace_figures",
+__all__ = ["inference_settings", "field_optimizer", "infer_and_save", "save_laplace_figures",
            "save_sample_figures", "INFERENCE_FILE"]
 
 #: The results file of these runs (in ``--outdir``).
 INFERENCE_FILE = "inference.npz"
+
+
+def field_optimizer(args: argparse.Namespace, choice: Choice) -> NewtonCG | str | None:
+    """The MAP optimiser of the field pipeline: for ``newton-cg``
+    ``NewtonCG(atol=MAP_DECREMENT_TOL)`` with the limits ``--newton-max-iter`` and
+    ``--cg-max-iter`` when given; another optimiser by its name; None for the Fourier-flow
+    workflow.
+
+    Raises
+    ------
+    ValueError
+        ``--newton-max-iter`` or ``--cg-max-iter`` given for the workflow or another
+        optimiser (they would be ignored).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from advdiff_sens.cli.unknowns import Choice
+    >>> args = argparse.Namespace(newton_max_iter=None, cg_max_iter=400)
+    >>> choice = Choice(("flow",), "nodal", "none", False, {}, None, "newton-cg", None, None)
+    >>> field_optimizer(args, choice).cg_max_iter
+    400
+    >>> choice.optimizer = "lbfgs"
+    >>> field_optimizer(args, choice)
+    Traceback (most recent call last):
+    ...
+    ValueError: argument --cg-max-iter: applies to the newton-cg optimiser of the field pipeline, not to lbfgs; drop --cg-max-iter, or choose --optimizer newton-cg
+    """
+    limits = {name: getattr(args, dest) for dest, name in NEWTON_OPTIONS.items()
+              if getattr(args, dest) is not None}
+    if limits and (choice.workflow or choice.optimizer != "newton-cg"):
+        flag = "--" + next(dest for dest, name in NEWTON_OPTIONS.items()
+                           if name in limits).replace("_", "-")
+        remedy = ("run the field pipeline (--space nodal, other unknowns or another sampler)"
+                  if choice.workflow else "choose --optimizer newton-cg")
+        raise ValueError(f"argument {flag}: applies to the newton-cg optimiser of the field "
+                         f"pipeline, not to "
+                         f"{'the hmc workflow' if choice.workflow else choice.optimizer}; "
+                         f"drop {flag}, or {remedy}")
+    if choice.workflow:
+        return None
+    return (NewtonCG(atol=MAP_DECREMENT_TOL, **limits) if choice.optimizer == "newton-cg"
+            else choice.optimizer)
 
 
 def inference_settings(args: argparse.Namespace, choice: Choice, posterior: Posterior) -> str:
@@ -51,7 +96,11 @@ def inference_settings(args: argparse.Namespace, choice: Choice, posterior: Post
         sampling = (f"{sampler.label} ({sampler!r}) preconditioned by {preconditioner}: "
                     f"{HMC_CHAINS} chains x {choice.n_draws} draws after {choice.n_warmup} "
                     "warm-up draws (step-size adaptation)")
-    return (f"run: {map_settings(args, choice.optimizer, posterior.times.size)}, scheme "
+    optimizer = field_optimizer(args, choice)
+    limits = (f", Newton-CG limits {optimizer.max_iter} iterations per stage and "
+              f"{optimizer.cg_max_iter} CG iterations per Newton iteration"
+              if isinstance(optimizer, NewtonCG) else "")
+    return (f"run: {map_settings(args, choice.optimizer, posterior.times.size)}{limits}, scheme "
             f"{posterior.model.scheme}, Laplace rank {rank}, {sampling}, seed {args.seed}")
 
 
@@ -145,9 +194,7 @@ def infer_and_save(outdir: Path, saved: list[Path], posterior: Posterior, choice
     sampling = {} if sampler is None else {"n_draws": choice.n_draws, "n_chains": HMC_CHAINS}
     if choice.reference is not None:
         sampling["reference"] = choice.reference
-    optimizer = (NewtonCG(atol=MAP_DECREMENT_TOL) if choice.optimizer == "newton-cg"
-                 else choice.optimizer)
-    return run_inference(posterior, optimizer=optimizer, continuation=args.stages,
+    return run_inference(posterior, optimizer=field_optimizer(args, choice), continuation=args.stages,
                          n_starts=args.starts, laplace_rank=choice.options["laplace_rank"],
                          sampler=sampler, rng=args.seed, path=path, progress="auto",
                          callback=report, **sampling)

@@ -8,6 +8,7 @@ Every argument type is a function ``text -> value`` for argparse that raises
 from __future__ import annotations
 
 import argparse
+import inspect
 import itertools
 import tempfile
 from collections.abc import Callable
@@ -16,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from advdiff_sens.discretisation import SCHEMES
-from advdiff_sens.inference import OPTIMIZERS
+from advdiff_sens.inference import OPTIMIZERS, NewtonCG
 
 __all__ = ["integer_at_least", "number_above", "number_at_least", "number_between",
            "finite_number", "continuation_stages",
            "prepare_outdir", "saved_note", "add_outdir_option", "add_estimation_options",
-           "ESTIMATE_SCHEME", "DEFAULT_STAGES"]
+           "add_newton_options", "NEWTON_OPTIONS", "ESTIMATE_SCHEME", "DEFAULT_STAGES"]
 
 #: Advection scheme of ``demo`` and ``estimate``: positive at every cell Péclet number and
 #: differentiable in u (the demo's 20² grid has cell Péclet ≈ 9).
@@ -29,6 +30,9 @@ ESTIMATE_SCHEME = "exponential"
 #: Default continuation schedule (``--stages``), that of
 #: :func:`advdiff_sens.inference.estimate_velocity`.
 DEFAULT_STAGES = (3, 6, 10)
+#: The options of :func:`add_newton_options` (argparse ``dest``) and the
+#: :class:`~advdiff_sens.inference.NewtonCG` parameter each sets.
+NEWTON_OPTIONS = {"newton_max_iter": "max_iter", "cg_max_iter": "cg_max_iter"}
 
 
 def integer_at_least(minimum: int) -> Callable[[str], int]:
@@ -217,3 +221,18 @@ def add_estimation_options(parser: argparse.ArgumentParser, *, warmup: int | Non
     parser.add_argument("--scheme", choices=SCHEMES.names(), default=ESTIMATE_SCHEME,
                         help=f"advection scheme of the model ({ESTIMATE_SCHEME}: positive at "
                              "every cell Péclet number)")
+
+
+def add_newton_options(parser: argparse.ArgumentParser) -> None:
+    """``--newton-max-iter`` and ``--cg-max-iter``: the iteration limits of Newton-CG
+    (:class:`~advdiff_sens.inference.NewtonCG` ``max_iter``, ``cg_max_iter``; default None,
+    the class's defaults). CG needs about as many iterations per Newton step as the
+    prior-preconditioned data Hessian has eigenvalues above 1, so well-informed problems
+    need more than the default."""
+    defaults = inspect.signature(NewtonCG).parameters
+    for dest, name in NEWTON_OPTIONS.items():
+        what = ("Newton iterations (CG solves) per continuation stage" if name == "max_iter"
+                else "CG iterations (Hessian products) per Newton iteration")
+        parser.add_argument("--" + dest.replace("_", "-"), type=integer_at_least(1),
+                            default=None, help=f"newton-cg: {what}, >= 1 "
+                                               f"({defaults[name].default})")

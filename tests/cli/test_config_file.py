@@ -160,3 +160,49 @@ def test_the_example_of_the_cli_page_is_a_valid_configuration(tmp_path):
     assert options == {"unknowns": ("flow", "theta0", "kappa"), "theta0_std": 0.25,
                        "kappa_log_std": 0.5, "space": "nodal", "sampler": "none",
                        "outdir": "field_all"}
+
+
+NEWTON_CONFIG = CONFIG.replace('stages = [2, 3]\n',
+                               'stages = [2, 3]\nnewton-max-iter = 80\ncg-max-iter = 700\n')
+
+
+def test_the_newton_cg_limits_reach_the_optimiser(capsys, tmp_path, data_file, recorded):
+    from advdiff_sens.inference import MAP_DECREMENT_TOL, NewtonCG
+
+    assert _run(capsys, data_file, NEWTON_CONFIG, tmp_path) == 130
+    optimizer = recorded["optimizer"]
+    assert isinstance(optimizer, NewtonCG)
+    assert (optimizer.max_iter, optimizer.cg_max_iter, optimizer.atol) == (
+        80, 700, MAP_DECREMENT_TOL)
+    assert ("Newton-CG limits 80 iterations per stage and 700 CG iterations per Newton "
+            "iteration") in capsys.readouterr().out
+    # the command line wins, and without either option NewtonCG keeps its defaults
+    assert _run(capsys, data_file, NEWTON_CONFIG, tmp_path, "--cg-max-iter", "50") == 130
+    assert (recorded["optimizer"].max_iter, recorded["optimizer"].cg_max_iter) == (80, 50)
+    assert _run(capsys, data_file, CONFIG, tmp_path) == 130
+    default = NewtonCG()
+    assert (recorded["optimizer"].max_iter, recorded["optimizer"].cg_max_iter) == (
+        default.max_iter, default.cg_max_iter)
+
+
+@pytest.mark.parametrize("config, names", [
+    ("[optimiser]\ncg-max-iter = 0\n", ["run.toml", "optimiser.cg-max-iter",
+                                        "expected an integer >= 1, got '0'"]),
+    ("[optimiser]\nnewton_max_iter = 2.5\n", ["optimiser.newton_max_iter",
+                                              "expected an integer >= 1"]),
+    ("[sampler]\ncg-max-iter = 100\n", ["sampler.cg-max-iter",
+                                        "belongs in section [optimiser]"]),
+    ("[space]\nspace = 'nodal'\n[optimiser]\noptimizer = 'lbfgs'\ncg-max-iter = 100\n",
+     ["argument --cg-max-iter", "not to lbfgs", "drop --cg-max-iter"]),
+    ("[optimiser]\nnewton-max-iter = 100\n",            # the default Fourier-flow workflow
+     ["argument --newton-max-iter", "not to the hmc workflow", "--space nodal"]),
+])
+def test_bad_newton_cg_limits_are_one_error_line_before_any_computation(
+        capsys, tmp_path, data_file, no_computation, config, names):
+    assert _run(capsys, data_file, config, tmp_path) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    for name in names:
+        assert name in lines[0], lines[0]
+    assert not (tmp_path / "out").exists()                  # nothing was prepared
