@@ -17,11 +17,15 @@ that moves between frames).
 
 The images go to ``tank.nc`` (:func:`advdiff_sens.io.write_fields`) and the run's options to
 ``tank.toml``; then ``advdiff-sens estimate tank.nc --config tank.toml`` runs: the first image
-is θ0's prior mean (θ0 is estimated), the flow is the nodal ψ under the walled Matérn prior,
-Newton-CG to the MAP, a low-rank Laplace approximation, ``results.nc``, ``fit.nc`` and the
+is θ0's prior mean (θ0 is estimated, prior sd about 1.5 times the first image's error), the
+flow is the nodal ψ under the walled Matérn prior, Newton-CG to the MAP (no continuation, up
+to 3 000 CG iterations per Newton step: the images inform thousands of directions), a Laplace
+approximation of rank 3 000 (quick: all of the spectrum), ``results.nc``, ``fit.nc`` and the
 figures. The example then reads ``results.nc`` and reports the recovery error of the velocity
 and of θ0, the coverage of the truth by the Laplace 90 % band (the fraction of nodes off the
-walls where :math:`|u^† − \hat u| ≤ 1.645\,\mathrm{sd}`, both components) and the seconds.
+walls where :math:`|u^† − \hat u| ≤ 1.645\,\mathrm{sd}`, both components), the check of the
+MAP (:math:`|g|_C` at it, which bounds the Newton decrement), the Laplace spectrum kept, the
+warnings of the run and the seconds.
 
 Run:  python examples/lab_tank.py [--quick] [--outdir DIR]
       (full size: 96² model, 64² camera, 10 images, about 20 minutes; --quick: 24², 16²,
@@ -277,7 +281,7 @@ def run(outdir: Path, *, quick: bool = False, rng=None) -> TankResult:
 
 
 def cli_posterior(tank: Path, toml: Path) -> Posterior:
-    """The posterior ``advdiff-sens estimate tank.nc --config tank.toml`` builds (for the
+    r"""The posterior ``advdiff-sens estimate tank.nc --config tank.toml`` builds (for the
     check of its MAP: :math:`|g|_C = \sqrt{g^TCg}` bounds the Newton decrement
     :math:`\sqrt{g^TC_{post}g}`, as :math:`C_{post} ≤ C`)."""
     parser = cli.build_parser()
