@@ -100,8 +100,9 @@ def inference_settings(args: argparse.Namespace, choice: Choice, posterior: Post
     limits = (f", Newton-CG limits {optimizer.max_iter} iterations per stage and "
               f"{optimizer.cg_max_iter} CG iterations per Newton iteration"
               if isinstance(optimizer, NewtonCG) else "")
-    return (f"run: {map_settings(args, choice.optimizer, posterior.times.size)}{limits}, scheme "
-            f"{posterior.model.scheme}, Laplace rank {rank}, {sampling}, seed {args.seed}")
+    return (f"run: {map_settings(args, choice.optimizer, posterior.times.size)}{limits}, "
+            f"scheme {posterior.model.scheme}, Laplace rank {rank}, {sampling}, seed "
+            f"{args.seed}")
 
 
 def _print_map(result: InferenceResult, posterior: Posterior, n_starts: int) -> None:
