@@ -28,7 +28,7 @@ MAP (:math:`|g|_C` at it, which bounds the Newton decrement), the Laplace spectr
 warnings of the run and the seconds.
 
 Run:  python examples/lab_tank.py [--quick] [--outdir DIR]
-      (full size: 96² model, 64² camera, 10 images, about 20 minutes; --quick: 24², 16²,
+      (full size: 96² model, 64² camera, 10 images, about 50 minutes; --quick: 24², 16²,
       4 images, a few minutes)
 """
 
@@ -62,7 +62,7 @@ NOISE = 0.01
 MASKED = 0.2
 #: The Laplace band's two-sided 90 % quantile.
 BAND = 1.6448536269514722
-#: Newton iterations allowed (the full run needs about 25).
+#: Newton iterations allowed (the full run needs about 20).
 NEWTON_MAX_ITER = 100
 
 
