@@ -17,7 +17,7 @@ from advdiff_sens.cli.config import CONFIG_HELP
 from advdiff_sens.cli.datafile import data_summary, load_data_file
 from advdiff_sens.cli.estimation import estimate_and_save, run_settings
 from advdiff_sens.cli.field_estimation import infer_and_save, inference_settings
-from advdiff_sens.cli.results_netcdf import snapshot_results_writer
+from advdiff_sens.cli.results_netcdf import results_writer
 from advdiff_sens.cli.snapshotfile import (SNAPSHOT_OPTIONS, add_snapshot_options,
                                            is_snapshot_file, load_snapshot_file,
                                            snapshot_summary)
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     outdir = prepare_outdir(args.outdir)
     print(snapshot_summary(args.data, d) if snapshots else data_summary(args.data, d))
     print(unknowns_summary(choice, posterior, d))
+    netcdf = results_writer(outdir, d, args.data)
     if choice.workflow:
         args.optimizer = choice.optimizer
         kmax = choice.options["kmax"] or d["kmax"]
@@ -92,11 +93,9 @@ def run(args: argparse.Namespace) -> int:
         model = AdvectionDiffusion(d["grid"], d["kappa"], args.scheme, backend="scipy")
         estimate_and_save(outdir, args.saved, model, d["theta0"], d["sensors"], d["times"],
                           d["data"], d["noise_std"], kmax, prior_std, args,
-                          n_draws=choice.n_draws, n_warmup=choice.n_warmup)
+                          n_draws=choice.n_draws, n_warmup=choice.n_warmup, netcdf=netcdf)
     else:
         print(inference_settings(args, choice, posterior))
         print(f"results go to {outdir.resolve()}")
-        infer_and_save(outdir, args.saved, posterior, choice, args,
-                       netcdf=snapshot_results_writer(outdir, posterior, d) if snapshots
-                       else None)
+        infer_and_save(outdir, args.saved, posterior, choice, args, netcdf=netcdf)
     return 0

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from advdiff_sens.cli.estimation import map_settings
+from advdiff_sens.cli.results_netcdf import save_netcdf
 from advdiff_sens.cli.unknowns import Choice, make_sampler
 from advdiff_sens.inference import (MAP_DECREMENT_TOL, DenseLaplace, InferenceResult, NewtonCG,
                                     Posterior, run_inference)
@@ -128,11 +129,7 @@ def infer_and_save(outdir: Path, saved: list[Path], posterior: Posterior, choice
             first = result.samples is None
             print(f"MAP and Laplace results saved to {path.resolve()}" if first
                   else f"samples added to {path.resolve()}")
-            if netcdf is not None:
-                written = netcdf(result.arrays)
-                record(written)
-                print(f"netCDF results saved to {outdir.resolve()}: "
-                      f"{', '.join(p.name for p in written)}")
+            save_netcdf(netcdf, result.arrays, saved, outdir)
             figures = (save_laplace_figures(outdir, posterior, result.arrays) if first
                        else save_sample_figures(outdir, posterior, result.arrays,
                                                 result.samples.sampler))
