@@ -143,8 +143,8 @@ def plot_flow_estimate(grid: Grid, estimate: np.ndarray, truth: np.ndarray | Non
         A 2-D grid.
     estimate : ndarray, shape ``(2, *grid.shape)``
     truth : ndarray, shape ``(2, *grid.shape)``, optional
-    sensors : ndarray, shape (m, 2), optional
-        Marked on every panel.
+    sensors : ndarray, shape (m, 2) or (k, m, 2), optional
+        Marked on every panel (moving sensors: their tracks from their first positions).
 
     Returns
     -------
@@ -181,8 +181,8 @@ def plot_posterior_sd(grid: Grid, std: np.ndarray, sensors: np.ndarray | None = 
         A 2-D grid.
     std : ndarray, shape ``(2, *grid.shape)``
         sd(u_x), sd(u_y), e.g. :meth:`advdiff_sens.inference.estimate.VelocityEstimate.velocity_std`.
-    sensors : ndarray, shape (m, 2), optional
-        Marked on both panels.
+    sensors : ndarray, shape (m, 2) or (k, m, 2), optional
+        Marked on both panels (moving sensors: their tracks from their first positions).
     method : str
         How the posterior was approximated (for the title).
 
@@ -220,8 +220,8 @@ def plot_data_fit(times: np.ndarray, data: np.ndarray, predicted: np.ndarray, no
         σ of the data noise.
     max_sensors : int
         Panels at most.
-    sensors : ndarray (m, 2), optional
-        Sensor positions, quoted in the panel titles.
+    sensors : ndarray (m, 2) or (k, m, 2), optional
+        Sensor positions (moving sensors: the first), quoted in the panel titles.
     prediction_label : str
         Legend entry of the prediction, e.g. ``"MAP prediction"``.
 
@@ -241,7 +241,12 @@ def plot_data_fit(times: np.ndarray, data: np.ndarray, predicted: np.ndarray, no
                         color="C1", alpha=0.25, lw=0, label=f"prediction ± σ (σ = {noise_std:g})")
         ax.plot(times, predicted[:, s], "C1-", label=prediction_label)
         ax.plot(times, data[:, s], "k.", ms=4, label="data")
-        where = "" if sensors is None else f" at ({sensors[s, 0]:.2f}, {sensors[s, 1]:.2f})"
+        if sensors is None:
+            where = ""
+        else:
+            start = np.asarray(sensors)[..., s, :].reshape(-1, 2)[0]
+            where = (f" {'from' if np.ndim(sensors) == 3 else 'at'} "
+                     f"({start[0]:.2f}, {start[1]:.2f})")
         ax.set_title(f"sensor {s}{where}", fontsize=10)
     for ax in axes.flat[k:]:
         ax.set_visible(False)
@@ -394,8 +399,13 @@ def _quiver(ax: Axes, grid: Grid, velocity: np.ndarray, label: str, vmax: float,
 
 
 def _mark_sensors(ax: Axes, sensors: np.ndarray, label: str = "sensors") -> None:
-    """Sensor positions as red dots, with a legend entry giving their number."""
+    """Sensor positions as red dots, with a legend entry giving their number; moving sensors
+    ``(k, m, 2)`` as their tracks (thin red lines) from their first positions (the dots)."""
     sensors = np.asarray(sensors)
+    if sensors.ndim == 3:
+        ax.plot(sensors[..., 0], sensors[..., 1], "r-", lw=0.8, alpha=0.7, clip_on=False)
+        ax.plot([], [], "r-", lw=0.8, label=f"sensor tracks ({sensors.shape[0]} times)")
+        sensors, label = sensors[0], f"{label} at the first time"
     ax.plot(sensors[:, 0], sensors[:, 1], "o", ms=4.5, mfc="r", mec="w", mew=0.7, ls="none",
             clip_on=False, label=f"{label} ({len(sensors)})")
 

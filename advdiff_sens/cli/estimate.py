@@ -41,9 +41,10 @@ ESTIMATE_DRAWS = 60
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The options of ``estimate``."""
-    parser.add_argument("data", help="npz with sensors, times, data, theta0, noise_std "
-                                     "[, kappa, kmax, extent, prior_std, velocity]; or a "
-                                     "netCDF file of (time, y, x) images")
+    parser.add_argument("data", help="npz with sensors (fixed (m, 2) or moving (k, m, 2)), "
+                                     "times, data, theta0, noise_std [, kappa, kmax, extent, "
+                                     "prior_std, velocity]; or a netCDF file of (time, y, x) "
+                                     "images")
     parser.add_argument("--samples", type=integer_at_least(4), default=None,
                         help=f"draws per chain after warm-up, >= 4 ({ESTIMATE_DRAWS})")
     add_estimation_options(

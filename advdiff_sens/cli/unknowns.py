@@ -39,6 +39,7 @@ from advdiff_sens.inference import (DEFAULT_FIELD_SAMPLER, DEFAULT_SPECTRUM_SCAL
                                     GaussianRandomField, NodalStreamFunction, ParameterSpace,
                                     Posterior, PowerLawSpectrum, StreamFunctionBasis,
                                     spectral_prior)
+from advdiff_sens.discretisation import Observations, PointSensors
 from advdiff_sens.matrix import ChebyshevBackend
 from advdiff_sens.model import AdvectionDiffusion
 from advdiff_sens.problems import INFERENCE_TOL
@@ -313,11 +314,16 @@ def check_against_file(choice: Choice, d: dict, path: str) -> None:
     ------
     ValueError
         The file lacks what the choice needs (a known velocity, a θ0 to centre the prior
-        on), holds what it would ignore (a velocity of an unknown flow, a Fourier prior of
+        on; fixed sensors for the hmc workflow), holds what it would ignore (a velocity of an unknown flow, a Fourier prior of
         a nodal space), or the sizes disagree (per-coefficient ``prior_std`` and ``--kmax``;
         ``--laplace-rank`` above the number of coefficients).
     """
     grid, prior_std, options = d["grid"], d["prior_std"], choice.options
+    if choice.workflow and d["sensors"] is not None and d["sensors"].ndim == 3:
+        raise ValueError(f"argument --sampler: the default hmc workflow reads fixed sensors, but "
+                         f"{path}'s array 'sensors' has a position per time (moving sensors, "
+                         f"shape {d['sensors'].shape}); choose --sampler infinity-hmc, "
+                         "infinity-mala, pcn or none (the field pipeline)")
     if choice.infers("flow"):
         if d["velocity"] is not None:
             raise ValueError(f"argument --unknowns: {path} holds a known flow (array "
@@ -406,9 +412,12 @@ def build_posterior(choice: Choice, d: dict, scheme: str) -> Posterior:
                                                     options["kappa_log_std"] or KAPPA_LOG_STD)
     model = AdvectionDiffusion(grid, d["kappa"], scheme,
                                backend=ChebyshevBackend(tol=INFERENCE_TOL))
-    if d.get("observations") is not None:          # a netCDF snapshot file
+    observations = d.get("observations")          # a netCDF snapshot file
+    if observations is None and d["sensors"].ndim == 3:          # moving sensors
+        observations = Observations(PointSensors(grid, d["sensors"]), d["data"], d["noise_std"])
+    if observations is not None:
         return Posterior(model, ParameterSpace(grid, **space), times=d["times"],
-                         observations=d["observations"], gradient="adjoint")
+                         observations=observations, gradient="adjoint")
     return Posterior(model, ParameterSpace(grid, **space), d["sensors"], d["times"],
                      d["data"], d["noise_std"], gradient="adjoint")
 
