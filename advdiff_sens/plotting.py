@@ -27,11 +27,13 @@ from matplotlib.image import AxesImage
 from advdiff_sens.discretisation.grid import Grid
 
 __all__ = ["plot_fields", "plot_sensitivity_study", "plot_flow_estimate", "plot_posterior_sd",
-           "plot_data_fit", "plot_traces", "coefficient_labels", "cell_edges", "draw_field",
+           "plot_windowed_flow", "plot_windowed_posterior_sd", "plot_data_fit", "plot_traces", "coefficient_labels", "cell_edges", "draw_field",
            "save_figure"]
 
 #: Arrows per axis on a quiver plot (about).
 ARROWS_PER_AXIS = 10
+#: Windows drawn at most by the figures of a time-varying flow (the first and last half).
+MAX_WINDOW_PANELS = 4
 
 
 def cell_edges(grid: Grid) -> tuple[np.ndarray, ...]:
@@ -198,6 +200,103 @@ def plot_posterior_sd(grid: Grid, std: np.ndarray, sensors: np.ndarray | None = 
         if sensors is not None:
             _mark_sensors(ax, sensors)
     fig.suptitle(f"{method} posterior standard deviation of the velocity")
+    if sensors is not None:
+        _figure_legend(fig, axes[0])
+    return fig
+
+
+def _shown_windows(n_windows: int) -> list[int]:
+    """All windows, or the first and last :data:`MAX_WINDOW_PANELS` / 2 of more."""
+    if n_windows <= MAX_WINDOW_PANELS:
+        return list(range(n_windows))
+    half = MAX_WINDOW_PANELS // 2
+    return [*range(half), *range(n_windows - half, n_windows)]
+
+
+def _window_title(k: int, starts: np.ndarray) -> str:
+    return f"window {k}: t ≥ {starts[k]:g}" if k == len(starts) - 1 else \
+        f"window {k}: {starts[k]:g} ≤ t < {starts[k + 1]:g}"
+
+
+def _windows_suptitle(what: str, shown: list[int], n_windows: int) -> str:
+    which = "" if len(shown) == n_windows else \
+        f" (windows {', '.join(map(str, shown))} of {n_windows})"
+    return f"{what}{which}"
+
+
+def plot_windowed_flow(grid: Grid, velocities: np.ndarray, starts,
+                       sensors: np.ndarray | None = None) -> Figure:
+    """The velocity of each time window of a time-varying flow: speed and arrows, one panel
+    per window on a shared colour and arrow scale (more than :data:`MAX_WINDOW_PANELS`
+    windows: the first and last ones).
+
+    Parameters
+    ----------
+    grid : Grid
+        A 2-D grid.
+    velocities : ndarray, shape ``(K, 2, *grid.shape)``
+        One velocity per window.
+    starts : array_like (K,)
+        The windows' start times.
+    sensors : ndarray, shape (m, 2) or (k, m, 2), optional
+        Marked on every panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    velocities, starts = np.asarray(velocities), np.asarray(starts, dtype=float)
+    shown = _shown_windows(len(velocities))
+    vmax = max(float(np.max(np.hypot(*velocities[k]))) for k in shown)
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.8 * len(shown), 4.6), squeeze=False,
+                             layout="constrained")
+    stride = max(1, round(max(grid.shape) / ARROWS_PER_AXIS))
+    for ax, k in zip(axes[0], shown):
+        _quiver(ax, grid, velocities[k], "|û|", vmax, stride)
+        ax.set_title(_window_title(k, starts))
+        if sensors is not None:
+            _mark_sensors(ax, sensors)
+    fig.suptitle(_windows_suptitle("estimated flow û per time window", shown, len(velocities)))
+    if sensors is not None:
+        _figure_legend(fig, axes[0])
+    return fig
+
+
+def plot_windowed_posterior_sd(grid: Grid, std: np.ndarray, starts,
+                               sensors: np.ndarray | None = None, *,
+                               method: str = "Laplace") -> Figure:
+    """Pointwise posterior sd of both velocity components per time window, one row per window
+    and one scale for all (more than :data:`MAX_WINDOW_PANELS` windows: the first and last
+    ones).
+
+    Parameters
+    ----------
+    grid : Grid
+        A 2-D grid.
+    std : ndarray, shape ``(K, 2, *grid.shape)``
+    starts : array_like (K,)
+        The windows' start times.
+    sensors : ndarray, shape (m, 2) or (k, m, 2), optional
+    method : str
+        How the posterior was approximated (for the title).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    std, starts = np.asarray(std), np.asarray(starts, dtype=float)
+    shown = _shown_windows(len(std))
+    vmax = max(float(np.max(std[k])) for k in shown) or 1.0
+    fig, axes = plt.subplots(len(shown), 2, figsize=(10.0, 4.0 * len(shown) + 0.4),
+                             squeeze=False, layout="constrained")
+    for row, k in zip(axes, shown):
+        for ax, component, name in zip(row, std[k], ("u_x", "u_y")):
+            draw_field(ax, grid, component, label=f"sd({name})", vmin=0.0, vmax=vmax)
+            ax.set_title(f"{_window_title(k, starts)}, sd of {name}", fontsize=10)
+            if sensors is not None:
+                _mark_sensors(ax, sensors)
+    fig.suptitle(_windows_suptitle(f"{method} posterior standard deviation of the velocity",
+                                   shown, len(std)))
     if sensors is not None:
         _figure_legend(fig, axes[0])
     return fig

@@ -6,7 +6,9 @@ The default run (``--space fourier --unknowns flow --sampler hmc``) is the estim
 :mod:`advdiff_sens.cli.estimation`), writing ``estimate.npz`` and figures. Any other choice of
 space, unknowns or sampler (:mod:`advdiff_sens.cli.unknowns`) runs
 :func:`advdiff_sens.inference.run_inference` (:mod:`advdiff_sens.cli.field_estimation`),
-writing ``inference.npz`` and figures.
+writing ``inference.npz`` and figures; so does a time-varying flow (``--windows``). Both
+write ``results.nc`` and ``fit.nc`` too when xarray is installed
+(:mod:`advdiff_sens.cli.results_netcdf`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from advdiff_sens.cli.options import (add_estimation_options, add_outdir_option,
                                       integer_at_least, prepare_outdir)
 from advdiff_sens.cli.unknowns import (add_unknowns_options, build_posterior,
                                        check_against_file, choose, fourier_prior_std,
-                                       spectrum_given, unknowns_summary)
+                                       spectrum_given, time_windows, unknowns_summary)
 from advdiff_sens.inference import StreamFunctionBasis
 from advdiff_sens.model import AdvectionDiffusion
 
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     outdir = prepare_outdir(args.outdir)
     print(snapshot_summary(args.data, d) if snapshots else data_summary(args.data, d))
     print(unknowns_summary(choice, posterior, d))
-    netcdf = results_writer(outdir, d, args.data)
+    netcdf = results_writer(outdir, d, args.data, windows=time_windows(choice))
     if choice.workflow:
         args.optimizer = choice.optimizer
         kmax = choice.options["kmax"] or d["kmax"]
