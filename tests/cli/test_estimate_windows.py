@@ -220,3 +220,36 @@ def test_figures_of_many_windows_show_the_first_and_last():
     assert "windows 0, 1, 4, 5 of 6" in fig.get_suptitle()
     fig = plot_windowed_posterior_sd(grid, velocities[:2], starts[:2])
     assert sum(bool(ax.get_title()) for ax in fig.axes) == 4          # 2 windows × (u_x, u_y)
+
+
+def test_snapshot_run_writes_windowed_results(capsys, tmp_path):
+    """netCDF in and out with two windows: the flow fields on the model grid in the images'
+    coordinates (origin kept), one per window; θ0 known, so only the flow is written."""
+    xr = pytest.importorskip("xarray")
+    grid = Grid((6, 6))
+    basis = StreamFunctionBasis(grid, 1)
+    flow = WindowedVelocity(TimeWindows([0.0, 0.15, np.inf]),
+                            np.stack([basis.to_velocity(c) for c in TRUE]))
+    x, y = grid.coords
+    theta0 = 1 + np.cos(2 * np.pi * x) * np.cos(2 * np.pi * y)
+    later = AdvectionDiffusion(grid, 0.01, "exponential").solve(flow, theta0, [0.1, 0.2])
+    images = np.concatenate([theta0[None], later])
+    images += 0.05 * np.random.default_rng(2).standard_normal(images.shape)
+    path = write_fields(tmp_path / "dye.nc", grid, {"theta": images}, times=[0.0, 0.1, 0.2],
+                        origin=(2.0, 3.0), cell_centred=True,
+                        attrs={"kappa": 0.01, "noise_std": 0.05})
+    outdir = tmp_path / "out"
+    assert cli.main(["estimate", str(path), "--kmax", "1", "--windows", "0.15", "--sampler",
+                     "none", "--stages", "none", "--outdir", str(outdir)]) == 0
+    with np.load(outdir / "inference.npz") as f:
+        velocity = f["velocity"]
+    with xr.open_dataset(outdir / "results.nc") as results:
+        assert set(results.data_vars) == {"u", "v", "psi", "u_sd", "v_sd", "psi_sd"}
+        np.testing.assert_array_equal(results["window"].values, [0.0, 0.15])
+        np.testing.assert_array_equal(results["v"].values, velocity[:, 1].transpose(0, 2, 1))
+        # the model's nodes of the images' domain, shifted by its origin as write_fields does
+        model_grid = Grid((6, 6))
+        np.testing.assert_allclose(results["x"].values, model_grid.axes[0] + 2.0, rtol=1e-15)
+        np.testing.assert_allclose(results["y"].values, model_grid.axes[1] + 3.0, rtol=1e-15)
+    with xr.open_dataset(outdir / "fit.nc") as fit:
+        assert fit["residual"].dims == ("time", "y", "x")
