@@ -27,8 +27,8 @@ from matplotlib.image import AxesImage
 from advdiff_sens.discretisation.grid import Grid
 
 __all__ = ["plot_fields", "plot_sensitivity_study", "plot_flow_estimate", "plot_posterior_sd",
-           "plot_windowed_flow", "plot_windowed_posterior_sd", "plot_data_fit", "plot_traces", "coefficient_labels", "cell_edges", "draw_field",
-           "save_figure"]
+           "plot_windowed_flow", "plot_windowed_posterior_sd", "plot_data_fit", "plot_traces",
+           "coefficient_labels", "cell_edges", "draw_field", "save_figure"]
 
 #: Arrows per axis on a quiver plot (about).
 ARROWS_PER_AXIS = 10
@@ -214,14 +214,15 @@ def _shown_windows(n_windows: int) -> list[int]:
 
 
 def _window_title(k: int, starts: np.ndarray) -> str:
-    return f"window {k}: t ≥ {starts[k]:g}" if k == len(starts) - 1 else \
-        f"window {k}: {starts[k]:g} ≤ t < {starts[k + 1]:g}"
+    if k == len(starts) - 1:
+        return f"window {k}: t ≥ {starts[k]:g}"
+    return f"window {k}: {starts[k]:g} ≤ t < {starts[k + 1]:g}"
 
 
 def _windows_suptitle(what: str, shown: list[int], n_windows: int) -> str:
-    which = "" if len(shown) == n_windows else \
-        f" (windows {', '.join(map(str, shown))} of {n_windows})"
-    return f"{what}{which}"
+    if len(shown) == n_windows:
+        return what
+    return f"{what} (windows {', '.join(map(str, shown))} of {n_windows})"
 
 
 def plot_windowed_flow(grid: Grid, velocities: np.ndarray, starts,

@@ -2,9 +2,10 @@
 anything and checked array by array before any computation.
 
 Required arrays (:data:`NPZ_REQUIRED`): sensors (m, 2), or (k, m, 2) for moving sensors (a
-position per time: drifters), times (k,), data (k, m), theta0 (N0, N1), noise_std (); optional (:data:`NPZ_OPTIONAL`, with their defaults): kappa, kmax,
-extent (a scalar is used for both axes), prior_std (a number or one sd per coefficient),
-velocity (2, N0, N1), the known flow when ``estimate --unknowns`` leaves the flow out.
+position per time: drifters), times (k,), data (k, m), theta0 (N0, N1), noise_std ();
+optional (:data:`NPZ_OPTIONAL`, with their defaults): kappa, kmax, extent (a scalar is used
+for both axes), prior_std (a number or one sd per coefficient), velocity (2, N0, N1), the
+known flow when ``estimate --unknowns`` leaves the flow out.
 Every error is a ``ValueError`` or ``TypeError`` that names the file and the array.
 """
 

@@ -66,10 +66,8 @@ def _fields(arrays: dict) -> dict[str, np.ndarray]:
     out = {}
     for suffix in SUFFIXES:
         velocity = arrays.get(f"velocity{suffix}")
-        if velocity is not None:
-            velocity = np.asarray(velocity)
-            out[f"u{suffix}"], out[f"v{suffix}"] = (velocity[:, 0], velocity[:, 1]) \
-                if velocity.ndim == 4 else (velocity[0], velocity[1])
+        if velocity is not None:          # (2, N0, N1), or (K, 2, N0, N1) for windows
+            out[f"u{suffix}"], out[f"v{suffix}"] = np.moveaxis(np.asarray(velocity), -3, 0)
         for field, name in FIELD_NAMES.items():
             if f"{field}{suffix}" in arrays:
                 out[f"{name}{suffix}"] = arrays[f"{field}{suffix}"]

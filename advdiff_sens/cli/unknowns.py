@@ -438,9 +438,10 @@ def check_against_file(choice: Choice, d: dict, path: str) -> None:
     ------
     ValueError
         The file lacks what the choice needs (a known velocity, a θ0 to centre the prior
-        on; fixed sensors for the hmc workflow), holds what it would ignore (a velocity of an unknown flow, a Fourier prior of
-        a nodal space), or the sizes disagree (per-coefficient ``prior_std`` and ``--kmax``;
-        ``--laplace-rank`` above the number of coefficients).
+        on; fixed sensors for the hmc workflow), holds what it would ignore (a velocity of an
+        unknown flow, a Fourier prior of a nodal space), or the sizes disagree
+        (per-coefficient ``prior_std`` and ``--kmax``; ``--laplace-rank`` above the number of
+        coefficients; ``--windows`` edges beyond the last time).
     """
     grid, prior_std, options = d["grid"], d["prior_std"], choice.options
     if choice.workflow and d["sensors"] is not None and d["sensors"].ndim == 3:

@@ -45,8 +45,9 @@ def windowed(tmp_path_factory):
     sensors = rng.uniform(0.05, 0.95, (9, 2))
     clean = PointSensors(grid, sensors).forward(theta)
     sd = 0.01 * float(np.abs(clean).max())
-    arrays = {"sensors": sensors, "times": TIMES, "data": clean + sd * rng.standard_normal(clean.shape),
-              "noise_std": sd, "theta0": theta0, "kmax": 1.0}
+    data = clean + sd * rng.standard_normal(clean.shape)
+    arrays = {"sensors": sensors, "times": TIMES, "data": data, "noise_std": sd, "theta0": theta0,
+              "kmax": 1.0}
     path = tmp_path_factory.mktemp("windowed") / "windowed.npz"
     np.savez(path, **arrays)
     return path, arrays, truth
@@ -148,8 +149,8 @@ def test_a_window_without_observations_warns(capsys, tmp_path, windowed, recorde
     (["--windows=-0.1,0.2"], ["--windows", "> 0"]),
     (["--windows", "nan"], ["--windows", "finite"]),
     (["--windows", "early"], ["--windows", "comma-separated"]),
-    (["--windows", "0.2,0.5"], ["argument --windows", "[0.5]", "beyond the last observation "
-                                "time 0.4", "(0, 0.4)"]),
+    (["--windows", "0.2,0.5"], ["argument --windows", "[0.5]",
+                                "beyond the last observation time 0.4", "(0, 0.4)"]),
     (["--windows", "0.4"], ["argument --windows", "beyond the last observation time 0.4"]),
     (["--temporal", "ar1"], ["argument --temporal", "--windows was not given"]),
     (["--temporal-scale", "0.5"], ["argument --temporal-scale", "--windows was not given"]),
