@@ -17,7 +17,9 @@ estimate DATA.npz (:mod:`advdiff_sens.cli.estimate`)
     ``estimate.npz`` and figures; or, with another parameter space, prior, set of unknowns
     (flow, θ0, κ) or sampler (:mod:`advdiff_sens.cli.unknowns`), the field pipeline
     :func:`advdiff_sens.inference.run_inference` (:mod:`advdiff_sens.cli.field_estimation`),
-    writing ``inference.npz`` and figures. ``--config FILE`` reads its options from a TOML
+    writing ``inference.npz`` and figures; a time-varying flow with ``--windows``. With the
+    ``io`` extra, ``results.nc`` and ``fit.nc`` beside them
+    (:mod:`advdiff_sens.cli.results_netcdf`). ``--config FILE`` reads its options from a TOML
     file (:mod:`advdiff_sens.cli.config`).
 
 The shared options and argument types are in :mod:`advdiff_sens.cli.options`; the
