@@ -1,4 +1,4 @@
-"""netCDF results of ``estimate``: ``results.nc`` (the fields on the model grid) and ``fit.nc``
+r"""netCDF results of ``estimate``: ``results.nc`` (the fields on the model grid) and ``fit.nc``
 (the data, the MAP's predictions and the residuals), written beside ``inference.npz`` (or
 ``estimate.npz``) each time it is written (after the Laplace stage, again after sampling).
 
@@ -7,7 +7,10 @@
 and ``psi`` (stream function) when the flow is unknown, ``theta0`` when θ0 is, each with
 ``<name>_sd`` (Laplace), and after sampling ``<name>_mean`` and ``<name>_posterior_sd``; κ at
 the MAP (``kappa``) and the fit's diagnostics (Φ, N, the expected information gain, the
-variance-trace ratio) as attributes. A windowed flow (``--windows``) gives the flow fields a
+variance-trace ratio) as attributes; when κ is unknown also ``log_kappa`` (MAP),
+``log_kappa_sd`` (Laplace), ``kappa_sd`` (the sd of the log-normal κ that Gaussian implies,
+:math:`e^{μ + s^2/2}\sqrt{e^{s^2} − 1}`) and after sampling ``log_kappa_mean`` and
+``log_kappa_posterior_sd``. A windowed flow (``--windows``) gives the flow fields a
 leading dimension ``window`` whose coordinate is the windows' start times. The Fourier-flow
 workflow (``estimate.npz``) writes ``u``, ``v``, ``psi``, ``u_sd``, ``v_sd`` (its Laplace sd of
 the velocity) and after HMC the samples' ``_mean`` and ``_posterior_sd`` of all three.
@@ -80,8 +83,18 @@ def _attributes(arrays: dict, kappa: float, extra: dict) -> dict:
     for key in ("expected_information_gain", "variance_trace_ratio"):
         if key in arrays:
             attrs[key] = float(arrays[key])
-    attrs["kappa"] = (float(np.exp(np.ravel(arrays["log_kappa"])[0])) if "log_kappa" in arrays
-                      else float(kappa))
+    if "log_kappa" not in arrays:
+        attrs["kappa"] = float(kappa)
+        return attrs
+    attrs["kappa"] = float(np.exp(np.ravel(arrays["log_kappa"])[0]))
+    for suffix in SUFFIXES:
+        if f"log_kappa{suffix}" in arrays:
+            attrs[f"log_kappa{suffix}"] = float(np.ravel(arrays[f"log_kappa{suffix}"])[0])
+    if "log_kappa_sd" in arrays:
+        # log κ ~ N(μ, s²) (Laplace, μ the MAP): κ is log-normal with sd
+        # e^{μ + s²/2} sqrt(e^{s²} − 1)
+        mu, s2 = np.log(attrs["kappa"]), attrs["log_kappa_sd"] ** 2
+        attrs["kappa_sd"] = float(np.exp(mu + s2 / 2) * np.sqrt(np.expm1(s2)))
     return attrs
 
 

@@ -87,6 +87,12 @@ def test_field_pipeline_writes_results_and_fit(capsys, tmp_path, data):
     assert results["u"].dims == ("y", "x")
     np.testing.assert_array_equal(results["x"].values, Grid((8, 8)).axes[0])
     assert results.attrs["kappa"] == np.exp(saved["log_kappa"][0])     # κ at the MAP
+    for suffix in ("", "_sd", "_mean", "_posterior_sd"):
+        assert results.attrs[f"log_kappa{suffix}"] == float(saved[f"log_kappa{suffix}"][0])
+    # the log-normal sd against draws of log κ ~ N(μ, s²) (relative MCSE ≈ 1/sqrt(2n))
+    draws = np.exp(np.random.default_rng(0).normal(saved["log_kappa"][0],
+                                                   saved["log_kappa_sd"][0], 200_000))
+    assert results.attrs["kappa_sd"] == pytest.approx(draws.std(), rel=5 / np.sqrt(4e5))
     assert results.attrs["misfit"] == float(saved["misfit"])
     assert results.attrs["n_data"] == 18 and results.attrs["source"] == str(path)
     for key in ("expected_information_gain", "variance_trace_ratio"):
