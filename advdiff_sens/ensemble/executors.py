@@ -166,10 +166,12 @@ class DaskExecutor(Executor):
                 future = client.submit(function, shared, *job, retries=self.retries,
                                        pure=False)
                 futures[future] = job
-            for future in distributed.as_completed(futures):
+            # results are fetched in the background as tasks finish, not one round trip each
+            for future, result in distributed.as_completed(futures, with_results=True,
+                                                           raise_errors=False):
                 job = futures.pop(future)
                 if future.status == "finished":
-                    yield job, future.result(), None
+                    yield job, result, None
                 elif future.status == "error":
                     yield job, None, error_text(future.exception())
                 else:                                  # cancelled or lost by the cluster
