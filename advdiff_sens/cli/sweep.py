@@ -9,8 +9,8 @@ the command line (which wins)::
     scheme = "central"           # central, upwind, exponential
 
     [task]
-    kind = "gradient"            # solve, tangent, gradient
-    noise-std = 0.01             # gradient: σ of the twin data
+    kind = "gradient"            # solve, tangent, gradient, chain
+    noise-std = 0.01             # gradient, chain: σ of the twin data
     truth-amplitude = 1.0        # gradient: the true flow is this times R2's
 
     [cases]
@@ -28,7 +28,11 @@ the command line (which wins)::
 
 Case parameters (each a number or a list of them): ``amplitude`` (flow = amplitude × R2's),
 ``kappa``, ``t`` (final time), and for ``tangent`` the direction mode ``kx``, ``ky`` (else a
-random direction from the case's seed) and ``dkappa``; for ``gradient`` ``noise_std``.
+random direction from the case's seed) and ``dkappa``; for ``gradient`` ``noise_std``; for
+``chain`` the start ``x0``. The ``chain`` task (one HMC chain per case,
+:class:`~advdiff_sens.ensemble.ChainTask`) takes ``unknown`` (amplitude or mass),
+``noise-std``, ``truth``, ``prior-mean``, ``prior-std``, ``data-seed``, ``draws``,
+``warmup``, ``step-size`` and ``leapfrog``.
 With no ``scheduler`` the cases run on a ``LocalCluster`` of single-threaded worker
 processes that the command starts and stops; with ``--scheduler ADDRESS`` on that
 scheduler's workers (started by dask-jobqueue, Kubernetes or ``dask scheduler`` /
@@ -51,8 +55,9 @@ from pathlib import Path
 from advdiff_sens.cli.options import integer_at_least, prepare_outdir
 from advdiff_sens.discretisation import SCHEMES
 from advdiff_sens.discretisation.grid import MIN_NODES
-from advdiff_sens.ensemble import (CaseTable, DaskExecutor, GradientTask, ProblemContext,
-                                   SerialExecutor, SolveTask, Sweep, TangentTask)
+from advdiff_sens.ensemble import (CaseTable, ChainTask, DaskExecutor, GradientTask,
+                                   ProblemContext, SerialExecutor, SolveTask, Sweep,
+                                   TangentTask)
 
 __all__ = ["HELP", "configure", "run", "read_sweep_file", "CASE_PARAMETERS"]
 
@@ -65,19 +70,37 @@ CASE_PARAMETERS = {
                 "ky": "integer", "dkappa": "number"},
     "gradient": {"amplitude": "number", "kappa": "positive", "t": "positive",
                  "noise_std": "positive"},
+    "chain": {"x0": "number", "kappa": "positive", "t": "positive"},
 }
 #: The keys of each section: key → (kind, default).
 SCHEMA = {
     "problem": {"nodes": ("nodes", 32), "scheme": ("scheme", "central")},
-    "task": {"kind": ("kind", None), "noise_std": ("positive", 0.01),
+    "task": {"kind": ("kind", None), "noise_std": ("positive", None),
              "truth_amplitude": ("number", 1.0), "adjoint": ("string", "auto"),
-             "with_theta0": ("boolean", False), "with_kappa": ("boolean", False)},
+             "with_theta0": ("boolean", False), "with_kappa": ("boolean", False),
+             "unknown": ("unknown", "amplitude"), "truth": ("number", 1.0),
+             "prior_mean": ("number", 1.0), "prior_std": ("positive", 0.5),
+             "data_seed": ("seed", 0), "draws": ("draws", 200), "warmup": ("seed", 100),
+             "step_size": ("positive", 0.5), "leapfrog": ("workers", 5)},
     "run": {"seed": ("seed", 0), "outdir": ("string", "advdiff_sens_sweep"),
             "retries": ("retries", 1), "executor": ("executor", "dask"),
             "workers": ("workers", None), "scheduler": ("string", None)},
 }
-#: Task options that apply to the gradient task only.
-GRADIENT_OPTIONS = ("noise_std", "truth_amplitude", "adjoint", "with_theta0", "with_kappa")
+#: The task options each kind takes: file key → the task's keyword.
+TASK_OPTIONS = {
+    "solve": {},
+    "tangent": {},
+    "gradient": {"noise_std": "noise_std", "truth_amplitude": "truth_amplitude",
+                 "adjoint": "adjoint", "with_theta0": "with_theta0",
+                 "with_kappa": "with_kappa"},
+    "chain": {"unknown": "unknown", "noise_std": "noise_std", "truth": "truth",
+              "prior_mean": "prior_mean", "prior_std": "prior_std", "data_seed": "data_seed",
+              "draws": "n_draws", "warmup": "n_warmup", "step_size": "step_size",
+              "leapfrog": "n_leapfrog"},
+}
+#: The task classes by kind.
+TASK_CLASSES = {"solve": SolveTask, "tangent": TangentTask, "gradient": GradientTask,
+                "chain": ChainTask}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -134,6 +157,10 @@ def _check(kind: str, value, where: str):
         return value if value in CASE_PARAMETERS else fail(f"one of {', '.join(CASE_PARAMETERS)}")
     if kind == "executor":
         return value if value in ("dask", "serial") else fail("dask or serial")
+    if kind == "unknown":
+        return value if value in ("amplitude", "mass") else fail("amplitude or mass")
+    if kind == "draws":
+        return value if is_int and value >= 4 else fail("an integer >= 4")
     raise AssertionError(kind)
 
 
@@ -191,11 +218,11 @@ def read_sweep_file(path) -> dict:
     if kind is None:
         raise ValueError(f"{path}: key 'task.kind': missing (expected one of "
                          f"{', '.join(CASE_PARAMETERS)})")
-    if kind != "gradient":
-        extra = [k for k in table.get("task", {}) if k.replace("-", "_") in GRADIENT_OPTIONS]
-        if extra:
-            raise ValueError(f"{path}: key 'task.{extra[0]}': applies to the gradient task "
-                             f"only, not {kind}")
+    for key in table.get("task", {}):
+        if key != "kind" and key.replace("-", "_") not in TASK_OPTIONS[kind]:
+            takes = [k for k, options in TASK_OPTIONS.items() if key.replace("-", "_") in options]
+            raise ValueError(f"{path}: key 'task.{key}': applies to the {' and '.join(takes)} "
+                             f"task{'s' if len(takes) > 1 else ''} only, not {kind}")
     spec["cases"] = _cases(table.get("cases", {}), kind, path)
     return spec
 
@@ -253,10 +280,10 @@ def run(args: argparse.Namespace) -> int:
             settings[key] = getattr(args, key)
     executor = _executor(settings)
     outdir = prepare_outdir(settings["outdir"])
-    options = spec["task"]
-    kind = options.pop("kind")
-    task = (GradientTask(**options) if kind == "gradient"
-            else {"solve": SolveTask, "tangent": TangentTask}[kind]())
+    kind, given = spec["task"]["kind"], spec["task"]
+    task = TASK_CLASSES[kind](**{keyword: given[key]
+                                 for key, keyword in TASK_OPTIONS[kind].items()
+                                 if given[key] is not None})
     problem = spec["problem"]
     context = ProblemContext(n=problem["nodes"], scheme=problem["scheme"], progress=False)
     sweep = Sweep(task, spec["cases"], context, seed=settings["seed"])

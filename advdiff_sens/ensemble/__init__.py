@@ -7,8 +7,8 @@ twin-experiment batteries, each case with its own seed and its own result file:
   :meth:`CaseTable.zip`); :func:`case_seeds` — ``SeedSequence(seed).spawn(n)``, one per case.
 * :class:`ProblemContext` — the shared problem, sent as a picklable recipe and built once
   per process.
-* Tasks — :class:`SolveTask`, :class:`TangentTask`, :class:`GradientTask` (registry
-  :data:`TASKS`), each with ``run(context, case, rng)``.
+* Tasks — :class:`SolveTask`, :class:`TangentTask`, :class:`GradientTask`,
+  :class:`ChainTask` (registry :data:`TASKS`), each with ``run(context, case, rng)``.
 * Executors — :class:`SerialExecutor`, :class:`DaskExecutor` (a ``LocalCluster`` of
   single-threaded processes by default, any scheduler address otherwise; the
   ``distributed`` extra), registry :data:`EXECUTORS`.
@@ -26,10 +26,10 @@ from advdiff_sens.ensemble.executors import (DISTRIBUTED_EXTRA_HINT, EXECUTORS, 
                                              Executor, SerialExecutor)
 from advdiff_sens.ensemble.store import ResultStore
 from advdiff_sens.ensemble.sweep import CaseResult, Sweep, SweepReport, run_case
-from advdiff_sens.ensemble.tasks import (TASKS, GradientTask, SolveTask, TangentTask, Task,
-                                         mode_direction)
+from advdiff_sens.ensemble.tasks import (TASKS, ChainTask, GradientTask, SolveTask, TangentTask,
+                                         Task, mode_direction)
 
 __all__ = ["Case", "CaseTable", "case_seeds", "ProblemContext", "Task", "SolveTask",
-           "TangentTask", "GradientTask", "TASKS", "mode_direction", "Executor",
+           "TangentTask", "GradientTask", "ChainTask", "TASKS", "mode_direction", "Executor",
            "SerialExecutor", "DaskExecutor", "EXECUTORS", "DISTRIBUTED_EXTRA_HINT",
            "ResultStore", "Sweep", "SweepReport", "CaseResult", "run_case"]

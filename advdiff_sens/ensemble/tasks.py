@@ -18,6 +18,9 @@ normal nodal field drawn from the case's rng — with an optional κ change ``dk
 :math:`ε \sim N(0, I)` from the case's rng (``noise_std`` σ, the truth the problem's flow
 times ``truth_amplitude``), and the adjoint gradient of
 :math:`Φ(\mathbf u) = \tfrac1{2σ^2}\|θ(t; \mathbf u) − d\|^2` at the case's flow.
+:class:`ChainTask` runs one HMC chain per case on the posterior of one scalar of a twin
+experiment (the flow's amplitude, or the released mass: θ0 scaled), all cases sharing one
+data set, so the cases are independent chains of one posterior.
 A task is any picklable object with ``run``, ``name`` and ``describe()``; a sweep checks that
 every returned array is finite.
 """
@@ -29,9 +32,11 @@ import numpy as np
 from advdiff_sens.ensemble.cases import Case
 from advdiff_sens.ensemble.contexts import ProblemContext
 from advdiff_sens.registry import Registry
-from advdiff_sens.validation import check_positive_scalar
+from advdiff_sens.sampling import HMC
+from advdiff_sens.validation import check_integer, check_positive_scalar
 
-__all__ = ["Task", "SolveTask", "TangentTask", "GradientTask", "TASKS", "mode_direction"]
+__all__ = ["Task", "SolveTask", "TangentTask", "GradientTask", "ChainTask", "TASKS",
+           "mode_direction"]
 
 
 class Task:
@@ -218,3 +223,164 @@ class GradientTask(Task):
         if self.with_kappa:
             out["kappa_gradient"] = np.array(result.kappa_gradient)
         return out
+
+
+@TASKS.register("chain")
+class ChainTask(Task):
+    r"""One HMC chain per case on the posterior of a scalar :math:`c` of a twin experiment
+    (results ``samples``, ``log_density``, ``accept_rate``, ``divergences``).
+
+    The unknown scales the problem's flow (``unknown="amplitude"``: :math:`\mathbf u =
+    c\,\mathbf u_{R}`) or its initial condition (``"mass"``: :math:`θ_0 = c\,θ_{0,R}`).
+    The data :math:`d = θ(t; c^†) + σε` come from ``truth`` :math:`c^†` with the noise
+    :math:`ε` of ``default_rng(data_seed)`` — the same for every case — and the prior is
+    :math:`N(μ, s^2)`, so
+
+    .. math::
+
+        \log π(c) = −\frac{\|θ(t; c) − d\|^2}{2σ^2} − \frac{(c − μ)^2}{2s^2},
+
+    with :math:`∂_c\log π` from the adjoint gradient (:math:`⟨∇_{\mathbf u}Φ,
+    \mathbf u_R⟩`) for the amplitude. The mass enters linearly, :math:`θ(t; c) = c\,b`,
+    :math:`b = e^{tL}θ_{0,R}`: the posterior is Gaussian with precision
+    :math:`|b|^2/σ^2 + 1/s^2` and mean :math:`(b·d/σ^2 + μ/s^2)` over the precision
+    (:meth:`gaussian_posterior`). The chain's randomness is the case's generator; a case may
+    set the start ``x0`` (default μ), ``kappa`` and ``t``.
+
+    Parameters
+    ----------
+    unknown : {"amplitude", "mass"}
+    noise_std, truth, prior_mean, prior_std : float
+        σ, :math:`c^†`, μ, s.
+    data_seed : int
+        Seed of the data noise.
+    n_draws, n_warmup : int
+        Draws kept and warm-up iterations (step-size adaptation) of each chain.
+    step_size : float
+        Initial leapfrog step, in units of the prior sd (the metric is :math:`s^2`).
+    n_leapfrog : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.ensemble import Case, ChainTask, ProblemContext
+    >>> context = ProblemContext(n=8, progress=False)
+    >>> task = ChainTask("mass", noise_std=0.5, n_draws=50, n_warmup=50)
+    >>> out = task.run(context, Case("a", 0, {"t": 0.1}), np.random.default_rng(0))
+    >>> out["samples"].shape, out["log_density"].shape
+    ((50,), (50,))
+    """
+
+    name = "chain"
+
+    def __init__(self, unknown: str = "amplitude", *, noise_std: float = 0.05,
+                 truth: float = 1.0, prior_mean: float = 1.0, prior_std: float = 0.5,
+                 data_seed: int = 0, n_draws: int = 200, n_warmup: int = 100,
+                 step_size: float = 0.5, n_leapfrog: int = 5) -> None:
+        if unknown not in ("amplitude", "mass"):
+            raise ValueError(f"unknown must be 'amplitude' or 'mass', got {unknown!r}")
+        self.unknown = unknown
+        self.noise_std = check_positive_scalar(noise_std, "noise_std")
+        self.truth, self.prior_mean = float(truth), float(prior_mean)
+        self.prior_std = check_positive_scalar(prior_std, "prior_std")
+        self.data_seed = check_integer(data_seed, "data_seed", minimum=0)
+        self.n_draws = check_integer(n_draws, "n_draws", minimum=4)
+        self.n_warmup = check_integer(n_warmup, "n_warmup", minimum=0)
+        self.step_size = check_positive_scalar(step_size, "step_size")
+        self.n_leapfrog = check_integer(n_leapfrog, "n_leapfrog", minimum=1)
+
+    def options(self) -> dict:
+        return {"unknown": self.unknown, "noise_std": self.noise_std, "truth": self.truth,
+                "prior_mean": self.prior_mean, "prior_std": self.prior_std,
+                "data_seed": self.data_seed, "n_draws": self.n_draws,
+                "n_warmup": self.n_warmup, "step_size": self.step_size,
+                "n_leapfrog": self.n_leapfrog}
+
+    def _state(self, context, case, c: float):
+        """Flow and θ0 at the unknown ``c``."""
+        model, u, theta0, t = _setting(context, case)
+        return (model, c * u, theta0, t) if self.unknown == "amplitude" else \
+            (model, u, c * theta0, t)
+
+    def data(self, context: ProblemContext, case) -> np.ndarray:
+        """The twin data :math:`d` (the same for every case of one κ and t)."""
+        model, u, theta0, t = self._state(context, case, self.truth)
+
+        def draw():
+            clean = model.solve(u, theta0, t)
+            noise = np.random.default_rng(self.data_seed).standard_normal(clean.shape)
+            return clean + self.noise_std * noise
+
+        return context.memo(("chain data", self.unknown, self.truth, self.noise_std,
+                             self.data_seed, model.kappa, t), draw)
+
+    def gaussian_posterior(self, context: ProblemContext, case) -> tuple[float, float]:
+        """Mean and sd of the exact (Gaussian) posterior of the mass (``unknown="mass"``).
+
+        Examples
+        --------
+        >>> from advdiff_sens.ensemble import Case, ChainTask, ProblemContext
+        >>> task = ChainTask("mass", noise_std=0.5)
+        >>> mean, sd = task.gaussian_posterior(ProblemContext(n=8), Case("a", 0, {"t": 0.1}))
+        >>> bool(0 < sd < task.prior_std)
+        True
+        """
+        if self.unknown != "mass":
+            raise ValueError("the posterior is Gaussian for unknown='mass' only")
+        b = self._basis(context, case)
+        d = self.data(context, case)
+        precision = float(np.sum(b * b)) / self.noise_std**2 + 1 / self.prior_std**2
+        mean = (float(np.sum(b * d)) / self.noise_std**2
+                + self.prior_mean / self.prior_std**2) / precision
+        return mean, precision ** -0.5
+
+    def _basis(self, context, case) -> np.ndarray:
+        model, u, theta0, t = _setting(context, case)
+        return context.memo(("chain basis", model.kappa, t), lambda: model.solve(u, theta0, t))
+
+    def _log_density(self, context, case):
+        """``(log π, ∂ log π)`` as functions of the 1-vector ``x = [c]``."""
+        d, sigma = self.data(context, case), self.noise_std
+
+        def prior(c):
+            return (-0.5 * ((c - self.prior_mean) / self.prior_std) ** 2,
+                    -(c - self.prior_mean) / self.prior_std**2)
+
+        if self.unknown == "mass":
+            b = self._basis(context, case)
+
+            def evaluate(c):
+                r = (c * b - d) / sigma
+                lp, dlp = prior(c)
+                return lp - 0.5 * float(np.sum(r * r)), dlp - float(np.sum(r * b)) / sigma
+        else:
+            model, u, theta0, t = _setting(context, case)
+
+            def misfit(theta):
+                r = (theta - d) / sigma**2
+                return 0.5 * float(np.sum((theta - d) * r)), r
+
+            def evaluate(c):
+                result = model.gradient(c * u, theta0, misfit, t)
+                lp, dlp = prior(c)
+                return lp - result.value, dlp - float(np.sum(result.gradient * u))
+
+        last: dict = {}
+
+        def cached(x):
+            c = float(x[0])
+            if last.get("c") != c:
+                last["c"], last["value"] = c, evaluate(c)
+            return last["value"]
+
+        return (lambda x: cached(x)[0]), (lambda x: np.array([cached(x)[1]]))
+
+    def run(self, context, case, rng) -> dict:
+        log_density, gradient = self._log_density(context, case)
+        sampler = HMC(step_size=self.step_size, n_leapfrog=self.n_leapfrog,
+                      n_warmup=self.n_warmup, inverse_mass=np.array([self.prior_std**2]))
+        x0 = np.array([float(case.get("x0", self.prior_mean))])
+        result = sampler.sample(log_density, gradient, x0, self.n_draws, rng=rng)
+        return {"samples": result.samples[0, :, 0], "log_density": result.log_density[0],
+                "accept_rate": np.array(result.accept_rate[0]),
+                "divergences": np.array(result.divergences[0])}

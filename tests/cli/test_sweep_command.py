@@ -62,7 +62,7 @@ def test_the_file_s_cases_are_computed_as_the_library_computes_them(tmp_path, ca
     ("[task]\nkind = 'solve'\n[cases]\nkappa = [0.01, -1]\n", "key 'cases.kappa': expected a "
                                                               "number > 0, got -1"),
     ("[task]\nkind = 'solve'\nnoise-std = 0.1\n[cases]\nt = [0.1]\n",
-     "key 'task.noise-std': applies to the gradient task only"),
+     "key 'task.noise-std': applies to the gradient and chain tasks only"),
     ("[task]\nkind = 'solve'\n[cases]\ncombine = 'zip'\nt = [0.1]\nkappa = [0.1, 0.2]\n",
      "one length"),
     ("[task]\nkind = 'solve'\n[cases]\n", "section \\[cases\\]: no parameters"),
@@ -119,3 +119,26 @@ def test_the_command_runs_on_a_local_cluster_it_starts(tmp_path):
                        "--outdir", str(tmp_path / "out")], cwd=ROOT)
     assert "2 cases: 2 computed" in proc.stdout and "n_workers=2" in proc.stdout
     assert ResultStore(tmp_path / "out").done() == {"0000", "0001"}
+
+
+def test_a_chain_sweep_from_a_file(tmp_path, capsys):
+    path = write(tmp_path, """
+[problem]
+nodes = 8
+[task]
+kind = "chain"
+unknown = "mass"
+noise-std = 0.1
+draws = 20
+warmup = 10
+[cases]
+x0 = [0.8, 1.2]
+t = 0.1
+[run]
+executor = "serial"
+""")
+    assert cli.main(["sweep", str(path), "--outdir", str(tmp_path / "out")]) == 0
+    assert "2 cases: 2 computed" in capsys.readouterr().out
+    manifest = ResultStore(tmp_path / "out").manifest()
+    assert manifest["task"]["options"]["n_draws"] == 20
+    assert ResultStore(tmp_path / "out").load("0001")["samples"].shape == (20,)
