@@ -56,7 +56,9 @@ class Executor:
 
     def run(self, function: Callable, context, jobs: Sequence[tuple]) -> Iterator[tuple]:
         """Yield ``(job, result, error)`` for each job as it finishes: ``result`` of
-        ``function(context, *job)``, or ``None`` and the error text."""
+        ``function(context, *job)``, or ``None`` and the error text. Closing the generator
+        early (an interrupted sweep) cancels the jobs still running and releases the
+        executor's resources."""
         raise NotImplementedError
 
 
@@ -78,15 +80,15 @@ class SerialExecutor(Executor):
 
     def run(self, function, context, jobs):
         for job in jobs:
-            for attempt in range(self.retries + 1):
+            for _ in range(self.retries + 1):
                 try:
                     result = function(context, *job)
                 except Exception as exc:       # reported by case, never raised past the sweep
-                    error = error_text(exc)
+                    outcome = (job, None, error_text(exc))
                 else:
-                    error = None
+                    outcome = (job, result, None)
                     break
-            yield (job, None, error) if error else (job, result, None)
+            yield outcome
 
 
 def _distributed():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -230,9 +231,10 @@ class Sweep:
                 if case.id not in on_disk]
         computed, failed = [], {}
         meter = as_progress(progress, len(self.cases), "sweep (cases)")
-        with meter_closed(meter):
+        outcomes = executor.run(run_case, self.context, jobs)
+        with meter_closed(meter), closing(outcomes):    # an interruption stops the executor
             meter.update(len(skipped))
-            for (_, case, _), result, error in executor.run(run_case, self.context, jobs):
+            for (_, case, _), result, error in outcomes:
                 if error is None:
                     store.save(case.id, result.values, result.meta)
                     computed.append(case.id)
