@@ -46,6 +46,7 @@ import sys
 import warnings
 
 from advdiff_sens.cli import demo, estimate, forward, sensitivity
+from advdiff_sens.cli import sweep
 from advdiff_sens.cli.config import CommandParser, read_config
 from advdiff_sens.cli.options import saved_note
 from advdiff_sens.exceptions import NonFiniteResultError, WorkLimitExceeded
@@ -55,6 +56,7 @@ __all__ = ["main", "build_parser", "COMMANDS", "REPORTED_ERRORS"]
 #: The commands, in the order ``--help`` lists them: name → module with ``HELP``,
 #: ``configure(parser)`` and ``run(args)``.
 COMMANDS = {"forward": forward, "sensitivity": sensitivity, "demo": demo, "estimate": estimate}
+COMMANDS["sweep"] = sweep          # advdiff_sens.cli.sweep: a task over a table of cases
 #: Errors that are reported as ``error: …`` (exit status 2) instead of a traceback: bad
 #: input found by the CLI or the library, files that cannot be read or written, and the
 #: library's errors for results it cannot compute.
