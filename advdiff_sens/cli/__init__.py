@@ -21,6 +21,10 @@ estimate DATA.npz (:mod:`advdiff_sens.cli.estimate`)
     ``io`` extra, ``results.nc`` and ``fit.nc`` beside them
     (:mod:`advdiff_sens.cli.results_netcdf`). ``--config FILE`` reads its options from a TOML
     file (:mod:`advdiff_sens.cli.config`).
+sweep CONFIG.toml (:mod:`advdiff_sens.cli.sweep`)
+    Map a task (solves, tangents, gradients, MCMC chains) over a table of cases with
+    :mod:`advdiff_sens.ensemble`, serially or on a dask.distributed cluster (a LocalCluster,
+    or ``--scheduler ADDRESS``), writing each finished case to disk and resuming from it.
 
 The shared options and argument types are in :mod:`advdiff_sens.cli.options`; the
 estimation both ``demo`` and ``estimate`` run by default is
