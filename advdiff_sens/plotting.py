@@ -27,11 +27,13 @@ from matplotlib.image import AxesImage
 from advdiff_sens.discretisation.grid import Grid
 
 __all__ = ["plot_fields", "plot_sensitivity_study", "plot_flow_estimate", "plot_posterior_sd",
-           "plot_data_fit", "plot_traces", "coefficient_labels", "cell_edges", "draw_field",
-           "save_figure"]
+           "plot_windowed_flow", "plot_windowed_posterior_sd", "plot_data_fit", "plot_traces",
+           "coefficient_labels", "cell_edges", "draw_field", "save_figure"]
 
 #: Arrows per axis on a quiver plot (about).
 ARROWS_PER_AXIS = 10
+#: Windows drawn at most by the figures of a time-varying flow (the first and last half).
+MAX_WINDOW_PANELS = 4
 
 
 def cell_edges(grid: Grid) -> tuple[np.ndarray, ...]:
@@ -143,8 +145,8 @@ def plot_flow_estimate(grid: Grid, estimate: np.ndarray, truth: np.ndarray | Non
         A 2-D grid.
     estimate : ndarray, shape ``(2, *grid.shape)``
     truth : ndarray, shape ``(2, *grid.shape)``, optional
-    sensors : ndarray, shape (m, 2), optional
-        Marked on every panel.
+    sensors : ndarray, shape (m, 2) or (k, m, 2), optional
+        Marked on every panel (moving sensors: their tracks from their first positions).
 
     Returns
     -------
@@ -181,8 +183,8 @@ def plot_posterior_sd(grid: Grid, std: np.ndarray, sensors: np.ndarray | None = 
         A 2-D grid.
     std : ndarray, shape ``(2, *grid.shape)``
         sd(u_x), sd(u_y), e.g. :meth:`advdiff_sens.inference.estimate.VelocityEstimate.velocity_std`.
-    sensors : ndarray, shape (m, 2), optional
-        Marked on both panels.
+    sensors : ndarray, shape (m, 2) or (k, m, 2), optional
+        Marked on both panels (moving sensors: their tracks from their first positions).
     method : str
         How the posterior was approximated (for the title).
 
@@ -198,6 +200,104 @@ def plot_posterior_sd(grid: Grid, std: np.ndarray, sensors: np.ndarray | None = 
         if sensors is not None:
             _mark_sensors(ax, sensors)
     fig.suptitle(f"{method} posterior standard deviation of the velocity")
+    if sensors is not None:
+        _figure_legend(fig, axes[0])
+    return fig
+
+
+def _shown_windows(n_windows: int) -> list[int]:
+    """All windows, or the first and last :data:`MAX_WINDOW_PANELS` / 2 of more."""
+    if n_windows <= MAX_WINDOW_PANELS:
+        return list(range(n_windows))
+    half = MAX_WINDOW_PANELS // 2
+    return [*range(half), *range(n_windows - half, n_windows)]
+
+
+def _window_title(k: int, starts: np.ndarray) -> str:
+    if k == len(starts) - 1:
+        return f"window {k}: t ≥ {starts[k]:g}"
+    return f"window {k}: {starts[k]:g} ≤ t < {starts[k + 1]:g}"
+
+
+def _windows_suptitle(what: str, shown: list[int], n_windows: int) -> str:
+    if len(shown) == n_windows:
+        return what
+    return f"{what} (windows {', '.join(map(str, shown))} of {n_windows})"
+
+
+def plot_windowed_flow(grid: Grid, velocities: np.ndarray, starts,
+                       sensors: np.ndarray | None = None) -> Figure:
+    """The velocity of each time window of a time-varying flow: speed and arrows, one panel
+    per window on a shared colour and arrow scale (more than :data:`MAX_WINDOW_PANELS`
+    windows: the first and last ones).
+
+    Parameters
+    ----------
+    grid : Grid
+        A 2-D grid.
+    velocities : ndarray, shape ``(K, 2, *grid.shape)``
+        One velocity per window.
+    starts : array_like (K,)
+        The windows' start times.
+    sensors : ndarray, shape (m, 2) or (k, m, 2), optional
+        Marked on every panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    velocities, starts = np.asarray(velocities), np.asarray(starts, dtype=float)
+    shown = _shown_windows(len(velocities))
+    vmax = max(float(np.max(np.hypot(*velocities[k]))) for k in shown)
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.8 * len(shown), 4.6), squeeze=False,
+                             layout="constrained")
+    stride = max(1, round(max(grid.shape) / ARROWS_PER_AXIS))
+    for ax, k in zip(axes[0], shown):
+        _quiver(ax, grid, velocities[k], "|û|", vmax, stride)
+        ax.set_title(_window_title(k, starts))
+        if sensors is not None:
+            _mark_sensors(ax, sensors)
+    fig.suptitle(_windows_suptitle("estimated flow û per time window", shown, len(velocities)))
+    if sensors is not None:
+        _figure_legend(fig, axes[0])
+    return fig
+
+
+def plot_windowed_posterior_sd(grid: Grid, std: np.ndarray, starts,
+                               sensors: np.ndarray | None = None, *,
+                               method: str = "Laplace") -> Figure:
+    """Pointwise posterior sd of both velocity components per time window, one row per window
+    and one scale for all (more than :data:`MAX_WINDOW_PANELS` windows: the first and last
+    ones).
+
+    Parameters
+    ----------
+    grid : Grid
+        A 2-D grid.
+    std : ndarray, shape ``(K, 2, *grid.shape)``
+    starts : array_like (K,)
+        The windows' start times.
+    sensors : ndarray, shape (m, 2) or (k, m, 2), optional
+    method : str
+        How the posterior was approximated (for the title).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    std, starts = np.asarray(std), np.asarray(starts, dtype=float)
+    shown = _shown_windows(len(std))
+    vmax = max(float(np.max(std[k])) for k in shown) or 1.0
+    fig, axes = plt.subplots(len(shown), 2, figsize=(10.0, 4.0 * len(shown) + 0.4),
+                             squeeze=False, layout="constrained")
+    for row, k in zip(axes, shown):
+        for ax, component, name in zip(row, std[k], ("u_x", "u_y")):
+            draw_field(ax, grid, component, label=f"sd({name})", vmin=0.0, vmax=vmax)
+            ax.set_title(f"{_window_title(k, starts)}, sd of {name}", fontsize=10)
+            if sensors is not None:
+                _mark_sensors(ax, sensors)
+    fig.suptitle(_windows_suptitle(f"{method} posterior standard deviation of the velocity",
+                                   shown, len(std)))
     if sensors is not None:
         _figure_legend(fig, axes[0])
     return fig
@@ -220,8 +320,8 @@ def plot_data_fit(times: np.ndarray, data: np.ndarray, predicted: np.ndarray, no
         σ of the data noise.
     max_sensors : int
         Panels at most.
-    sensors : ndarray (m, 2), optional
-        Sensor positions, quoted in the panel titles.
+    sensors : ndarray (m, 2) or (k, m, 2), optional
+        Sensor positions (moving sensors: the first), quoted in the panel titles.
     prediction_label : str
         Legend entry of the prediction, e.g. ``"MAP prediction"``.
 
@@ -241,7 +341,12 @@ def plot_data_fit(times: np.ndarray, data: np.ndarray, predicted: np.ndarray, no
                         color="C1", alpha=0.25, lw=0, label=f"prediction ± σ (σ = {noise_std:g})")
         ax.plot(times, predicted[:, s], "C1-", label=prediction_label)
         ax.plot(times, data[:, s], "k.", ms=4, label="data")
-        where = "" if sensors is None else f" at ({sensors[s, 0]:.2f}, {sensors[s, 1]:.2f})"
+        if sensors is None:
+            where = ""
+        else:
+            start = np.asarray(sensors)[..., s, :].reshape(-1, 2)[0]
+            where = (f" {'from' if np.ndim(sensors) == 3 else 'at'} "
+                     f"({start[0]:.2f}, {start[1]:.2f})")
         ax.set_title(f"sensor {s}{where}", fontsize=10)
     for ax in axes.flat[k:]:
         ax.set_visible(False)
@@ -394,8 +499,13 @@ def _quiver(ax: Axes, grid: Grid, velocity: np.ndarray, label: str, vmax: float,
 
 
 def _mark_sensors(ax: Axes, sensors: np.ndarray, label: str = "sensors") -> None:
-    """Sensor positions as red dots, with a legend entry giving their number."""
+    """Sensor positions as red dots, with a legend entry giving their number; moving sensors
+    ``(k, m, 2)`` as their tracks (thin red lines) from their first positions (the dots)."""
     sensors = np.asarray(sensors)
+    if sensors.ndim == 3:
+        ax.plot(sensors[..., 0], sensors[..., 1], "r-", lw=0.8, alpha=0.7, clip_on=False)
+        ax.plot([], [], "r-", lw=0.8, label=f"sensor tracks ({sensors.shape[0]} times)")
+        sensors, label = sensors[0], f"{label} at the first time"
     ax.plot(sensors[:, 0], sensors[:, 1], "o", ms=4.5, mfc="r", mec="w", mew=0.7, ls="none",
             clip_on=False, label=f"{label} ({len(sensors)})")
 

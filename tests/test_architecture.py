@@ -34,8 +34,10 @@ ALLOWED = {
                         "inference"},
     "plotting": BASE | {"discretisation"},
     "io": BASE | {"discretisation"},
+    "ensemble": BASE | {"matrix", "discretisation", "sensitivity", "model", "sampling",
+                        "inference", "comparison", "problems", "io"},
     "cli": BASE | {"matrix", "discretisation", "sensitivity", "model", "sampling", "inference",
-                   "comparison", "problems", "plotting", "io"},
+                   "comparison", "problems", "plotting", "io", "ensemble"},
     "__init__": {"discretisation", "model", "inference", "sensitivity", "matrix"},
     "__main__": {"cli"},
 }

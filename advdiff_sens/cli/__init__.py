@@ -17,8 +17,14 @@ estimate DATA.npz (:mod:`advdiff_sens.cli.estimate`)
     ``estimate.npz`` and figures; or, with another parameter space, prior, set of unknowns
     (flow, θ0, κ) or sampler (:mod:`advdiff_sens.cli.unknowns`), the field pipeline
     :func:`advdiff_sens.inference.run_inference` (:mod:`advdiff_sens.cli.field_estimation`),
-    writing ``inference.npz`` and figures. ``--config FILE`` reads its options from a TOML
+    writing ``inference.npz`` and figures; a time-varying flow with ``--windows``. With the
+    ``io`` extra, ``results.nc`` and ``fit.nc`` beside them
+    (:mod:`advdiff_sens.cli.results_netcdf`). ``--config FILE`` reads its options from a TOML
     file (:mod:`advdiff_sens.cli.config`).
+sweep CONFIG.toml (:mod:`advdiff_sens.cli.sweep`)
+    Map a task (solves, tangents, gradients, MCMC chains) over a table of cases with
+    :mod:`advdiff_sens.ensemble`, serially or on a dask.distributed cluster (a LocalCluster,
+    or ``--scheduler ADDRESS``), writing each finished case to disk and resuming from it.
 
 The shared options and argument types are in :mod:`advdiff_sens.cli.options`; the
 estimation both ``demo`` and ``estimate`` run by default is
@@ -44,6 +50,7 @@ import sys
 import warnings
 
 from advdiff_sens.cli import demo, estimate, forward, sensitivity
+from advdiff_sens.cli import sweep
 from advdiff_sens.cli.config import CommandParser, read_config
 from advdiff_sens.cli.options import saved_note
 from advdiff_sens.exceptions import NonFiniteResultError, WorkLimitExceeded
@@ -53,6 +60,7 @@ __all__ = ["main", "build_parser", "COMMANDS", "REPORTED_ERRORS"]
 #: The commands, in the order ``--help`` lists them: name → module with ``HELP``,
 #: ``configure(parser)`` and ``run(args)``.
 COMMANDS = {"forward": forward, "sensitivity": sensitivity, "demo": demo, "estimate": estimate}
+COMMANDS["sweep"] = sweep          # advdiff_sens.cli.sweep: a task over a table of cases
 #: Errors that are reported as ``error: …`` (exit status 2) instead of a traceback: bad
 #: input found by the CLI or the library, files that cannot be read or written, and the
 #: library's errors for results it cannot compute.

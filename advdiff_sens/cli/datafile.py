@@ -1,10 +1,11 @@
 """The input file of ``estimate``: an ``.npz`` archive of named arrays, read without unpickling
 anything and checked array by array before any computation.
 
-Required arrays (:data:`NPZ_REQUIRED`): sensors (m, 2), times (k,), data (k, m), theta0
-(N0, N1), noise_std (); optional (:data:`NPZ_OPTIONAL`, with their defaults): kappa, kmax,
-extent (a scalar is used for both axes), prior_std (a number or one sd per coefficient),
-velocity (2, N0, N1), the known flow when ``estimate --unknowns`` leaves the flow out.
+Required arrays (:data:`NPZ_REQUIRED`): sensors (m, 2), or (k, m, 2) for moving sensors (a
+position per time: drifters), times (k,), data (k, m), theta0 (N0, N1), noise_std ();
+optional (:data:`NPZ_OPTIONAL`, with their defaults): kappa, kmax, extent (a scalar is used
+for both axes), prior_std (a number or one sd per coefficient), velocity (2, N0, N1), the
+known flow when ``estimate --unknowns`` leaves the flow out.
 Every error is a ``ValueError`` or ``TypeError`` that names the file and the array.
 """
 
@@ -24,8 +25,8 @@ from advdiff_sens.validation import as_real_array, as_times, check_positive_scal
 __all__ = ["load_data_file", "read_npz_arrays", "check_arrays", "data_summary", "NPZ_REQUIRED",
            "NPZ_OPTIONAL"]
 
-#: Arrays an ``estimate`` input file must hold: sensors (m, 2), times (k,), data (k, m),
-#: theta0 (N0, N1), noise_std ().
+#: Arrays an ``estimate`` input file must hold: sensors (m, 2) or (k, m, 2) (moving), times
+#: (k,), data (k, m), theta0 (N0, N1), noise_std ().
 NPZ_REQUIRED = ("sensors", "times", "data", "theta0", "noise_std")
 #: Optional scalars/arrays with their defaults (a scalar ``extent`` is used for both axes;
 #: ``velocity`` (2, N0, N1) is the known flow of a run that does not infer it).
@@ -97,6 +98,30 @@ def _positive_number(value, key: str) -> float:
     return check_positive_scalar(arr, f"array {key!r}")
 
 
+def _sensors(value, k: int, extent: np.ndarray) -> np.ndarray:
+    """The array 'sensors': fixed (m, 2), or moving (k, m, 2) (a position per observation
+    time), finite and inside the domain [0, extent]."""
+    sensors = as_real_array(value, "array 'sensors' (m, 2) or (k, m, 2)")
+    if sensors.ndim not in (2, 3) or sensors.shape[-1] != 2 or sensors.shape[-2] == 0:
+        raise ValueError(f"array 'sensors' must have shape (m, 2) (fixed sensors) or (k, m, 2) "
+                         f"(moving sensors, a position per time) with m >= 1, got "
+                         f"{sensors.shape}")
+    if sensors.ndim == 3 and sensors.shape[0] != k:
+        raise ValueError(f"array 'sensors' of moving sensors must have one position per time: "
+                         f"shape (k, m, 2) with k = {k} (array 'times'), got {sensors.shape}")
+    outside = np.argwhere(np.any((sensors < 0) | (sensors > extent), axis=-1))
+    if outside.size:
+        first = tuple(outside[0])
+        if sensors.ndim == 2:
+            which = f"sensor(s) {outside[:10, 0].tolist()} lie"
+        else:
+            which = (f"{len(outside)} position(s) lie (first: sensor {first[1]} at time index "
+                     f"{first[0]})")
+        raise ValueError(f"array 'sensors': {which} outside the domain [0, {extent[0]:g}] x "
+                         f"[0, {extent[1]:g}] (first one at {sensors[first].tolist()})")
+    return sensors
+
+
 def check_arrays(d: dict) -> dict:
     """Check every array of an ``estimate`` input (defaults filled in); return the values to
     use and the grid and the number of coefficients they imply."""
@@ -113,19 +138,12 @@ def check_arrays(d: dict) -> dict:
     times = as_times(as_real_array(d["times"], "array 'times' (k,)", ndim=1), "array 'times'")[0]
     if times[0] <= 0:
         raise ValueError(f"array 'times' must be > 0, got first time {times[0]:g}")
-    sensors = as_real_array(d["sensors"], "array 'sensors' (m, 2)", ndim=2)
-    if sensors.shape[0] == 0 or sensors.shape[1] != 2:
-        raise ValueError(f"array 'sensors' must have shape (m, 2) with m >= 1, got {sensors.shape}")
-    outside = np.flatnonzero(np.any((sensors < 0) | (sensors > extent), axis=1))
-    if outside.size:
-        raise ValueError(f"array 'sensors': sensor(s) {outside[:10].tolist()} lie outside the "
-                         f"domain [0, {extent[0]:g}] x [0, {extent[1]:g}] (first one at "
-                         f"{sensors[outside[0]].tolist()})")
+    sensors = _sensors(d["sensors"], times.size, extent)
+    m = sensors.shape[-2]
     data = as_real_array(d["data"], "array 'data' (k, m)", ndim=2)
-    if data.shape != (times.size, sensors.shape[0]):
-        raise ValueError(f"array 'data' must have shape (k, m) = ({times.size}, "
-                         f"{sensors.shape[0]}) (one row per time, one column per sensor), got "
-                         f"{data.shape}")
+    if data.shape != (times.size, m):
+        raise ValueError(f"array 'data' must have shape (k, m) = ({times.size}, {m}) (one row "
+                         f"per time, one column per sensor), got {data.shape}")
     kmax = _positive_number(d["kmax"], "kmax")
     if kmax < 1:
         raise ValueError(f"array 'kmax' must be >= 1 (at least one stream-function mode), got "
@@ -188,5 +206,6 @@ def data_summary(path: str, d: dict) -> str:
         (f"  grid {grid.shape[0]} x {grid.shape[1]}, bc periodic on both axes, extent "
          f"{grid.extent[0]:g} x {grid.extent[1]:g}"),
         f"  κ = {d['kappa']:g}, kmax = {d['kmax']:g}" + "".join(f", {e}" for e in extras),
-        (f"  {times.size} times in [{times[0]:g}, {times[-1]:g}], {d['sensors'].shape[0]} "
-         f"sensors, {d['data'].size} data, noise sd {d['noise_std']:g}")])
+        (f"  {times.size} times in [{times[0]:g}, {times[-1]:g}], {d['data'].shape[1]} "
+         f"{'moving sensors (a position per time)' if d['sensors'].ndim == 3 else 'sensors'}, "
+         f"{d['data'].size} data, noise sd {d['noise_std']:g}")])

@@ -6,7 +6,9 @@ The default run (``--space fourier --unknowns flow --sampler hmc``) is the estim
 :mod:`advdiff_sens.cli.estimation`), writing ``estimate.npz`` and figures. Any other choice of
 space, unknowns or sampler (:mod:`advdiff_sens.cli.unknowns`) runs
 :func:`advdiff_sens.inference.run_inference` (:mod:`advdiff_sens.cli.field_estimation`),
-writing ``inference.npz`` and figures.
+writing ``inference.npz`` and figures; so does a time-varying flow (``--windows``). Both
+write ``results.nc`` and ``fit.nc`` too when xarray is installed
+(:mod:`advdiff_sens.cli.results_netcdf`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from advdiff_sens.cli.config import CONFIG_HELP
 from advdiff_sens.cli.datafile import data_summary, load_data_file
 from advdiff_sens.cli.estimation import estimate_and_save, run_settings
 from advdiff_sens.cli.field_estimation import field_optimizer, infer_and_save, inference_settings
-from advdiff_sens.cli.results_netcdf import snapshot_results_writer
+from advdiff_sens.cli.results_netcdf import results_writer
 from advdiff_sens.cli.snapshotfile import (SNAPSHOT_OPTIONS, add_snapshot_options,
                                            is_snapshot_file, load_snapshot_file,
                                            snapshot_summary)
@@ -25,7 +27,7 @@ from advdiff_sens.cli.options import (add_estimation_options, add_newton_options
                                       add_outdir_option, integer_at_least, prepare_outdir)
 from advdiff_sens.cli.unknowns import (add_unknowns_options, build_posterior,
                                        check_against_file, choose, fourier_prior_std,
-                                       spectrum_given, unknowns_summary)
+                                       spectrum_given, time_windows, unknowns_summary)
 from advdiff_sens.inference import StreamFunctionBasis
 from advdiff_sens.model import AdvectionDiffusion
 
@@ -41,9 +43,10 @@ ESTIMATE_DRAWS = 60
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The options of ``estimate``."""
-    parser.add_argument("data", help="npz with sensors, times, data, theta0, noise_std "
-                                     "[, kappa, kmax, extent, prior_std, velocity]; or a "
-                                     "netCDF file of (time, y, x) images")
+    parser.add_argument("data", help="npz with sensors (fixed (m, 2) or moving (k, m, 2)), "
+                                     "times, data, theta0, noise_std [, kappa, kmax, extent, "
+                                     "prior_std, velocity]; or a netCDF file of (time, y, x) "
+                                     "images")
     parser.add_argument("--samples", type=integer_at_least(4), default=None,
                         help=f"draws per chain after warm-up, >= 4 ({ESTIMATE_DRAWS})")
     add_estimation_options(
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     outdir = prepare_outdir(args.outdir)
     print(snapshot_summary(args.data, d) if snapshots else data_summary(args.data, d))
     print(unknowns_summary(choice, posterior, d))
+    netcdf = results_writer(outdir, d, args.data, windows=time_windows(choice))
     if choice.workflow:
         args.optimizer = choice.optimizer
         kmax = choice.options["kmax"] or d["kmax"]
@@ -94,11 +98,9 @@ def run(args: argparse.Namespace) -> int:
         model = AdvectionDiffusion(d["grid"], d["kappa"], args.scheme, backend="scipy")
         estimate_and_save(outdir, args.saved, model, d["theta0"], d["sensors"], d["times"],
                           d["data"], d["noise_std"], kmax, prior_std, args,
-                          n_draws=choice.n_draws, n_warmup=choice.n_warmup)
+                          n_draws=choice.n_draws, n_warmup=choice.n_warmup, netcdf=netcdf)
     else:
         print(inference_settings(args, choice, posterior))
         print(f"results go to {outdir.resolve()}")
-        infer_and_save(outdir, args.saved, posterior, choice, args,
-                       netcdf=snapshot_results_writer(outdir, posterior, d) if snapshots
-                       else None)
+        infer_and_save(outdir, args.saved, posterior, choice, args, netcdf=netcdf)
     return 0

@@ -9,10 +9,12 @@ the ``saved`` list the command was given, for the message of a run that stops la
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from advdiff_sens.cli.results_netcdf import save_netcdf, workflow_arrays
 from advdiff_sens.inference import WorkflowResult, continuation_schedule, run_workflow
 from advdiff_sens.inference.workflow import DEFAULT_SAMPLER, HMC_CHAINS
 from advdiff_sens.sampling import HMC
@@ -68,10 +70,13 @@ def _print_hmc(result: WorkflowResult, n_draws: int, n_warmup: int) -> None:
 
 def estimate_and_save(outdir: Path, saved: list[Path], model, theta0, sensors, times, data,
                       noise_std, kmax, prior_std, args: argparse.Namespace, *, n_draws: int,
-                      n_warmup: int, truth=None, true_coefficients=None) -> None:
+                      n_warmup: int, truth=None, true_coefficients=None,
+                      netcdf: Callable[[dict], list[Path]] | None = None) -> None:
     """Run the workflow (MAP → ``estimate.npz``; HMC → ``estimate.npz`` with the samples),
     printing each stage as it ends, then save the figures (``truth``,
-    ``true_coefficients``: the twin experiment's true velocity and coefficients)."""
+    ``true_coefficients``: the twin experiment's true velocity and coefficients);
+    ``netcdf(arrays)`` (:func:`advdiff_sens.cli.results_netcdf.results_writer`) writes the
+    netCDF results beside ``estimate.npz`` each time."""
     path = outdir / "estimate.npz"
 
     def report(event: str, result: WorkflowResult) -> None:
@@ -84,6 +89,7 @@ def estimate_and_save(outdir: Path, saved: list[Path], model, theta0, sensors, t
                 saved.append(path)
             print(f"MAP and Laplace results saved to {path.resolve()}" if result.samples is None
                   else f"HMC samples added to {path.resolve()}")
+            save_netcdf(netcdf, workflow_arrays(result), saved, outdir)
 
     result = run_workflow(model, theta0, sensors, times, data, noise_std, kmax=kmax,
                           prior_std=prior_std, continuation=args.stages,

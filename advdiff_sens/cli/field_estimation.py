@@ -14,8 +14,10 @@ figures of the samples. Every written file is recorded in the ``saved`` list the
 given, for the message of a run that stops later.
 
 ``inference.npz`` holds :attr:`advdiff_sens.inference.InferenceResult.arrays` and, for the
-figures, ``predicted`` (k, m), the MAP's sensor readings, and (Fourier space) ``wavevectors``
-(p_flow, 2).
+figures, ``predicted`` (k, m), the MAP's sensor readings, (Fourier space) ``wavevectors``
+(p_flow, 2) of one window's coefficients and (a time-varying flow) ``window_starts`` (K,); a
+time-varying flow's fields carry a leading window axis, velocity (K, 2, N0, N1) and stream
+function (K, N0, N1), and its figures draw one panel per window.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 
 from advdiff_sens.cli.estimation import map_settings
 from advdiff_sens.cli.options import NEWTON_OPTIONS
+from advdiff_sens.cli.results_netcdf import save_netcdf
 from advdiff_sens.cli.unknowns import Choice, make_sampler
 from advdiff_sens.inference import (MAP_DECREMENT_TOL, DenseLaplace, InferenceResult, NewtonCG,
                                     Posterior, run_inference)
@@ -167,8 +170,11 @@ def infer_and_save(outdir: Path, saved: list[Path], posterior: Posterior, choice
         if event == "map":
             _print_map(result, posterior, args.starts)
             result.arrays["predicted"] = posterior.predict(result.map.coefficients)
-            if hasattr(space.flow, "wavevectors"):
-                result.arrays["wavevectors"] = space.flow.wavevectors
+            spatial = getattr(space.flow, "spatial", space.flow)       # a windowed flow's
+            if hasattr(spatial, "wavevectors"):
+                result.arrays["wavevectors"] = spatial.wavevectors
+            if hasattr(space.flow, "windows"):
+                result.arrays["window_starts"] = space.flow.windows.edges[:-1]
         elif event == "laplace":
             _print_laplace(result, posterior)
         elif event == "samples":
@@ -178,11 +184,7 @@ def infer_and_save(outdir: Path, saved: list[Path], posterior: Posterior, choice
             first = result.samples is None
             print(f"MAP and Laplace results saved to {path.resolve()}" if first
                   else f"samples added to {path.resolve()}")
-            if netcdf is not None:
-                written = netcdf(result.arrays)
-                record(written)
-                print(f"netCDF results saved to {outdir.resolve()}: "
-                      f"{', '.join(p.name for p in written)}")
+            save_netcdf(netcdf, result.arrays, saved, outdir)
             figures = (save_laplace_figures(outdir, posterior, result.arrays) if first
                        else save_sample_figures(outdir, posterior, result.arrays,
                                                 result.samples.sampler))
@@ -195,8 +197,8 @@ def infer_and_save(outdir: Path, saved: list[Path], posterior: Posterior, choice
     sampling = {} if sampler is None else {"n_draws": choice.n_draws, "n_chains": HMC_CHAINS}
     if choice.reference is not None:
         sampling["reference"] = choice.reference
-    return run_inference(posterior, optimizer=field_optimizer(args, choice), continuation=args.stages,
-                         n_starts=args.starts, laplace_rank=choice.options["laplace_rank"],
+    return run_inference(posterior, optimizer=field_optimizer(args, choice),
+                         continuation=args.stages, n_starts=args.starts, laplace_rank=choice.options["laplace_rank"],
                          sampler=sampler, rng=args.seed, path=path, progress="auto",
                          callback=report, **sampling)
 
@@ -207,11 +209,20 @@ def save_laplace_figures(outdir: Path, posterior: Posterior, arrays: dict) -> li
     is inferred, ``theta0.png`` (MAP and Laplace sd) when θ0 is, ``laplace_spectrum.png``
     and ``data_fit.png``."""
     from advdiff_sens.plotting import (laplace_spectrum, plot_data_fit, plot_fields,
-                                       plot_flow_estimate, plot_posterior_sd, save_figure)
+                                       plot_flow_estimate, plot_posterior_sd,
+                                       plot_windowed_flow, plot_windowed_posterior_sd,
+                                       save_figure)
 
     grid, sensors = posterior.model.grid, posterior.sensors
     paths = []
-    if "velocity" in arrays:
+    if "window_starts" in arrays and "velocity" in arrays:
+        starts = arrays["window_starts"]
+        paths.append(save_figure(plot_windowed_flow(grid, arrays["velocity"], starts, sensors),
+                                 outdir / "flow.png"))
+        paths.append(save_figure(plot_windowed_posterior_sd(grid, arrays["velocity_sd"], starts,
+                                                            sensors),
+                                 outdir / "posterior_sd.png"))
+    elif "velocity" in arrays:
         paths.append(save_figure(plot_flow_estimate(grid, arrays["velocity"], None, sensors),
                                  outdir / "flow.png"))
         paths.append(save_figure(plot_posterior_sd(grid, arrays["velocity_sd"], sensors),
@@ -235,14 +246,18 @@ def save_sample_figures(outdir: Path, posterior: Posterior, arrays: dict,
     """Save the figures of the samples; return their paths: ``posterior_sd_samples.png``
     (the samples' sd of the velocity) when the flow is inferred, ``theta0_samples.png``
     (posterior mean and sd) when θ0 is."""
-    from advdiff_sens.plotting import plot_fields, plot_posterior_sd, save_figure
+    from advdiff_sens.plotting import (plot_fields, plot_posterior_sd,
+                                       plot_windowed_posterior_sd, save_figure)
 
     grid, paths = posterior.model.grid, []
     if "velocity_posterior_sd" in arrays:
-        paths.append(save_figure(plot_posterior_sd(grid, arrays["velocity_posterior_sd"],
-                                                   posterior.sensors,
-                                                   method=f"{sampler} samples:"),
-                                 outdir / "posterior_sd_samples.png"))
+        method = f"{sampler} samples:"
+        sd = arrays["velocity_posterior_sd"]
+        figure = (plot_windowed_posterior_sd(grid, sd, arrays["window_starts"],
+                                             posterior.sensors, method=method)
+                  if "window_starts" in arrays else
+                  plot_posterior_sd(grid, sd, posterior.sensors, method=method))
+        paths.append(save_figure(figure, outdir / "posterior_sd_samples.png"))
     if "theta0_mean" in arrays:
         paths.append(save_figure(
             plot_fields(grid, {"θ0 posterior mean": arrays["theta0_mean"],

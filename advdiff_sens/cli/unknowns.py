@@ -1,7 +1,8 @@
 r"""What ``estimate`` infers and under which prior: the parameter space (``--space``,
 ``--kmax``), the prior (``--spectrum-scale``, ``--spectrum-exponent``; ``--flow-std``,
-``--correlation-length``, ``--alpha``), the unknowns (``--unknowns flow,theta0,kappa``), the
-sampler (``--sampler``, ``--reference``) and the Laplace rank (``--laplace-rank``).
+``--correlation-length``, ``--alpha``), a time-varying flow (``--windows``, ``--temporal``,
+``--temporal-scale``), the unknowns (``--unknowns flow,theta0,kappa``), the sampler
+(``--sampler``, ``--reference``) and the Laplace rank (``--laplace-rank``).
 
 The options are checked in two passes before anything is computed: :func:`choose` checks
 them against each other (types and ranges are argparse's), :func:`check_against_file` against
@@ -18,6 +19,12 @@ The priors (:mod:`advdiff_sens.inference.priors`):
   ``--correlation-length``. The default α = 3: in 2-D the field has smoothness ν = α − 1 and
   the velocity :math:`∇^⊥ψ` one less, α − 2; for α = 2 the velocity's pointwise variance grows
   like :math:`\log(1/h)` as the grid is refined, for α = 3 it has a limit;
+* time-varying flow (``--windows T1,T2,…``): the flow's coefficients :math:`c_k` on each
+  window :math:`[τ_k, τ_{k+1})` (:class:`~advdiff_sens.inference.WindowedFlow`) under a
+  :class:`~advdiff_sens.inference.TemporalGaussian` prior over the spatial one :math:`N(m, C)`:
+  a random walk :math:`c_{k+1} − c_k \sim N(0, σ^2C)` (``--temporal-scale`` σ, default
+  :data:`RANDOM_WALK_STEP`) or a stationary AR(1) with neighbour correlation ρ (default
+  :data:`AR1_RHO`);
 * unknown θ0: a Gaussian random field (α = 2) around the file's ``theta0``, sd
   ``--theta0-std`` (default a quarter of max|θ0|), correlation length
   ``--theta0-correlation-length``;
@@ -28,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
+import warnings
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -38,15 +47,18 @@ from advdiff_sens.cli.options import (finite_number, integer_at_least, number_ab
 from advdiff_sens.inference import (DEFAULT_FIELD_SAMPLER, DEFAULT_SPECTRUM_SCALE, REFERENCES,
                                     GaussianRandomField, NodalStreamFunction, ParameterSpace,
                                     Posterior, PowerLawSpectrum, StreamFunctionBasis,
-                                    spectral_prior)
+                                    TemporalGaussian, WindowedFlow, spectral_prior)
+from advdiff_sens.discretisation import Observations, PointSensors
 from advdiff_sens.matrix import ChebyshevBackend
 from advdiff_sens.model import AdvectionDiffusion
 from advdiff_sens.problems import INFERENCE_TOL
 from advdiff_sens.sampling import SAMPLERS, DiagonalGaussian, Sampler
+from advdiff_sens.sensitivity import TimeWindows
 
 __all__ = ["add_unknowns_options", "choose", "check_against_file", "build_posterior",
            "spectrum_given", "fourier_prior_std", "make_sampler", "unknowns_summary",
-           "unknowns_list", "Choice",
+           "unknowns_list", "window_edges", "time_windows", "Choice", "TEMPORAL_PRIORS",
+           "RANDOM_WALK_STEP", "AR1_RHO",
            "UNKNOWNS", "SPACES", "SAMPLER_CHOICES", "NODAL_FLOW_STD",
            "NODAL_CORRELATION_LENGTH", "NODAL_ALPHA", "SPECTRUM_EXPONENT", "THETA0_STD_FRACTION",
            "THETA0_CORRELATION_LENGTH", "THETA0_ALPHA", "KAPPA_LOG_STD"]
@@ -74,7 +86,18 @@ THETA0_ALPHA = 2
 #: Default sd of log κ (a factor e either way is one sd).
 KAPPA_LOG_STD = 1.0
 
+#: ``--temporal``: the prior over the windows of a time-varying flow
+#: (:meth:`~advdiff_sens.inference.TemporalGaussian.random_walk`,
+#: :meth:`~advdiff_sens.inference.TemporalGaussian.ar1`).
+TEMPORAL_PRIORS = ("random-walk", "ar1")
+#: Default ``--temporal-scale`` of the random walk: the sd σ of a window's change, as a
+#: fraction of the spatial prior's (c_{k+1} − c_k ~ N(0, σ²C)).
+RANDOM_WALK_STEP = 0.5
+#: Default ``--temporal-scale`` of the AR(1) prior: the correlation ρ of neighbouring windows.
+AR1_RHO = 0.8
+
 _FOURIER_OPTIONS = ("kmax", "spectrum_scale", "spectrum_exponent")
+_TEMPORAL_OPTIONS = ("windows", "temporal", "temporal_scale")
 _NODAL_OPTIONS = ("flow_std", "correlation_length", "alpha")
 _THETA0_OPTIONS = ("theta0_std", "theta0_correlation_length")
 
@@ -106,6 +129,34 @@ def unknowns_list(text: str) -> tuple[str, ...]:
 
 
 unknowns_list.__name__ = "unknowns"
+
+
+def window_edges(text: str) -> tuple[float, ...]:
+    """An argparse type: the interior window edges :math:`τ_1 < τ_2 < …`, comma-separated
+    finite times > 0 (the windows are :math:`[0, τ_1), [τ_1, τ_2), …, [τ_{last}, ∞)`).
+
+    Examples
+    --------
+    >>> window_edges("0.2,0.5")
+    (0.2, 0.5)
+    >>> window_edges("0.5,0.2")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a comma-separated list of strictly increasing finite times > 0 (the interior window edges, e.g. 0.5,1.0), got '0.5,0.2'
+    """
+    try:
+        edges = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        edges = ()
+    if (not edges or not np.all(np.isfinite(edges)) or min(edges) <= 0
+            or any(b <= a for a, b in itertools.pairwise(edges))):
+        raise argparse.ArgumentTypeError(
+            "expected a comma-separated list of strictly increasing finite times > 0 (the "
+            f"interior window edges, e.g. 0.5,1.0), got {text!r}")
+    return edges
+
+
+window_edges.__name__ = "window edges"
 
 
 def add_unknowns_options(parser: argparse.ArgumentParser) -> None:
@@ -149,6 +200,17 @@ def add_unknowns_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--kappa-log-std", type=number_above(0.0), default=None,
                        help=f"unknown κ: sd of log κ around log of the file's kappa, > 0 "
                             f"[{KAPPA_LOG_STD:g}]")
+    group.add_argument("--windows", type=window_edges, default=None, metavar="T1,T2,...",
+                       help="a time-varying flow, constant on the windows [0,T1), [T1,T2), "
+                            "..., [Tlast,inf): the interior edges in the data's time units, "
+                            "each below the last time [a steady flow]")
+    group.add_argument("--temporal", choices=TEMPORAL_PRIORS, default=None,
+                       help="prior over the windows: a Gaussian random walk from the spatial "
+                            "prior, or a stationary AR(1) [random-walk]")
+    group.add_argument("--temporal-scale", type=finite_number, default=None,
+                       help=f"random walk: sd σ > 0 of a window's change as a fraction of the "
+                            f"spatial prior's [{RANDOM_WALK_STEP:g}]; ar1: the correlation "
+                            f"0 <= ρ < 1 of neighbouring windows [{AR1_RHO:g}]")
     group.add_argument("--sampler", choices=SAMPLER_CHOICES, default=None,
                        help="sampler after the Laplace stage, or none [hmc for the Fourier-flow "
                             "workflow, else infinity-hmc]; hmc runs only in the workflow")
@@ -234,8 +296,8 @@ def choose(args: argparse.Namespace, *, n_draws: int, n_warmup: int) -> Choice:
     ValueError: argument --kmax: sets the Fourier modes of --space fourier, but --space nodal was given; drop --kmax, or use --space fourier
     """
     given = {name: getattr(args, name) for name in
-             (*_FOURIER_OPTIONS, *_NODAL_OPTIONS, *_THETA0_OPTIONS, "kappa_log_std",
-              "laplace_rank")}
+             (*_FOURIER_OPTIONS, *_NODAL_OPTIONS, *_THETA0_OPTIONS, *_TEMPORAL_OPTIONS,
+              "kappa_log_std", "laplace_rank")}
     unknowns = args.unknowns or ("flow",)
     if "flow" in unknowns:
         space = args.space or "fourier"
@@ -249,7 +311,7 @@ def choose(args: argparse.Namespace, *, n_draws: int, n_warmup: int) -> Choice:
                         f"drop {_flag(name)}, or use --space {other}")
     else:
         space = None
-        for name in ("space", *_FOURIER_OPTIONS, *_NODAL_OPTIONS):
+        for name in ("space", *_FOURIER_OPTIONS, *_NODAL_OPTIONS, *_TEMPORAL_OPTIONS):
             if getattr(args, name) is not None:
                 _refuse(name, f"applies to an unknown flow, but --unknowns {','.join(unknowns)} "
                               "leaves the flow known (the file's array 'velocity')",
@@ -262,12 +324,14 @@ def choose(args: argparse.Namespace, *, n_draws: int, n_warmup: int) -> Choice:
     if "kappa" not in unknowns and given["kappa_log_std"] is not None:
         _refuse("kappa_log_std", "sets the prior of an unknown κ, but kappa is not in --unknowns",
                 "drop --kappa-log-std, or add kappa to --unknowns")
-    fourier_flow = unknowns == ("flow",) and space == "fourier"
+    _check_temporal(given)
+    fourier_flow = unknowns == ("flow",) and space == "fourier" and given["windows"] is None
     sampler = args.sampler or ("hmc" if fourier_flow else "infinity-hmc")
     if sampler == "hmc" and not fourier_flow:
-        _refuse("sampler", f"hmc runs only in the Fourier-flow workflow (--space fourier "
-                           f"--unknowns flow), not with --unknowns {','.join(unknowns)}"
-                           f"{'' if space is None else f' --space {space}'}",
+        _refuse("sampler", f"hmc runs only in the Fourier-flow workflow of a steady flow "
+                           f"(--space fourier --unknowns flow), not with --unknowns "
+                           f"{','.join(unknowns)}{'' if space is None else f' --space {space}'}"
+                           f"{'' if given['windows'] is None else ' --windows'}",
                 "use --sampler infinity-hmc, infinity-mala or pcn (dimension robust)")
     workflow = fourier_flow and sampler == "hmc"
     reference = args.reference
@@ -295,13 +359,74 @@ def choose(args: argparse.Namespace, *, n_draws: int, n_warmup: int) -> Choice:
                             n_warmup if args.warmup is None else args.warmup))
 
 
+def _check_temporal(given: dict) -> None:
+    """The temporal options against each other: ``--temporal`` and ``--temporal-scale`` need
+    ``--windows``; the scale's range depends on the prior."""
+    if given["windows"] is None:
+        for name in ("temporal", "temporal_scale"):
+            if given[name] is not None:
+                _refuse(name, "sets the temporal prior of a time-varying flow, but --windows "
+                              "was not given (the flow is steady)",
+                        f"drop {_flag(name)}, or give --windows T1,T2,... (the window edges)")
+    scale = given["temporal_scale"]
+    if scale is None:
+        return
+    if (given["temporal"] or "random-walk") == "random-walk" and not scale > 0:
+        _refuse("temporal_scale", f"the random walk's step sd σ must be > 0, got {scale:g}",
+                "give a number > 0 (a fraction of the spatial prior's sd)")
+    if given["temporal"] == "ar1" and not 0 <= scale < 1:
+        _refuse("temporal_scale", f"the AR(1) correlation ρ must be in [0, 1) (stationary), "
+                                  f"got {scale:g}", "give 0 <= ρ < 1")
+
+
+def time_windows(choice: Choice) -> TimeWindows | None:
+    """The :class:`~advdiff_sens.sensitivity.TimeWindows` of ``--windows``
+    (:math:`0, τ_1, …, τ_{last}, ∞`), or None for a steady flow."""
+    edges = choice.options.get("windows")
+    return None if edges is None else TimeWindows([0.0, *edges, np.inf])
+
+
+def _temporal(choice: Choice) -> tuple[str, float]:
+    """The temporal prior and its scale, defaults filled in."""
+    kind = choice.options["temporal"] or "random-walk"
+    scale = choice.options["temporal_scale"]
+    if scale is None:
+        scale = RANDOM_WALK_STEP if kind == "random-walk" else AR1_RHO
+    return kind, scale
+
+
+def _check_windows(choice: Choice, d: dict, path: str) -> None:
+    """``--windows`` against the file's times: every edge below the last time (an error);
+    a window without an observation time is a warning."""
+    windows = time_windows(choice)
+    if windows is None:
+        return
+    times, edges = d["times"], np.asarray(choice.options["windows"])
+    late = edges[edges >= times[-1]]
+    if late.size:
+        raise ValueError(f"argument --windows: edge(s) {late.tolist()} at or beyond the last "
+                         f"observation time {times[-1]:g} of {path}: no data follow them, so "
+                         f"the flow there is never seen; expected edges in (0, {times[-1]:g})")
+    seen = {windows.window_of(t) for t in times}
+    empty = [k for k in range(windows.n_windows) if k not in seen]
+    if empty:
+        spans = ", ".join(f"{k} [{windows.edges[k]:g}, {windows.edges[k + 1]:g})"
+                          for k in empty)
+        warnings.warn(f"--windows: window(s) {spans} hold no observation time of {path}: their "
+                      "flow is seen only through the later data and is mostly its temporal "
+                      "prior; drop an edge to merge such a window with its neighbour",
+                      UserWarning, stacklevel=2)
+
+
 def _n_params(choice: Choice, d: dict) -> int:
     """The number of unknown coefficients of ``choice`` on the file's grid."""
     n = d["grid"].n
     count = 0
     if choice.infers("flow"):
-        count += (StreamFunctionBasis(d["grid"], choice.options["kmax"] or d["kmax"]).n_params
-                  if choice.space == "fourier" else NodalStreamFunction(d["grid"]).n_params)
+        windows = time_windows(choice)
+        count += ((StreamFunctionBasis(d["grid"], choice.options["kmax"] or d["kmax"]).n_params
+                   if choice.space == "fourier" else NodalStreamFunction(d["grid"]).n_params)
+                  * (1 if windows is None else windows.n_windows))
     return count + n * choice.infers("theta0") + choice.infers("kappa")
 
 
@@ -313,11 +438,17 @@ def check_against_file(choice: Choice, d: dict, path: str) -> None:
     ------
     ValueError
         The file lacks what the choice needs (a known velocity, a θ0 to centre the prior
-        on), holds what it would ignore (a velocity of an unknown flow, a Fourier prior of
-        a nodal space), or the sizes disagree (per-coefficient ``prior_std`` and ``--kmax``;
-        ``--laplace-rank`` above the number of coefficients).
+        on; fixed sensors for the hmc workflow), holds what it would ignore (a velocity of an
+        unknown flow, a Fourier prior of a nodal space), or the sizes disagree
+        (per-coefficient ``prior_std`` and ``--kmax``; ``--laplace-rank`` above the number of
+        coefficients; ``--windows`` edges beyond the last time).
     """
     grid, prior_std, options = d["grid"], d["prior_std"], choice.options
+    if choice.workflow and d["sensors"] is not None and d["sensors"].ndim == 3:
+        raise ValueError(f"argument --sampler: the default hmc workflow reads fixed sensors, but "
+                         f"{path}'s array 'sensors' has a position per time (moving sensors, "
+                         f"shape {d['sensors'].shape}); choose --sampler infinity-hmc, "
+                         "infinity-mala, pcn or none (the field pipeline)")
     if choice.infers("flow"):
         if d["velocity"] is not None:
             raise ValueError(f"argument --unknowns: {path} holds a known flow (array "
@@ -345,6 +476,7 @@ def check_against_file(choice: Choice, d: dict, path: str) -> None:
         raise ValueError(f"argument --theta0-std: the default prior sd of θ0 is "
                          f"{THETA0_STD_FRACTION:g} max|theta0|, and {path}'s theta0 is zero "
                          "everywhere; give --theta0-std")
+    _check_windows(choice, d, path)
     rank = options["laplace_rank"]
     if rank is not None and rank > (p := _n_params(choice, d)):
         raise ValueError(f"argument --laplace-rank: expected at most the number of unknown "
@@ -370,7 +502,9 @@ def fourier_prior_std(choice: Choice, d: dict, basis: StreamFunctionBasis) -> np
 
 
 def _flow(choice: Choice, d: dict) -> dict:
-    """The ``flow`` and ``flow_prior`` of the space."""
+    """The ``flow`` and ``flow_prior`` of the space: steady, or with ``--windows`` a
+    :class:`~advdiff_sens.inference.WindowedFlow` under a
+    :class:`~advdiff_sens.inference.TemporalGaussian` prior over the spatial one."""
     grid, options = d["grid"], choice.options
     if choice.space == "nodal":
         flow = NodalStreamFunction(grid)          # ψ = 0 on no-flux walls: free nodes only
@@ -378,10 +512,16 @@ def _flow(choice: Choice, d: dict) -> dict:
             flow.free_grid, options["flow_std"] or NODAL_FLOW_STD,
             options["correlation_length"] or NODAL_CORRELATION_LENGTH,
             alpha=options["alpha"] or NODAL_ALPHA)
+    else:
+        flow = StreamFunctionBasis(grid, options["kmax"] or d["kmax"])
+        prior = DiagonalGaussian(np.zeros(flow.n_params), fourier_prior_std(choice, d, flow))
+    windows = time_windows(choice)
+    if windows is None:
         return {"flow": flow, "flow_prior": prior}
-    basis = StreamFunctionBasis(grid, options["kmax"] or d["kmax"])
-    return {"flow": basis, "flow_prior": DiagonalGaussian(np.zeros(basis.n_params),
-                                                          fourier_prior_std(choice, d, basis))}
+    kind, scale = _temporal(choice)
+    temporal = (TemporalGaussian.random_walk if kind == "random-walk" else TemporalGaussian.ar1)
+    return {"flow": WindowedFlow(flow, windows),
+            "flow_prior": temporal(prior, windows.n_windows, scale)}
 
 
 def build_posterior(choice: Choice, d: dict, scheme: str) -> Posterior:
@@ -406,9 +546,12 @@ def build_posterior(choice: Choice, d: dict, scheme: str) -> Posterior:
                                                     options["kappa_log_std"] or KAPPA_LOG_STD)
     model = AdvectionDiffusion(grid, d["kappa"], scheme,
                                backend=ChebyshevBackend(tol=INFERENCE_TOL))
-    if d.get("observations") is not None:          # a netCDF snapshot file
+    observations = d.get("observations")          # a netCDF snapshot file
+    if observations is None and d["sensors"].ndim == 3:          # moving sensors
+        observations = Observations(PointSensors(grid, d["sensors"]), d["data"], d["noise_std"])
+    if observations is not None:
         return Posterior(model, ParameterSpace(grid, **space), times=d["times"],
-                         observations=d["observations"], gradient="adjoint")
+                         observations=observations, gradient="adjoint")
     return Posterior(model, ParameterSpace(grid, **space), d["sensors"], d["times"],
                      d["data"], d["noise_std"], gradient="adjoint")
 
@@ -454,6 +597,15 @@ def unknowns_summary(choice: Choice, posterior: Posterior | None, d: dict) -> st
                          + (" (default)" if scale is None and exponent is None else ""))
             lines.append(f"  flow: Fourier stream function, kmax = {kmax:g} (from {source}): "
                          f"{basis.n_params} stream-function coefficients, prior sd {prior}")
+        windows = time_windows(choice)
+        if windows is not None:
+            kind, scale = _temporal(choice)
+            starts = ", ".join(f"{t:g}" for t in windows.edges[:-1])
+            lines.append(f"  time-varying: {windows.n_windows} windows starting at t = {starts} "
+                         f"(the last open), each with those coefficients; "
+                         + (f"random-walk prior, step sd σ = {scale:g} of the spatial prior's"
+                            if kind == "random-walk" else
+                            f"AR(1) prior, correlation ρ = {scale:g} of neighbouring windows"))
     else:
         lines.append("  flow: known (the file's velocity)")
     if choice.infers("theta0"):

@@ -9,7 +9,7 @@ from advdiff_sens.inference.priors import (
     DEFAULT_SPECTRUM_SCALE, MAX_DENSE_VARIANCE_NODES
 )
 from advdiff_sens.inference.spaces import ParameterSpace, ModelInputs, BLOCKS
-from advdiff_sens.inference.temporal import WindowedFlow, TemporalGaussian
+from advdiff_sens.inference.temporal import WindowedFlow, TemporalGaussian, velocity_values
 from advdiff_sens.inference.gradients import (
     PosteriorGradient, TangentGradient, AdjointGradient, AutoGradient, GRADIENTS,
     TANGENT_MAX_PARAMS
@@ -75,4 +75,4 @@ __all__ = [
 # walled domains (issue #15)
 __all__ += ["discrete_divergence"]
 # time-varying flows (issue #15)
-__all__ += ["WindowedFlow", "TemporalGaussian"]
+__all__ += ["WindowedFlow", "TemporalGaussian", "velocity_values"]

@@ -42,6 +42,7 @@ from advdiff_sens.inference.posterior import Posterior
 from advdiff_sens.inference.results import check_output_path, save_arrays
 from advdiff_sens.inference.priors import GaussianRandomField
 from advdiff_sens.inference.targets import sampling_potential
+from advdiff_sens.inference.temporal import TemporalGaussian, WindowedFlow, velocity_values
 from advdiff_sens.sampling import (PCN, InfinityHMC, InfinityMALA, Sampler, SamplerDiagnostics,
                                    SamplerResult)
 from advdiff_sens.validation import as_real_array, as_rng, check_callable, check_integer
@@ -83,15 +84,30 @@ class FieldSummary:
     sd: np.ndarray
 
 
+def _field_of(flow, name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The linear map flow coefficients → the field ``name`` (velocity or stream function) as
+    an array; a windowed flow's fields carry a leading window axis."""
+    if name == "velocity":
+        return lambda c: velocity_values(flow.to_velocity(c))
+    return flow.stream_function
+
+
+def _flow_fields(flow) -> tuple[str, ...]:
+    """The fields a flow parameterisation has: velocity, and the stream function if it has one
+    (for a windowed flow, if each window's parameterisation has one)."""
+    spatial = flow.spatial if isinstance(flow, WindowedFlow) else flow
+    return ("velocity", "stream_function") if hasattr(spatial, "stream_function") else ("velocity",)
+
+
 def _block_maps(posterior: Posterior) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Linear maps full coefficient vector → field, for each field of the unknown blocks."""
     space = posterior.space
     maps: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     if space.infers("flow"):
         flow = space.slices["flow"]
-        maps["velocity"] = lambda c: space.flow.to_velocity(c[flow])
-        if hasattr(space.flow, "stream_function"):
-            maps["stream_function"] = lambda c: space.flow.stream_function(c[flow])
+        for name in _flow_fields(space.flow):
+            field_of = _field_of(space.flow, name)
+            maps[name] = lambda c, field_of=field_of: field_of(c[flow])
     if space.infers("theta0"):
         theta0 = space.slices["theta0"]
         maps["theta0"] = lambda c: c[theta0].reshape(space.grid.shape)
@@ -101,32 +117,42 @@ def _block_maps(posterior: Posterior) -> dict[str, Callable[[np.ndarray], np.nda
     return maps
 
 
+def _flow_prior_variance(flow, prior, name: str) -> np.ndarray:
+    r""":math:`\operatorname{diag}(BCB^T)` of the flow field ``name`` under the flow prior
+    (module docstring). A windowed flow under a :class:`TemporalGaussian` prior
+    :math:`T ⊗ C`: window k's field has variance :math:`T_{kk}\operatorname{diag}(BCB^T)`."""
+    if isinstance(flow, WindowedFlow) and isinstance(prior, TemporalGaussian):
+        spatial = _flow_prior_variance(flow.spatial, prior.spatial, name)
+        scale = np.diag(prior.temporal_covariance)
+        return scale.reshape((-1,) + (1,) * spatial.ndim) * spatial
+    apply = _field_of(flow, name)
+    grid = flow.grid
+    if name == "stream_function" and isinstance(flow, NodalStreamFunction):
+        return flow.stream_function(prior.pointwise_variance())          # 0 on wall nodes
+    stationary = isinstance(prior, GaussianRandomField) and prior.periodic
+    if name == "velocity" and stationary and isinstance(flow, NodalStreamFunction):
+        out = np.empty((2, *grid.shape))
+        for a in range(2):
+            probe = np.zeros((2, *grid.shape))
+            probe[(a,) + (0,) * grid.ndim] = 1.0
+            row = prior.sqrt_cov_transpose(flow.pullback(probe))
+            out[a] = float(row @ row)
+        return out
+    total = None
+    for e in np.eye(prior.dim):
+        image = apply(prior.sqrt_cov(e)) ** 2
+        total = image if total is None else total + image
+    return total
+
+
 def _prior_variance(posterior: Posterior, name: str, apply) -> np.ndarray:
-    """:math:`\\operatorname{diag}(BCB^T)` of the field ``name`` (module docstring)."""
+    r""":math:`\operatorname{diag}(BCB^T)` of the field ``name`` (module docstring)."""
     space = posterior.space
     block = {"velocity": "flow", "stream_function": "flow"}.get(name, name)
     prior = space.prior.blocks[space.unknowns.index(block)]
-    if name == "stream_function" and isinstance(space.flow, NodalStreamFunction):
-        return space.flow.stream_function(prior.pointwise_variance())    # 0 on wall nodes
-    if name in ("theta0", "log_kappa"):
-        return prior.pointwise_variance().reshape(apply(space.prior.mean).shape)
-    stationary = isinstance(prior, GaussianRandomField) and prior.periodic
-    if name == "velocity" and stationary and isinstance(space.flow, NodalStreamFunction):
-        out = np.empty((2, *space.grid.shape))
-        for a in range(2):
-            probe = np.zeros((2, *space.grid.shape))
-            probe[(a,) + (0,) * space.grid.ndim] = 1.0
-            row = prior.sqrt_cov_transpose(space.flow.pullback(probe))
-            out[a] = float(row @ row)
-        return out
-    s = space.slices[block]
-    total = None
-    for e in np.eye(prior.dim):
-        full = np.zeros(space.n_params)
-        full[s] = prior.sqrt_cov(e)
-        image = np.asarray(apply(full), dtype=float) ** 2
-        total = image if total is None else total + image
-    return total
+    if block == "flow":
+        return _flow_prior_variance(space.flow, prior, name)
+    return prior.pointwise_variance().reshape(apply(space.prior.mean).shape)
 
 
 def field_summaries(posterior: Posterior, point, laplace: LaplaceApproximation | None = None,

@@ -29,7 +29,7 @@ from advdiff_sens.sampling.reference import GaussianReference
 from advdiff_sens.sensitivity import TimeWindows, WindowedVelocity
 from advdiff_sens.validation import as_real_array, check_integer, check_positive_scalar
 
-__all__ = ["WindowedFlow", "TemporalGaussian"]
+__all__ = ["WindowedFlow", "TemporalGaussian", "velocity_values"]
 
 
 class WindowedFlow:
@@ -80,6 +80,13 @@ class WindowedFlow:
         return WindowedVelocity(self.windows,
                                 np.stack([self.spatial.to_velocity(ck) for ck in self._blocks(c)]))
 
+    def stream_function(self, c) -> np.ndarray:
+        """:math:`(ψ_0, …, ψ_{K-1})`, shape ``(K, *grid.shape)``: each window's stream function
+        (the spatial parameterisation's ``stream_function``)."""
+        if not hasattr(self.spatial, "stream_function"):
+            raise AttributeError(f"{type(self.spatial).__name__} has no stream function")
+        return np.stack([self.spatial.stream_function(ck) for ck in self._blocks(c)])
+
     def pullback(self, grad_u) -> np.ndarray:
         """:math:`(B^T g_0, …, B^T g_{K-1})` for the model's windowed gradient ``grad_u`` of
         shape ``(K, ndim, *grid.shape)`` (or a WindowedVelocity)."""
@@ -91,6 +98,25 @@ class WindowedFlow:
                              f"got shape {grad_u.shape}")
         return np.concatenate([np.asarray(self.spatial.pullback(g), dtype=float)
                                for g in grad_u])
+
+
+def velocity_values(velocity) -> np.ndarray:
+    """The nodal array of a steady velocity (itself) or of a
+    :class:`~advdiff_sens.sensitivity.WindowedVelocity` (``(K, ndim, *grid.shape)``, window
+    first).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from advdiff_sens.inference import velocity_values
+    >>> from advdiff_sens.sensitivity import TimeWindows, WindowedVelocity
+    >>> u = WindowedVelocity(TimeWindows([0.0, 1.0, np.inf]), np.zeros((2, 2, 8, 8)))
+    >>> velocity_values(u).shape, velocity_values(np.zeros((2, 8, 8))).shape
+    ((2, 2, 8, 8), (2, 8, 8))
+    """
+    if isinstance(velocity, WindowedVelocity):
+        return velocity.values
+    return np.asarray(velocity, dtype=float)
 
 
 class TemporalGaussian(GaussianReference):

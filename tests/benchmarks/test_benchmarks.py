@@ -1,6 +1,8 @@
 """The benchmark scripts run end to end at a tiny size (no timing is asserted); the accuracies
 they print are checked against what each method guarantees."""
 
+import importlib.util
+
 import pytest
 
 from conftest import ROOT, run_script
@@ -47,6 +49,17 @@ def test_bench_kernels_runs(tmp_path):
     assert "adjoint recomputation ∥ backward (two threads)" in rows
     assert float(rows["surrogate gradient / forward (products)"][0]) == 2.0
     assert float(rows["tangent / forward"][0]) > 0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                    reason="numba (the compiled extra) is not installed")
+def test_bench_threads_runs_and_checks_the_kernels_agree(tmp_path):
+    proc = run_script([str(ROOT / "benchmarks" / "bench_threads.py"), "--n", "16",
+                       "--rounds", "1", "--triad-entries", "100000"], tmp_path)
+    assert "every kernel's results equal scipy's bit for bit" in proc.stdout
+    rows = _table_rows(proc.stdout)
+    assert int(rows["forward"][0]) > 0 and int(rows["adjoint gradient"][0]) > 0
+    assert float(rows["1"][0]) > 0 and float(rows["2"][0]) > 0          # bandwidths
 
 
 @pytest.mark.slow

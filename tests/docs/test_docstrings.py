@@ -27,6 +27,7 @@ PACKAGES = (
     "advdiff_sens.sensitivity",
     "advdiff_sens.problems",
     "advdiff_sens.io",
+    "advdiff_sens.ensemble",
     "advdiff_sens.progress",
     "advdiff_sens.registry",
 )

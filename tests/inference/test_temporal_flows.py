@@ -146,3 +146,47 @@ def test_two_window_truth_is_recovered_within_the_posterior_spread():
     p = post.n_params // 2
     diff = (c[:p] - c[p:]) - (truth[:p] - truth[p:])
     assert np.linalg.norm(diff) < 0.5 * np.linalg.norm(truth[:p] - truth[p:])
+
+
+def test_tangent_gradient_strategy_matches_the_adjoint_one():
+    post, truth = windowed_twin()
+    by_tangent = Posterior(post.model, post.space, post.sensors, post.times, post.data,
+                           post.noise_std, gradient="tangent")
+    c = post.prior.mean + 0.5 * (truth - post.prior.mean)
+    value, grad = post.value_and_gradient(c)
+    value_t, grad_t = by_tangent.value_and_gradient(c)
+    # both exact to the propagators' tolerance (INFERENCE_TOL-scale relative errors)
+    assert value_t == pytest.approx(value, rel=1e-10)
+    assert np.allclose(grad_t, grad, rtol=0, atol=1e-6 * np.abs(grad).max())
+
+
+@pytest.mark.filterwarnings("ignore:c_map is not a MAP")     # the linear algebra at any point
+@pytest.mark.parametrize("prior_kind", ["walk", "dense"])
+def test_field_summaries_of_a_windowed_flow_are_the_dense_variances(prior_kind):
+    post, truth = windowed_twin()
+    space = post.space
+    if prior_kind == "dense":            # not a TemporalGaussian: the column-sum path
+        cov = np.stack([space.prior.sqrt_cov(e) for e in np.eye(post.n_params)], axis=1)
+        dense = DenseGaussian(space.prior.mean, cov @ cov.T)
+        space = ParameterSpace(space.grid, flow=space.flow, flow_prior=dense,
+                               theta0=space.theta0)
+        post = Posterior(post.model, space, post.sensors, post.times, post.data,
+                         post.noise_std)
+    G = post.misfit_jacobian(truth)
+    S = np.stack([post.prior.sqrt_cov(e) for e in np.eye(post.n_params)], axis=1)
+    laplace = ads.inference.laplace_approximation(post, truth, rank=post.n_params)
+    fields = ads.inference.field_summaries(post, truth, laplace)
+    K, p = space.flow.n_windows, space.flow.spatial.n_params
+    assert fields["velocity"].value.shape == (K, 2, *space.grid.shape)
+    assert fields["stream_function"].value.shape == (K, *space.grid.shape)
+    # the dense posterior covariance of the Gauss–Newton Laplace approximation
+    post_cov = S @ np.linalg.inv(np.eye(post.n_params) + S.T @ G.T @ G @ S) @ S.T
+    for name, block in (("velocity", lambda ck: space.flow.spatial.to_velocity(ck)),
+                        ("stream_function", space.flow.spatial.stream_function)):
+        for k in range(K):
+            B = np.stack([np.ravel(block(e)) for e in np.eye(p)], axis=1)
+            window = slice(k * p, (k + 1) * p)
+            variance = np.einsum("ij,jk,ik->i", B, post_cov[window, window], B)
+            sd = np.sqrt(variance).reshape(fields[name].sd[k].shape)
+            assert np.allclose(fields[name].sd[k], sd, rtol=1e-8, atol=1e-12 * sd.max())
+            assert np.array_equal(fields[name].value[k], block(truth[window]))

@@ -84,7 +84,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import ive, jv
 
-from advdiff_sens.matrix.expm.kernels import PRODUCTS, csr_matvec_add
+from advdiff_sens.matrix.expm.kernels import PRODUCTS, active_kernel, csr_matvec_add
 
 __all__ = [
     "Enclosure",
@@ -513,6 +513,21 @@ class ShiftedOperator:
             for xi, yi in zip(x, y):
                 csr_matvec_add(M, self._data[sign], xi, yi)
 
+    def recurrence_accumulate(self, sign: int, cur: np.ndarray, prev: np.ndarray,
+                              out: np.ndarray, c) -> None:
+        """One term for every row of the ``(k, d)`` blocks: ``prev += sign * M cur`` (now
+        the next basis vector), then ``out += c * prev`` — one fused pass per row with a
+        kernel that fuses it (:meth:`~advdiff_sens.matrix.expm.kernels.SparseKernel.recurrence_accumulate`)."""
+        M = self._sparse
+        if M is None:
+            self.matvec_add(sign, cur, prev)
+            out += prev * c
+            return
+        PRODUCTS.add(cur.shape[0])
+        kernel = active_kernel()
+        for ci, pi, oi in zip(cur, prev, out):
+            kernel.recurrence_accumulate(M, self._data[sign], ci, pi, oi, c)
+
 
 _BASIS_BYTES = 64 * 2**20
 
@@ -567,19 +582,9 @@ def _series_step(op: ShiftedOperator | None, x: np.ndarray, coeffs: list[np.ndar
     ``tick(k)``, if given, is called every 64 terms (progress reports).
     """
     degree = max(c.size for c in coeffs) - 1
-    terms = chebyshev_terms(op, degree, imaginary, x)
     if len(coeffs) == 1:
-        c = coeffs[0]
-        out = np.zeros_like(x, dtype=np.result_type(c, x))
-        scratch = np.empty_like(out)
-        for k, y in terms:
-            if record is not None:
-                record(k, y)
-            if tick is not None and k % _TICK_TERMS == 0:
-                tick(k)
-            np.multiply(y, c[k], out=scratch)
-            out += scratch
-        return [out]
+        return [_single_series(op, x, coeffs[0], imaginary, record, tick)]
+    terms = chebyshev_terms(op, degree, imaginary, x)
     C = np.zeros((len(coeffs), degree + 1), dtype=np.result_type(*coeffs))
     for j, c in enumerate(coeffs):
         C[j, :c.size] = c
@@ -598,6 +603,39 @@ def _series_step(op: ShiftedOperator | None, x: np.ndarray, coeffs: list[np.ndar
             outs += C[:, first:first + filled] @ buffer[:filled]
             first, filled = first + filled, 0
     return list(outs.reshape(len(coeffs), *x.shape))
+
+
+def _single_series(op: ShiftedOperator | None, x: np.ndarray, c: np.ndarray, imaginary: bool,
+                   record, tick) -> np.ndarray:
+    r""":math:`\sum_k (c_k/\sigma_k)\,\sigma_k T_k(X)\,x` for one coefficient row, the
+    recurrence and the accumulation fused into one pass per term
+    (:meth:`ShiftedOperator.recurrence_accumulate`); ``record`` and ``tick`` as in
+    :func:`_series_step`."""
+    dtype = np.result_type(c, x)
+    out = np.zeros_like(x, dtype=dtype)
+    prev = x.copy()
+    if record is not None:
+        record(0, prev)
+    if tick is not None:
+        tick(0)
+    out += prev * c[0]
+    degree = c.size - 1
+    if degree == 0:
+        return out
+    cur = np.zeros_like(x)
+    op.matvec_add(1, prev, cur)
+    cur *= 0.5
+    out += cur * c[1]
+    for k in range(1, degree + 1):
+        if record is not None:
+            record(k, cur)
+        if tick is not None and k % _TICK_TERMS == 0:
+            tick(k)
+        if k == degree:
+            break
+        op.recurrence_accumulate(recurrence_sign(k, imaginary), cur, prev, out, c[k + 1])
+        prev, cur = cur, prev
+    return out
 
 
 def step_plan(times: np.ndarray, schedule: Schedule, tol: float
