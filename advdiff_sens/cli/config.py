@@ -42,7 +42,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["read_config", "CommandParser", "SECTIONS", "CONFIG_HELP"]
+__all__ = ["read_config", "read_toml", "CommandParser", "SECTIONS", "CONFIG_HELP"]
 
 #: Help text of ``--config``.
 CONFIG_HELP = ("a TOML file of options (long names, optionally grouped in the sections domain, "
@@ -141,6 +141,29 @@ def _suggest(name: str, known) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def read_toml(path: Path, what: str) -> dict:
+    """The table of the TOML file ``path``; a missing file, non-UTF-8 text or invalid TOML is
+    a ``ValueError`` naming the file (``what`` says what kind of file it should be).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "run.toml"
+    >>> _ = path.write_text("[space]\nkmax = 2\n")
+    >>> read_toml(path, "configuration file")
+    {'space': {'kmax': 2}}
+    """
+    if not path.is_file():
+        raise ValueError(f"{path}: no such {what}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a TOML file (not UTF-8 text)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+
+
 def read_config(path, parser: CommandParser) -> dict[str, object]:
     """The options of the configuration file ``path`` for the command ``parser``, checked
     and converted by the options' own types (module docstring).
@@ -180,14 +203,7 @@ def read_config(path, parser: CommandParser) -> dict[str, object]:
     key 'optimiser.start': no such option (did you mean 'starts'?)
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such configuration file")
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a TOML file (not UTF-8 text)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    table = read_toml(path, "configuration file")
     options = _options(parser)
     home = {dest: section for section, dests in SECTIONS.items() for dest in dests}
     out: dict[str, object] = {}

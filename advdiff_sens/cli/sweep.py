@@ -49,9 +49,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import tomllib
 from pathlib import Path
 
+from advdiff_sens.cli.config import read_toml
 from advdiff_sens.cli.options import integer_at_least, prepare_outdir
 from advdiff_sens.discretisation import SCHEMES
 from advdiff_sens.discretisation.grid import MIN_NODES
@@ -189,14 +189,7 @@ def read_sweep_file(path) -> dict:
     key 'cases.kapa': not a parameter of the solve task (did you mean 'kappa'?)
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such sweep file")
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a TOML file (not UTF-8 text)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    table = read_toml(path, "sweep file")
     sections = set(SCHEMA) | {"cases"}
     for name, value in table.items():
         if name not in sections:
