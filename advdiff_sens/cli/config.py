@@ -150,7 +150,7 @@ def read_toml(path: Path, what: str) -> dict:
     >>> import tempfile
     >>> from pathlib import Path
     >>> path = Path(tempfile.mkdtemp()) / "run.toml"
-    >>> _ = path.write_text("[space]\nkmax = 2\n")
+    >>> _ = path.write_text("[space]\\nkmax = 2\\n")
     >>> read_toml(path, "configuration file")
     {'space': {'kmax': 2}}
     """
