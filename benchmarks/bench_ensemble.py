@@ -114,7 +114,7 @@ def main() -> None:
             seconds, folder = timed_sweep(Sweep(task, cases, context(), seed=args.seed),
                                           executor)
             identical &= same(serial_dir, folder, cases.ids)
-            rows.append([f"Sweep, dask LocalCluster", workers, seconds, args.cases / seconds,
+            rows.append(["Sweep, dask LocalCluster", workers, seconds, args.cases / seconds,
                          loop / seconds])
             if workers == args.workers[-1]:
                 with distributed.Client(cluster) as client:

@@ -8,8 +8,8 @@ u = curl psi with
     psi(x, y) = A sin(pi y) + B exp(-|x - x_e|^2 / (2 r^2)) sin(pi y),
 
 a shear u = A pi cos(pi y) (the walls' fluid moves in opposite directions, zero net flux:
-the walled parameterisations fix psi = 0 on both walls, so a Poiseuille through-flow is not
-representable, docs/guides/walled_domains.rst) plus a counter-clockwise eddy of radius r at
+the unknown fixes psi = 0 on both walls, NodalStreamFunction(grid); through_flow=True would
+add the net flux as one more coefficient, docs/guides/walled_domains.rst) plus a counter-clockwise eddy of radius r at
 x_e = (1, 0.5); A = 0.12, B = 0.05, r = 0.15 (peak speeds 0.41 along, 0.20 across). psi
 vanishes on the walls, so the truth is *exactly representable* by the nodal stream function
 (its free-node values): the unknown is that nodal psi (p = nx (ny - 2)) under the walled

@@ -47,6 +47,7 @@ from advdiff_sens.cli.estimate import ESTIMATE_DRAWS, ESTIMATE_WARMUP
 from advdiff_sens.cli.snapshotfile import initial_condition, load_snapshot_file
 from advdiff_sens.cli.unknowns import build_posterior, choose
 from advdiff_sens.discretisation import GriddedSnapshots
+from advdiff_sens.exceptions import AdvDiffSensWarning
 from advdiff_sens.inference import (MAP_DECREMENT_TOL, InferenceResult, NodalStreamFunction,
                                     Posterior)
 from advdiff_sens.io import read_snapshots, write_fields
@@ -243,7 +244,8 @@ def run(outdir: Path, *, quick: bool = False, rng=None) -> TankResult:
     tank, toml, model, truth = write_tank_files(outdir, config, rng)
     begin = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        # the library's own warnings (fit, accuracy, physics), not third-party deprecations
+        warnings.simplefilter("always", AdvDiffSensWarning)
         code = cli.main(["estimate", str(tank), "--config", str(toml)])
     seconds = time.perf_counter() - begin
     for w in caught:

@@ -57,7 +57,7 @@ SECTIONS: dict[str, frozenset[str]] = {
                            "kappa_log_std"}),
     "space": frozenset({"space", "kmax", "spectrum_scale", "spectrum_exponent", "flow_std",
                         "correlation_length", "alpha", "windows", "temporal",
-                        "temporal_scale"}),
+                        "temporal_scale", "through_flow_std"}),
     "optimiser": frozenset({"optimizer", "starts", "stages", "newton_max_iter",
                             "cg_max_iter"}),
     "sampler": frozenset({"sampler", "reference", "laplace_rank", "warmup", "samples",

@@ -55,6 +55,7 @@ from advdiff_sens.cli.config import read_toml
 from advdiff_sens.cli.options import integer_at_least, prepare_outdir
 from advdiff_sens.discretisation import SCHEMES
 from advdiff_sens.discretisation.grid import MIN_NODES
+from advdiff_sens.sensitivity import ADJOINTS
 from advdiff_sens.ensemble import (CaseTable, ChainTask, DaskExecutor, GradientTask,
                                    ProblemContext, SerialExecutor, SolveTask, Sweep,
                                    TangentTask)
@@ -76,7 +77,7 @@ CASE_PARAMETERS = {
 SCHEMA = {
     "problem": {"nodes": ("nodes", 32), "scheme": ("scheme", "central")},
     "task": {"kind": ("kind", None), "noise_std": ("positive", None),
-             "truth_amplitude": ("number", 1.0), "adjoint": ("string", "auto"),
+             "truth_amplitude": ("number", 1.0), "adjoint": ("adjoint", "auto"),
              "with_theta0": ("boolean", False), "with_kappa": ("boolean", False),
              "unknown": ("unknown", "amplitude"), "truth": ("number", 1.0),
              "prior_mean": ("number", 1.0), "prior_std": ("positive", 0.5),
@@ -154,7 +155,11 @@ def _check(kind: str, value, where: str):
     if kind == "scheme":
         return value if value in SCHEMES.names() else fail(f"one of {', '.join(SCHEMES.names())}")
     if kind == "kind":
-        return value if value in CASE_PARAMETERS else fail(f"one of {', '.join(CASE_PARAMETERS)}")
+        return (value if isinstance(value, str) and value in CASE_PARAMETERS
+                else fail(f"one of {', '.join(CASE_PARAMETERS)}"))
+    if kind == "adjoint":
+        return (value if isinstance(value, str) and value in ADJOINTS
+                else fail(f"one of {', '.join(ADJOINTS.names())}"))
     if kind == "executor":
         return value if value in ("dask", "serial") else fail("dask or serial")
     if kind == "unknown":

@@ -45,6 +45,7 @@ import numpy as np
 from advdiff_sens.cli.options import (finite_number, integer_at_least, number_above,
                                       number_at_least)
 from advdiff_sens.inference import (DEFAULT_FIELD_SAMPLER, DEFAULT_SPECTRUM_SCALE, REFERENCES,
+                                    BlockGaussian,
                                     GaussianRandomField, NodalStreamFunction, ParameterSpace,
                                     Posterior, PowerLawSpectrum, StreamFunctionBasis,
                                     TemporalGaussian, WindowedFlow, spectral_prior)
@@ -98,7 +99,7 @@ AR1_RHO = 0.8
 
 _FOURIER_OPTIONS = ("kmax", "spectrum_scale", "spectrum_exponent")
 _TEMPORAL_OPTIONS = ("windows", "temporal", "temporal_scale")
-_NODAL_OPTIONS = ("flow_std", "correlation_length", "alpha")
+_NODAL_OPTIONS = ("flow_std", "correlation_length", "alpha", "through_flow_std")
 _THETA0_OPTIONS = ("theta0_std", "theta0_correlation_length")
 
 
@@ -191,6 +192,10 @@ def add_unknowns_options(parser: argparse.ArgumentParser) -> None:
                             f"[{NODAL_ALPHA}: the velocity ∇⊥ψ is one derivative rougher "
                             "than ψ, and α = 2 gives a velocity variance that grows like "
                             "log(1/h) as the grid spacing h shrinks; α = 3 keeps it bounded]")
+    group.add_argument("--through-flow-std", type=number_above(0.0), default=None,
+                       help="nodal prior on a channel with no-flux walls: also infer the net "
+                            "flux Q (ψ = Q on the far wall), Q ~ N(0, sd²), sd > 0 [no "
+                            "through-flow: ψ = 0 on both walls]")
     group.add_argument("--theta0-std", type=number_above(0.0), default=None,
                        help=f"unknown θ0: prior pointwise sd around the file's theta0, > 0 "
                             f"[{THETA0_STD_FRACTION:g} max|theta0|]")
@@ -425,7 +430,9 @@ def _n_params(choice: Choice, d: dict) -> int:
     if choice.infers("flow"):
         windows = time_windows(choice)
         count += ((StreamFunctionBasis(d["grid"], choice.options["kmax"] or d["kmax"]).n_params
-                   if choice.space == "fourier" else NodalStreamFunction(d["grid"]).n_params)
+                   if choice.space == "fourier"
+                   else NodalStreamFunction(d["grid"]).n_params
+                   + (choice.options["through_flow_std"] is not None))
                   * (1 if windows is None else windows.n_windows))
     return count + n * choice.infers("theta0") + choice.infers("kappa")
 
@@ -454,6 +461,12 @@ def check_against_file(choice: Choice, d: dict, path: str) -> None:
             raise ValueError(f"argument --unknowns: {path} holds a known flow (array "
                              "'velocity') but the flow is in --unknowns; remove the array, or "
                              "leave flow out of --unknowns")
+        if (choice.space == "nodal" and options["through_flow_std"] is not None
+                and sorted(grid.bc) != ["neumann", "periodic"]):
+            raise ValueError(f"argument --through-flow-std: a net flux needs a channel (one "
+                             f"periodic axis, one axis with no-flux walls), but the model grid "
+                             f"has bc = {grid.bc}; drop --through-flow-std, or choose a "
+                             "channel (estimate DATA.nc --bc channel)")
         if choice.space == "nodal" and prior_std is not None:
             raise ValueError(f"argument --space: {path} holds a Fourier prior (array "
                              "'prior_std') that --space nodal cannot use; remove the array, or "
@@ -507,11 +520,15 @@ def _flow(choice: Choice, d: dict) -> dict:
     :class:`~advdiff_sens.inference.TemporalGaussian` prior over the spatial one."""
     grid, options = d["grid"], choice.options
     if choice.space == "nodal":
-        flow = NodalStreamFunction(grid)          # ψ = 0 on no-flux walls: free nodes only
+        flux_std = options["through_flow_std"]
+        # ψ = 0 on no-flux walls (free nodes only), or ψ = Q on a channel's far wall
+        flow = NodalStreamFunction(grid, through_flow=flux_std is not None)
         prior = GaussianRandomField(
             flow.free_grid, options["flow_std"] or NODAL_FLOW_STD,
             options["correlation_length"] or NODAL_CORRELATION_LENGTH,
             alpha=options["alpha"] or NODAL_ALPHA)
+        if flux_std is not None:
+            prior = BlockGaussian([prior, DiagonalGaussian([0.0], flux_std)])
     else:
         flow = StreamFunctionBasis(grid, options["kmax"] or d["kmax"])
         prior = DiagonalGaussian(np.zeros(flow.n_params), fourier_prior_std(choice, d, flow))
@@ -576,12 +593,17 @@ def unknowns_summary(choice: Choice, posterior: Posterior | None, d: dict) -> st
     lines = []
     if choice.infers("flow"):
         if choice.space == "nodal":
+            flux_std = options["through_flow_std"]
+            free = NodalStreamFunction(d["grid"]).n_params
             lines.append(
-                f"  flow: nodal stream function, {d['grid'].n} coefficients (one per node), "
+                f"  flow: nodal stream function, {free} coefficients (one per free node), "
                 f"Gaussian random field prior: sd {options['flow_std'] or NODAL_FLOW_STD:g}, "
                 f"correlation length "
                 f"{options['correlation_length'] or NODAL_CORRELATION_LENGTH:g}, "
-                f"α = {options['alpha'] or NODAL_ALPHA}")
+                f"α = {options['alpha'] or NODAL_ALPHA}"
+                + ("" if flux_std is None else
+                   f"; and the channel's net flux Q (ψ on the far wall), prior N(0, "
+                   f"{flux_std:g}²)"))
         else:
             kmax = options["kmax"] or d["kmax"]
             source = "--kmax" if options["kmax"] else "the file"

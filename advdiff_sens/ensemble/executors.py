@@ -153,9 +153,13 @@ class DaskExecutor(Executor):
         distributed = _distributed()
         if self.address is not None:
             return distributed.Client(self.address), None
+        # one thread per worker process: the compiled kernel and BLAS of each worker too, so
+        # that the workers do not oversubscribe the cores between them
+        single = {name: "1" for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                                         "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
         cluster = distributed.LocalCluster(n_workers=self.n_workers or os.cpu_count(),
                                            threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+                                           dashboard_address=None, env=single)
         return distributed.Client(cluster), cluster
 
     def run(self, function, context, jobs):

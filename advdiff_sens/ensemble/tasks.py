@@ -33,6 +33,7 @@ from advdiff_sens.ensemble.cases import Case
 from advdiff_sens.ensemble.contexts import ProblemContext
 from advdiff_sens.registry import Registry
 from advdiff_sens.sampling import HMC
+from advdiff_sens.sensitivity import ADJOINTS
 from advdiff_sens.validation import check_integer, check_positive_scalar
 
 __all__ = ["Task", "SolveTask", "TangentTask", "GradientTask", "ChainTask", "TASKS",
@@ -194,7 +195,9 @@ class GradientTask(Task):
                  with_kappa: bool = False) -> None:
         self.noise_std = check_positive_scalar(noise_std, "noise_std")
         self.truth_amplitude = float(truth_amplitude)
-        self.adjoint = str(adjoint)
+        if not isinstance(adjoint, str) or adjoint not in ADJOINTS:
+            raise ValueError(f"adjoint must be one of {ADJOINTS.names()}, got {adjoint!r}")
+        self.adjoint = adjoint
         self.with_theta0, self.with_kappa = bool(with_theta0), bool(with_kappa)
 
     def options(self) -> dict:

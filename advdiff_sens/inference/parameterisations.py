@@ -18,8 +18,9 @@ coefficient direction :math:`δc` pushes forward to the velocity direction :math
 Walls. Every non-periodic axis of the grid (``"neumann"``, no-flux for θ, or
 ``"dirichlet"``, absorbing for θ) is a wall of the flow, and the stream function is constant
 on it, :math:`ψ = 0`: the velocity is tangential there and the channel carries no net flux
-(:math:`\int u_x\,dy = ψ(\text{top}) − ψ(\text{bottom}) = 0`; a through-flow is not in these
-spaces). Where the wall is depends on the grid's node layout
+(:math:`\int u_x\,dy = ψ(\text{top}) − ψ(\text{bottom}) = 0`), unless
+:class:`NodalStreamFunction` is given ``through_flow=True`` (ψ = Q on the far wall of a
+no-flux channel, Q one more coefficient). Where the wall is depends on the grid's node layout
 (:mod:`advdiff_sens.discretisation.grid`):
 
 * a **Neumann** axis has its walls *on* the first and last nodes; their :math:`ψ` is fixed
@@ -268,8 +269,13 @@ class NodalStreamFunction(_LinearVelocity):
     The parameters are :math:`ψ` at the free nodes (p = :attr:`free_grid` ``.n``: every node on
     a periodic or Dirichlet axis, the interior nodes of a Neumann axis), so a flow through a
     wall is impossible by construction: the normal velocity on the walls is exactly zero and
-    :func:`discrete_divergence` is :math:`(D^w_xD^w_y − D^w_yD^w_x)ψ = 0` to rounding. A
-    channel has zero net flux (ψ = 0 on both walls).
+    :func:`discrete_divergence` is :math:`(D^w_xD^w_y − D^w_yD^w_x)ψ = 0` to rounding. With
+    ψ = 0 on both walls a channel has zero net flux; ``through_flow=True`` adds the net flux
+    :math:`Q` (volume per unit time and unit depth, :math:`ψ` on the far wall minus on the
+    near one) as a last coefficient: :math:`ψ = ψ' + Q\,s/ℓ` with :math:`s` the coordinate
+    across the channel and :math:`ψ'` = 0 on both walls (the free-node coefficients), so
+    ψ is constant on each wall and the flow is the uniform :math:`Q/ℓ` along the channel
+    plus a zero-net-flux part (the wall differences of a linear function are exact).
 
     :meth:`pullback` is the transpose, :math:`B^Tg = E^T(D^{wT}_y g_x − D^{wT}_x g_y)` with
     :math:`E` the embedding of the free nodes.
@@ -278,17 +284,22 @@ class NodalStreamFunction(_LinearVelocity):
     ----------
     grid : Grid
         2-D grid, any boundary conditions (a Neumann axis needs at least 5 nodes: 3 free).
+    through_flow : bool
+        Add the channel's net flux Q as a last coefficient (a channel only: one periodic
+        axis, one no-flux axis). Its prior is the user's, e.g. ``BlockGaussian([field_prior,
+        DiagonalGaussian([0.0], flux_sd)])``.
 
     Attributes
     ----------
     grid : Grid
+    through_flow : bool
     free_grid : Grid
         The free nodes as a grid of the same extent: the Neumann axes lose their two wall
         nodes and become Dirichlet (ψ = 0 one spacing beyond the end nodes), the other axes
         are unchanged. A prior of the coefficients is a field on it, e.g.
         ``GaussianRandomField(param.free_grid, ...)``.
     n_params : int
-        ``free_grid.n`` (``grid.n`` without Neumann axes).
+        ``free_grid.n`` (``grid.n`` without Neumann axes), plus 1 with ``through_flow``.
 
     Examples
     --------
@@ -314,9 +325,22 @@ class NodalStreamFunction(_LinearVelocity):
     >>> u = channel.to_velocity(np.random.default_rng(2).standard_normal(channel.n_params))
     >>> float(np.abs(u[1][:, [0, -1]]).max())                   # u_y on the walls
     0.0
+
+    The same channel with a net flux Q = 0.3 and nothing else: a uniform flow Q/ℓ along it.
+
+    >>> through = NodalStreamFunction(Grid((16, 17), bc=("periodic", "neumann")),
+    ...                               through_flow=True)
+    >>> c = np.zeros(through.n_params)
+    >>> c[-1] = 0.3
+    >>> u = through.to_velocity(c)
+    >>> bool(np.allclose(u[0], 0.3) and np.all(u[1] == 0.0))
+    True
+    >>> psi = through.stream_function(c)
+    >>> float(psi[:, 0].max()), float(psi[:, -1].min())         # ψ on the walls: 0 and Q
+    (0.0, 0.3)
     """
 
-    def __init__(self, grid: Grid) -> None:
+    def __init__(self, grid: Grid, through_flow: bool = False) -> None:
         _check_2d(grid, "a nodal stream function")
         for size, bc in zip(grid.shape, grid.bc):
             if bc == "neumann" and size - 2 < MIN_NODES:
@@ -329,13 +353,23 @@ class NodalStreamFunction(_LinearVelocity):
                               grid.extent,
                               tuple("periodic" if bc == "periodic" else "dirichlet"
                                     for bc in grid.bc))
-        self.n_params = self.free_grid.n
+        self.through_flow = bool(through_flow)
+        n_free = self.free_grid.n
+        self.n_params = n_free + self.through_flow
         keep = [np.arange(s) if bc != "neumann" else np.arange(1, s - 1)
                 for s, bc in zip(grid.shape, grid.bc)]
         self._free = np.ravel_multi_index(tuple(np.meshgrid(*keep, indexing="ij")),
                                           grid.shape).ravel()
-        embed = sp.csr_array((np.ones(self.n_params), (self._free, np.arange(self.n_params))),
-                             shape=(grid.n, self.n_params))
+        embed = sp.csr_array((np.ones(n_free), (self._free, np.arange(n_free))),
+                             shape=(grid.n, n_free))
+        if self.through_flow:
+            if sorted(grid.bc) != ["neumann", "periodic"]:
+                raise ValueError(f"through_flow needs a channel (one periodic axis and one "
+                                 f"no-flux axis), got bc={grid.bc}")
+            across = grid.bc.index("neumann")
+            ramp = (grid.coords[across] / grid.extent[across]).ravel()    # 0 and 1 on the walls
+            embed = sp.csr_array(sp.hstack([embed, sp.csr_array(ramp[:, None])]))
+        self._embed = embed
         dx, dy = _wall_differences(grid)
         self._maps = [sp.csr_array(dy @ embed), sp.csr_array(-(dx @ embed))]
         self._maps_t = [sp.csr_array(m.T) for m in self._maps]
@@ -349,10 +383,9 @@ class NodalStreamFunction(_LinearVelocity):
         return self._maps_t[0] @ g[0] + self._maps_t[1] @ g[1]
 
     def stream_function(self, c) -> np.ndarray:
-        """:math:`ψ` on the grid nodes, shape ``grid.shape`` (0 on Neumann wall nodes)."""
-        psi = np.zeros(self.grid.n)
-        psi[self._free] = self._check_coefficients(c)
-        return psi.reshape(self.grid.shape)
+        """:math:`ψ` on the grid nodes, shape ``grid.shape`` (0 on Neumann wall nodes; with
+        ``through_flow`` 0 on the near wall and Q on the far one)."""
+        return (self._embed @ self._check_coefficients(c)).reshape(self.grid.shape)
 
 
 def _factor(kind: str, k: float, x: np.ndarray, length: float) -> np.ndarray:

@@ -127,10 +127,12 @@ def _flow_prior_variance(flow, prior, name: str) -> np.ndarray:
         return scale.reshape((-1,) + (1,) * spatial.ndim) * spatial
     apply = _field_of(flow, name)
     grid = flow.grid
-    if name == "stream_function" and isinstance(flow, NodalStreamFunction):
+    if (name == "stream_function" and isinstance(flow, NodalStreamFunction)
+            and not flow.through_flow):
         return flow.stream_function(prior.pointwise_variance())          # 0 on wall nodes
     stationary = isinstance(prior, GaussianRandomField) and prior.periodic
-    if name == "velocity" and stationary and isinstance(flow, NodalStreamFunction):
+    if (name == "velocity" and stationary and isinstance(flow, NodalStreamFunction)
+            and not flow.through_flow):
         out = np.empty((2, *grid.shape))
         for a in range(2):
             probe = np.zeros((2, *grid.shape))

@@ -12,6 +12,7 @@ dimension) and one flow panel per window.
 
 import numpy as np
 import pytest
+from scipy.stats import chi2
 
 from advdiff_sens import AdvectionDiffusion, Grid, cli
 from advdiff_sens.cli.unknowns import AR1_RHO, RANDOM_WALK_STEP
@@ -191,8 +192,9 @@ def test_end_to_end_two_windows(capsys, tmp_path, windowed):
         # each window's MAP is the flow of its own window, not the other's
         errors = [np.linalg.norm(saved["velocity"][k] - t) for t in truth]
         assert errors[k] < errors[1 - k], (k, errors)
-    # the MAP fits the data at the noise level: 2Φ/N within a wide χ² band
-    assert 0.5 < 2 * float(saved["misfit"]) / arrays["data"].size < 1.5
+    # 2Φ at the MAP: χ²(N − d_eff), d_eff ≤ p = 8; two-sided 0.1 %
+    n = arrays["data"].size
+    assert chi2.ppf(0.001, n - 8) <= 2 * float(saved["misfit"]) <= chi2.ppf(0.999, n)
     for name in ("flow.png", "posterior_sd.png", "posterior_sd_samples.png", "data_fit.png"):
         assert (outdir / name).stat().st_size > 1000
     xr = pytest.importorskip("xarray")

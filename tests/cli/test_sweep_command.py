@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from advdiff_sens import cli
-from advdiff_sens.cli import sweep as sweep_command
 from advdiff_sens.ensemble import (CaseTable, GradientTask, ProblemContext, ResultStore,
                                    Sweep)
 from conftest import ROOT, run_script
@@ -67,6 +66,9 @@ def test_the_file_s_cases_are_computed_as_the_library_computes_them(tmp_path, ca
      "one length"),
     ("[task]\nkind = 'solve'\n[cases]\n", "section \\[cases\\]: no parameters"),
     ("[tasks]\nkind = 'solve'\n", "not a section .*did you mean 'task'"),
+    ("[task]\nkind = ['solve']\n[cases]\nt = [0.1]\n", "key 'task.kind': expected one of"),
+    ("[task]\nkind = 'gradient'\nadjoint = 'discret'\n[cases]\nt = [0.1]\n",
+     "key 'task.adjoint': expected one of"),
     ("[task]\nkind = 'solve'\n[cases]\nt = [0.1]\n[run]\nworkers = 0\n",
      "key 'run.workers': expected an integer >= 1"),
     ("[task]\nkind = 'solve'\n[cases]\nt = [0.1]\n[problem]\nnodes = 2\n",

@@ -149,3 +149,15 @@ def test_resume_on_the_cluster_recomputes_nothing_on_disk(tmp_path, cluster):
     assert {c: os.stat(store.path(c)).st_mtime_ns for c in first} == stamps
     Sweep(GradientTask(), CASES, context(), seed=6).run(tmp_path / "serial")
     assert_same(ResultStore(tmp_path / "serial"), store, CASES.ids)
+
+
+@pytest.mark.timeout(120)
+def test_the_local_cluster_runs_one_thread_per_worker_process():
+    client, cluster = DaskExecutor(n_workers=1).client()
+    try:
+        threads = list(client.run(lambda: {name: os.environ.get(name) for name in
+                                           ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS")}).values())
+        assert threads == [{"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}]
+    finally:
+        client.close()
+        cluster.close()

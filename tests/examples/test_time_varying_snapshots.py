@@ -98,7 +98,8 @@ def test_each_window_is_recovered_and_the_steady_fit_is_refused(example, result)
     n = result.n_data
     assert 2 * result.steady_misfit > stats.chi2.ppf(0.999, n)
     assert "far above its expected value" in result.steady_report
-    assert np.all(result.steady_velocity_errors > 10 * result.velocity_errors)
+    # and its flow is no plausible value of any window's: outside the Markov bound above
+    assert np.all(result.steady_velocity_errors > np.sqrt(20) * spread)
     assert np.all((result.coverage > 0) & (result.coverage <= 1))
 
 

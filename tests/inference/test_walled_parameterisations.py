@@ -241,3 +241,99 @@ def test_no_physics_warning_for_these_flows_and_one_for_a_crossing_flow(kind, bc
     rotation = 0.5 * np.stack([-(y - 0.75), x - 0.5])                  # crosses every wall
     with pytest.warns(PhysicsWarning, match="normal component at the no-flux wall"):
         AdvectionDiffusion(grid, 0.01, "exponential").solve(rotation, theta0, 0.1)
+
+
+CHANNELS = [("periodic", "neumann"), ("neumann", "periodic")]
+
+
+@pytest.mark.parametrize("bc", CHANNELS)
+def test_through_flow_is_the_net_flux_and_stays_tangential(bc, rng):
+    grid = walled_grid(bc)
+    par = NodalStreamFunction(grid, through_flow=True)
+    assert par.n_params == NodalStreamFunction(grid).n_params + 1
+    c = rng.standard_normal(par.n_params)
+    u = par.to_velocity(c)
+    across = bc.index("neumann")
+    along = 1 - across
+    assert wall_normal_velocity(grid, u) == 0.0
+    div = discrete_divergence(grid, u)
+    assert np.abs(div).max() <= 1e-13 * np.abs(u).max() / min(grid.spacing)
+    # ψ is 0 on the near wall and Q on the far one
+    psi = par.stream_function(c)
+    assert np.all(psi[wall_slice(grid, across, 0)] == 0.0)
+    assert np.allclose(psi[wall_slice(grid, across, -1)], c[-1], rtol=0, atol=1e-15)
+    # the net flux through a cross-section: the trapezoid rule of the along-channel velocity
+    # over the nodes across is exact for the uniform part Q/ℓ and, for the zero-flux part
+    # (ψ' = 0 on both walls), telescopes to 0 with the central/one-sided wall differences
+    sign = 1.0 if along == 0 else -1.0          # u = (∂ψ/∂y, −∂ψ/∂x)
+    profile = np.moveaxis(u[along], across, -1)[0]
+    h = grid.spacing[across]
+    flux = sign * h * (profile.sum() - 0.5 * (profile[0] + profile[-1]))
+    assert flux == pytest.approx(c[-1], rel=1e-12, abs=1e-13)
+    # the pullback is the transpose
+    assert dot_test(par.to_velocity, par.pullback, (par.n_params,), (2, *grid.shape),
+                    rng=4) <= 1e-13
+
+
+def test_through_flow_in_a_parameter_space_and_its_errors(rng):
+    from advdiff_sens.inference import BlockGaussian, GaussianRandomField
+    grid = walled_grid(("periodic", "neumann"))
+    par = NodalStreamFunction(grid, through_flow=True)
+    prior = BlockGaussian([GaussianRandomField(par.free_grid, 0.05, 0.3, alpha=3),
+                           DiagonalGaussian([0.0], 0.1)])
+    space = ParameterSpace(grid, flow=par, flow_prior=prior,
+                           theta0=gaussian_blob(grid, (0.4, 0.6), 0.03))
+    assert space.n_params == par.n_params
+    with pytest.raises(ValueError, match="through_flow needs a channel"):
+        NodalStreamFunction(walled_grid(("neumann", "neumann")), through_flow=True)
+    with pytest.raises(ValueError, match="through_flow needs a channel"):
+        NodalStreamFunction(Grid((8, 8)), through_flow=True)
+
+
+def test_through_flow_field_summaries_are_the_dense_variances():
+    from advdiff_sens.inference import (BlockGaussian, GaussianRandomField, LowRankLaplace,
+                                        Posterior, field_summaries)
+    grid = Grid((8, 9), (1.0, 1.0), ("periodic", "neumann"))
+    par = NodalStreamFunction(grid, through_flow=True)
+    prior = BlockGaussian([GaussianRandomField(par.free_grid, 0.05, 0.3, alpha=3),
+                           DiagonalGaussian([0.0], 0.1)])
+    space = ParameterSpace(grid, flow=par, flow_prior=prior,
+                           theta0=gaussian_blob(grid, (0.4, 0.6), 0.03))
+    model = AdvectionDiffusion(grid, 0.02, "exponential")
+    post = Posterior(model, space, [[0.3, 0.5]], [0.2], np.zeros((1, 1)), 0.01)
+    e = np.zeros((par.n_params, 1))
+    e[0, 0] = 1.0
+    as_prior = LowRankLaplace(prior.mean, prior, [0.0], e, dropped_eigenvalue=0.0)
+    fields = field_summaries(post, prior.mean, as_prior)
+    S = np.stack([prior.sqrt_cov(z) for z in np.eye(par.n_params)], axis=1)
+    for name, apply in (("stream_function", par.stream_function),
+                        ("velocity", par.to_velocity)):
+        B = np.stack([np.ravel(apply(z)) for z in np.eye(par.n_params)], axis=1)
+        sd = np.sqrt(np.sum((B @ S) ** 2, axis=1)).reshape(fields[name].sd.shape)
+        assert np.allclose(fields[name].sd, sd, rtol=1e-10, atol=1e-14)
+    # ψ on the far wall is Q alone: its sd is Q's prior sd
+    assert np.allclose(fields["stream_function"].sd[:, -1], 0.1, rtol=1e-12)
+
+
+def test_through_flow_coefficient_gradient_matches_differences():
+    grid = walled_grid(("periodic", "neumann"))
+    par = NodalStreamFunction(grid, through_flow=True)
+    model = AdvectionDiffusion(grid, 0.01, "exponential")
+    theta0 = gaussian_blob(grid, (0.4, 0.6), 0.03)
+    sensor = (6, 5)
+    rng = np.random.default_rng(8)
+    c = 0.02 * rng.standard_normal(par.n_params)
+
+    def f(coefs):
+        return model.solve(par.to_velocity(coefs), theta0, 0.4)[sensor]
+
+    delta = np.zeros(grid.shape)
+    delta[sensor] = 1.0
+    _, grad_u = model.gradient(par.to_velocity(c), theta0, lambda th: (th[sensor], delta), 0.4)
+    dc = np.zeros(par.n_params)
+    dc[-1] = 1.0                                   # the net flux alone, then every coefficient
+    for direction in (dc, rng.standard_normal(par.n_params)):
+        # as in the test above: truncation ~1e-7 relative at step 1e-5
+        assert finite_difference_check(f, c, direction,
+                                       float(par.pullback(grad_u) @ direction),
+                                       step=1e-5) <= 1e-6

@@ -14,9 +14,12 @@ an existing vector millions of times. A **kernel** object does that without a te
   rows split over threads, and one Chebyshev term fused into one pass over the rows
   (:meth:`SparseKernel.recurrence_accumulate`: the recurrence and the series' accumulation
   together, where the scipy path makes three passes). Same operations in the same order, so
-  the two kernels agree bit for bit, except that a *complex* series coefficient times a
-  vector entry may round differently in numba and numpy (within 2ε of the product; the
-  coefficients are complex only for a complex-centred series).
+  on x86-64 builds the two kernels agree bit for bit, except that a *complex* series
+  coefficient times a vector entry may round differently in numba and numpy (within 2ε of
+  the product; the coefficients are complex only for a complex-centred series); where a
+  compiler contracts multiply–adds into FMAs (e.g. scipy built for aarch64) they agree to
+  rounding. Without a threadsafe threading layer (OpenMP or TBB) the compiled kernel runs
+  its serial loop.
 
 The kernel in use is process-wide: :func:`active_kernel` (numba when it is installed, else
 scipy), changed by :func:`set_kernel` or, for a block, :func:`use_kernel`.
@@ -135,7 +138,8 @@ class NumbaKernel(SparseKernel):
     Parameters
     ----------
     threads : int, optional
-        Threads of the row-parallel loops; None: numba's (by default one per core).
+        Threads of the row-parallel loops (numba's count of the calling thread is restored
+        after each product); None: numba's (by default one per core).
     parallel_rows : int
         Matrices with fewer rows run the serial compiled loop: below a few ten thousand
         rows starting the threads costs more than they save.
@@ -172,21 +176,30 @@ class NumbaKernel(SparseKernel):
         object.__setattr__(self, "parallel_rows", check_integer(self.parallel_rows,
                                                                 "parallel_rows", minimum=1))
 
-    def _parallel(self, M) -> bool:
-        if M.shape[0] < self.parallel_rows:
-            return False
-        if self.threads is not None:
-            compiled.set_threads(self.threads)
-        return True
+    def _call(self, serial, parallel, M, *arrays) -> None:
+        """The serial loop for a small matrix or without a threadsafe threading layer, else
+        the parallel one on ``threads`` threads (numba's thread count of the calling thread
+        restored afterwards)."""
+        index = (compiled.unsigned(M.indptr), compiled.unsigned(M.indices))
+        if M.shape[0] < self.parallel_rows or not compiled.parallel_available():
+            serial(*index, *arrays)
+            return
+        if self.threads is None:
+            parallel(*index, *arrays)
+            return
+        before = compiled.get_threads()
+        compiled.set_threads(self.threads)
+        try:
+            parallel(*index, *arrays)
+        finally:
+            compiled.set_threads(before)
 
     def matvec_add(self, M, data, x, y) -> None:
-        f = compiled.parallel_matvec_add if self._parallel(M) else compiled.matvec_add
-        f(compiled.unsigned(M.indptr), compiled.unsigned(M.indices), data, x, y)
+        self._call(compiled.matvec_add, compiled.parallel_matvec_add, M, data, x, y)
 
     def recurrence_accumulate(self, M, data, cur, prev, out, c) -> None:
-        f = (compiled.parallel_recurrence_accumulate if self._parallel(M)
-             else compiled.recurrence_accumulate)
-        f(compiled.unsigned(M.indptr), compiled.unsigned(M.indices), data, cur, prev, out, c)
+        self._call(compiled.recurrence_accumulate, compiled.parallel_recurrence_accumulate, M,
+                   data, cur, prev, out, c)
 
 
 if compiled is not None:

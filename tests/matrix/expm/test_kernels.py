@@ -140,3 +140,40 @@ def test_compiled_kernel_validates_its_options():
         NumbaKernel(threads=10**6)
     with pytest.raises(ValueError, match="parallel_rows"):
         NumbaKernel(parallel_rows=0)
+
+
+@needs_numba
+def test_parallel_loops_are_parallel_builds_and_threads_are_restored():
+    import numba
+
+    from advdiff_sens.matrix.expm import compiled
+    rng = np.random.default_rng(3)
+    M = random_csr(300, np.float64, rng)
+    x, y = rng.standard_normal(300), np.zeros(300)
+    # the serial and the parallel loop are different builds (numba's cache keys on the
+    # function, so one function compiled both ways could be served the other build)
+    assert compiled.parallel_matvec_add.py_func is not compiled.matvec_add.py_func
+    assert compiled.parallel_matvec_add.targetoptions.get("parallel")
+    assert not compiled.matvec_add.targetoptions.get("parallel")
+    before = numba.get_num_threads()
+    NumbaKernel(threads=1, parallel_rows=1).matvec_add(M, M.data, x, y)
+    assert numba.get_num_threads() == before
+    if compiled.parallel_available():
+        assert numba.threading_layer() in ("omp", "tbb")   # a parallel region did run
+
+
+@needs_numba
+def test_without_a_threading_layer_the_serial_loop_runs(monkeypatch):
+    from advdiff_sens.matrix.expm import compiled
+    monkeypatch.setattr(compiled, "parallel_available", lambda: False)
+
+    def refuse(*args):
+        raise AssertionError("the parallel loop ran")
+
+    monkeypatch.setattr(compiled, "parallel_matvec_add", refuse)
+    rng = np.random.default_rng(4)
+    M = random_csr(200, np.float64, rng)
+    x, y, expected = rng.standard_normal(200), np.zeros(200), np.zeros(200)
+    NumbaKernel(parallel_rows=1).matvec_add(M, M.data, x, y)
+    ScipyKernel().matvec_add(M, M.data, x, expected)
+    assert np.array_equal(y, expected)
